@@ -1,0 +1,1 @@
+"""Datasets as folders of class folders. Pure Python + numpy + Pillow: no TensorFlow, usable on a device."""

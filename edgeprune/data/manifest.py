@@ -1,0 +1,133 @@
+"""The split manifest: which file is in train, val or test. Written once per dataset and seed, then re-used."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import UserError
+from ..jsonio import read_json, safe_join, write_json
+from .folders import scan_folder
+from .split import stratified_split
+
+SPLITS = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.70, 0.15, 0.15)
+
+
+@dataclass
+class Manifest:
+    root: Path  # absolute dataset folder; every path below is relative to it
+    classes: list[str]
+    seed: int
+    splits: dict[str, list[tuple[str, int]]]
+    skipped: dict[str, str] = field(default_factory=dict)  # relpath -> why it could not be used
+    source: str = ""  # what the user named: a path or "demo"
+
+    @property
+    def hash(self) -> str:
+        body = json.dumps(
+            {"classes": self.classes, "splits": {k: self.splits[k] for k in SPLITS}}, sort_keys=True
+        )
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+    def counts(self) -> dict[str, list[int]]:
+        out = {}
+        for name in SPLITS:
+            c = [0] * len(self.classes)
+            for _, label in self.splits[name]:
+                c[label] += 1
+            out[name] = c
+        return out
+
+    def paths(self, split: str) -> list[str]:
+        return [p for p, _ in self.splits[split]]
+
+    def labels(self, split: str) -> list[int]:
+        return [y for _, y in self.splits[split]]
+
+    def to_dict(self) -> dict:
+        return {
+            "version": 1,
+            "hash": self.hash,
+            "root": str(self.root),
+            "source": self.source,
+            "classes": self.classes,
+            "seed": self.seed,
+            "counts": self.counts(),
+            "splits": {k: [list(item) for item in self.splits[k]] for k in SPLITS},
+            "skipped": self.skipped,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Manifest":
+        d = read_json(path, what="split manifest")
+        try:
+            root = Path(d["root"])
+            classes = [str(c) for c in d["classes"]]
+            splits = {}
+            for k in SPLITS:
+                items = []
+                for rel, label in d["splits"][k]:
+                    safe_join(root, rel)  # refuse paths that leave the dataset folder
+                    if not isinstance(label, int) or not 0 <= label < len(classes):
+                        raise ValueError(f"bad label {label!r}")
+                    items.append((rel, label))
+                splits[k] = items
+            m = cls(root=root, classes=classes, seed=int(d["seed"]), splits=splits,
+                    skipped=dict(d.get("skipped", {})), source=str(d.get("source", "")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{path} is not a valid split manifest ({exc}); re-create the run") from None
+        if d.get("hash") and d["hash"] != m.hash:
+            raise UserError(f"{path} was edited after it was written (hash mismatch); re-create the run")
+        return m
+
+
+def build_manifest(
+    path: str | Path,
+    seed: int = 42,
+    *,
+    limit_per_class: int | None = None,
+    check: Callable[[Path, list[str]], dict[str, str]] | None = None,
+    source: str = "",
+) -> Manifest:
+    """Scan a folder and split it. ``check`` returns {relpath: reason} for files that cannot be decoded."""
+    scan = scan_folder(path)
+    skipped = {rel: "not an image file" for rel in scan.ignored}
+    pools = dict(scan.files)
+    if check is not None:
+        bad = check(scan.root, [rel for items in pools.values() for rel, _ in items])
+        skipped.update(bad)
+        pools = {k: [it for it in v if it[0] not in bad] for k, v in pools.items()}
+    if limit_per_class:
+        pools = {k: _limit(v, limit_per_class if k != "test" else max(1, limit_per_class // 4), seed) for k, v in pools.items()}
+    if scan.has_test_split:
+        train, val = stratified_split(pools["train"], (0.85, 0.15), seed)
+        test = sorted(pools["test"])
+    else:
+        train, val, test = stratified_split(pools["pool"], DEFAULT_FRACTIONS, seed)
+    m = Manifest(root=scan.root, classes=scan.classes, seed=seed,
+                 splits={"train": train, "val": val, "test": test}, skipped=skipped, source=source or str(path))
+    present = {y for _, y in train}
+    if len(present) < 2:
+        raise UserError(f"{scan.root}: fewer than two classes have usable images; check the files with `edgeprune data inspect`")
+    for name in SPLITS:
+        if not m.splits[name]:
+            raise UserError(f"{scan.root}: the {name} split is empty; the folder has too few images (use at least 10 per class)")
+    return m
+
+
+def _limit(items: list[tuple[str, int]], n: int, seed: int) -> list[tuple[str, int]]:
+    """Keep at most n items per class, chosen by seed (for quick runs)."""
+    import numpy as np
+
+    out = []
+    for label in sorted({y for _, y in items}):
+        members = sorted(it for it in items if it[1] == label)
+        order = np.random.default_rng([seed, label, 7]).permutation(len(members))[:n]
+        out.extend(members[i] for i in order)
+    return sorted(out)

@@ -1,0 +1,108 @@
+"""The workspace of runs: ``runs/<name>/`` holds model.keras, run.json and split.json.
+
+A run is built in a hidden staging folder (``runs/.<name>.partial/``) that also keeps the checkpoints, and
+renamed into place only when it is complete, so an interrupted command never leaves a half-written run.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+from .jsonio import read_json
+
+DEFAULT_WORKSPACE = Path(os.environ.get("EDGEPRUNE_WORKSPACE", "runs"))
+MODEL_FILE = "model.keras"
+RUN_FILE = "run.json"
+SPLIT_FILE = "split.json"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass
+class Run:
+    """A finished run folder."""
+
+    path: Path
+
+    @property
+    def model(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def split(self) -> Path:
+        return self.path / SPLIT_FILE
+
+    @property
+    def info(self) -> dict:
+        return read_json(self.path / RUN_FILE, what="run.json")
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def check_name(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise UserError(f"run name {name!r} is not allowed: use letters, digits, '.', '_' and '-'")
+    return name
+
+
+def new_name(prefix: str, workspace: Path) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name, k = f"{prefix}-{stamp}", 1
+    while (workspace / name).exists() or (workspace / f".{name}.partial").exists():
+        k += 1
+        name = f"{prefix}-{stamp}-{k}"
+    return name
+
+
+def staging_dir(workspace: Path, name: str) -> Path:
+    return workspace / f".{name}.partial"
+
+
+def finalize(staging: Path, final: Path, force: bool) -> Path:
+    """Move a complete staging folder into place; replace an existing run only with force."""
+    if final.exists():
+        if not force:
+            raise UserError(f"{final} already exists; pass --force to replace it or choose another --out")
+        trash = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, trash)
+        os.replace(staging, final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(staging, final)
+    shutil.rmtree(final / "ckpt", ignore_errors=True)
+    return final
+
+
+def list_runs(workspace: Path) -> list[Run]:
+    if not workspace.is_dir():
+        return []
+    runs = [Run(p) for p in workspace.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / RUN_FILE).is_file() and (p / MODEL_FILE).is_file()]
+    return sorted(runs, key=lambda r: (r.path / RUN_FILE).stat().st_mtime)
+
+
+def resolve_run(model: str | None, workspace: Path = DEFAULT_WORKSPACE) -> Run:
+    """MODEL may be a run folder, a run name in the workspace, or None for the latest run."""
+    if model is None:
+        runs = list_runs(workspace)
+        if not runs:
+            raise UserError(f"no finished run in {workspace}/; train one first with `edgeprune train --data PATH`")
+        return runs[-1]
+    p = Path(model)
+    if p.is_file() and p.name == MODEL_FILE:
+        p = p.parent
+    if not p.exists() and (workspace / model).exists():
+        p = workspace / model
+    if not p.exists():
+        raise UserError(f"run not found: {model} (give a run folder, a run name in {workspace}/, or nothing for the latest)")
+    if p.is_file():
+        raise UserError(f"{model} is a file; give a run folder made by edgeprune (holding model.keras, run.json, split.json)")
+    for f in (MODEL_FILE, RUN_FILE, SPLIT_FILE):
+        if not (p / f).is_file():
+            raise UserError(f"{p} is not a finished edgeprune run: {f} is missing")
+    return Run(p)

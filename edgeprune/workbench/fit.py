@@ -1,0 +1,162 @@
+"""One training loop for training, fine-tuning after pruning and the control: AdamW, early stopping on val_loss,
+learning rate cut on plateaus, a checkpoint every epoch that ``--resume`` continues from, and progress reports."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..jsonio import atomic_write_text
+from ..progress import Reporter, Silent
+from .modelio import save_model
+from .pipeline import eval_dataset, train_dataset
+from .tf import keras, tf
+
+
+@dataclass
+class FitConfig:
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    patience: int = 5  # early stopping on val_loss, best weights restored
+    lr_patience: int = 3  # ReduceLROnPlateau
+    lr_factor: float = 0.5
+    min_epochs: int = 0  # early stopping waits this long (pruning schedules must finish first)
+    augment: str = "study"
+    seed: int = 42
+
+
+@dataclass
+class Plateau:
+    """Early stopping and learning-rate reduction on val_loss, with a state that survives a restart."""
+
+    patience: int
+    lr_patience: int
+    lr_factor: float
+    min_epochs: int = 0
+    best: float = math.inf
+    best_epoch: int = -1
+    wait: int = 0
+    lr_wait: int = 0
+
+    def update(self, epoch: int, val_loss: float) -> tuple[bool, bool, bool]:
+        """Returns (improved, reduce_lr, stop)."""
+        if epoch < self.min_epochs:
+            # during a pruning schedule the model changes under us: do not judge, but remember the latest
+            self.best, self.best_epoch, self.wait, self.lr_wait = val_loss, epoch, 0, 0
+            return True, False, False
+        if val_loss < self.best - 1e-6:
+            self.best, self.best_epoch, self.wait, self.lr_wait = val_loss, epoch, 0, 0
+            return True, False, False
+        self.wait += 1
+        self.lr_wait += 1
+        reduce = self.lr_patience > 0 and self.lr_wait >= self.lr_patience
+        if reduce:
+            self.lr_wait = 0
+        return False, reduce, self.patience > 0 and self.wait >= self.patience
+
+
+@dataclass
+class FitResult:
+    epochs_run: int
+    history: dict[str, list[float]] = field(default_factory=dict)
+    best_epoch: int = -1
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+class _Epochs(keras.callbacks.Callback):
+    def __init__(self, cfg: FitConfig, plateau: Plateau, history: dict, ckpt: Path | None, reporter: Reporter,
+                 steps: int, extra_save=None):
+        super().__init__()
+        self.cfg, self.plateau, self.history, self.ckpt, self.reporter = cfg, plateau, history, ckpt, reporter
+        self.steps, self.extra_save = steps, extra_save
+        self.best_weights = None
+        self.stopped_early = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.reporter.advance(1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        logs["lr"] = float(keras.backend.get_value(self.model.optimizer.learning_rate))
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+        improved, reduce, stop = self.plateau.update(epoch, logs.get("val_loss", math.inf))
+        if improved:
+            self.best_weights = self.model.get_weights()
+            if self.ckpt:
+                self.model.save_weights(str(self.ckpt / "best.weights.h5"))
+        if reduce:
+            self.model.optimizer.learning_rate.assign(logs["lr"] * self.cfg.lr_factor)
+        self.reporter.log(
+            f"epoch {epoch + 1}: loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f} "
+            f"val_loss {logs.get('val_loss', 0):.4f} val_acc {logs.get('val_accuracy', 0):.4f}"
+            + (" (lr cut)" if reduce else "")
+        )
+        if stop:
+            self.stopped_early = True
+            self.model.stop_training = True
+        if self.ckpt:
+            save_model(self.model, self.ckpt / "last.keras")
+            if self.extra_save:
+                self.extra_save(self.ckpt)
+            state = {"epoch": epoch + 1, "history": self.history, "plateau": asdict(self.plateau),
+                     "stopped_early": self.stopped_early}
+            atomic_write_text(self.ckpt / "state.json", json.dumps(state))
+
+
+def compile_model(model: keras.Model, lr: float, weight_decay: float) -> None:
+    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=lr, weight_decay=weight_decay),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def load_checkpoint(ckpt: Path) -> dict | None:
+    f = Path(ckpt) / "state.json"
+    if not f.is_file():
+        return None
+    return json.loads(f.read_text())
+
+
+def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, reporter: Reporter | None = None,
+        callbacks: list | None = None, resume_state: dict | None = None, compile: bool = True, extra_save=None) -> FitResult:
+    """Train ``model`` on data['train'], watching data['val']; restores the best weights at the end."""
+    reporter = reporter or Silent()
+    keras.utils.set_random_seed(cfg.seed)
+    train, val = data["train"], data["val"]
+    if compile:
+        compile_model(model, cfg.lr, cfg.weight_decay)
+    steps = max(1, math.ceil(len(train.y) / cfg.batch_size))
+    plateau = Plateau(cfg.patience, cfg.lr_patience, cfg.lr_factor, cfg.min_epochs)
+    history: dict[str, list[float]] = {}
+    initial_epoch = 0
+    if resume_state:
+        plateau = Plateau(**resume_state["plateau"])
+        history = resume_state["history"]
+        initial_epoch = int(resume_state["epoch"])
+    cb = _Epochs(cfg, plateau, history, ckpt, reporter, steps, extra_save)
+    if resume_state and ckpt and (ckpt / "best.weights.h5").is_file():
+        current = model.get_weights()
+        model.load_weights(str(ckpt / "best.weights.h5"))
+        cb.best_weights = model.get_weights()
+        model.set_weights(current)
+    if ckpt:
+        ckpt.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    done_already = resume_state is not None and (resume_state.get("stopped_early") or initial_epoch >= cfg.epochs)
+    if not done_already:
+        reporter.task("training", steps * (cfg.epochs - initial_epoch))
+        model.fit(train_dataset(train.x, train.y, cfg.batch_size, cfg.seed, cfg.augment),
+                  validation_data=eval_dataset(val.x, val.y), epochs=cfg.epochs, initial_epoch=initial_epoch,
+                  callbacks=[*(callbacks or []), cb], verbose=0)
+        reporter.done()
+    if cb.best_weights is not None:
+        model.set_weights(cb.best_weights)
+    return FitResult(epochs_run=len(history.get("loss", [])), history=history, best_epoch=plateau.best_epoch + 1,
+                     stopped_early=cb.stopped_early or bool(resume_state and resume_state.get("stopped_early")),
+                     seconds=time.perf_counter() - t0)

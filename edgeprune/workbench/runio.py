@@ -1,0 +1,63 @@
+"""Reading a run's data and writing a finished run: shared by train, prune and the sweep."""
+from __future__ import annotations
+
+import platform
+import shutil
+import time
+from pathlib import Path
+
+from .. import __version__
+from ..data.arrays import SplitArrays, load_split_arrays
+from ..data.manifest import Manifest
+from ..jsonio import write_json
+from ..progress import Reporter
+from ..runs import RUN_FILE, SPLIT_FILE, MODEL_FILE, Run, finalize
+from .evaluate import accuracy
+from .modelio import count_params, save_model
+from .tf import keras, tf
+
+
+def cache_dir(workspace: Path) -> Path:
+    return Path(workspace) / ".cache"
+
+
+def run_data(run: Run, workspace: Path, reporter: Reporter | None = None) -> tuple[Manifest, dict[str, SplitArrays]]:
+    """The run's manifest and decoded arrays: the same images every later command scores."""
+    manifest = Manifest.load(run.split)
+    size = int(run.info["image_size"])
+    return manifest, load_split_arrays(manifest, size, cache_dir(workspace), reporter)
+
+
+def versions() -> dict:
+    out = {"edgeprune": __version__, "tensorflow": tf.__version__, "tf_keras": keras.__version__,
+           "python": platform.python_version()}
+    try:
+        from importlib.metadata import version
+
+        out["tensorflow_model_optimization"] = version("tensorflow-model-optimization")
+    except Exception:
+        pass
+    return out
+
+
+def scores(model: keras.Model, data: dict[str, SplitArrays]) -> dict:
+    return {"val_accuracy": accuracy(model, data["val"].x, data["val"].y),
+            "test_accuracy": accuracy(model, data["test"].x, data["test"].y)}
+
+
+def write_run(staging: Path, final: Path, model: keras.Model, manifest: Manifest, info: dict, force: bool) -> Run:
+    """Save model, split and run.json into the staging folder, then move it into place atomically."""
+    staging.mkdir(parents=True, exist_ok=True)
+    save_model(model, staging / MODEL_FILE)
+    if not (staging / SPLIT_FILE).is_file():
+        manifest.save(staging / SPLIT_FILE)
+    info = {"name": final.name, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **info,
+            **count_params(model), "split_hash": manifest.hash, "classes": manifest.classes,
+            "versions": versions()}
+    write_json(staging / RUN_FILE, info)
+    return Run(finalize(staging, final, force))
+
+
+def copy_split(src: Run, staging: Path) -> None:
+    staging.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src.split, staging / SPLIT_FILE)

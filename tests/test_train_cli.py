@@ -1,0 +1,80 @@
+"""`edgeprune train` through the command line: a tiny run, user errors, and resume after a kill."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import TINY_MODEL, assert_user_error, run_cli, write_class_folders
+
+
+def test_help_never_loads_tensorflow():
+    code = ("import sys; from edgeprune.cli import app\n"
+            "try:\n    app(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            "assert 'tensorflow' not in sys.modules and 'tf_keras' not in sys.modules, 'TF loaded'\n")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "train" in proc.stdout and "bench" in proc.stdout
+    assert time.perf_counter() - t0 < 5  # well under 2 s on an idle machine; loose for a busy CI
+
+
+def test_tiny_training_run_writes_a_complete_run(tmp_path, tiny_data):
+    ws = tmp_path / "runs"
+    proc = run_cli("train", "--data", str(tiny_data), *TINY_MODEL, "--epochs", "3", "-w", str(ws), "--out", "r1", "-q")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((ws / "r1" / "run.json").read_text())
+    for key in ("classes", "image_size", "params", "val_accuracy", "test_accuracy", "epochs_run", "history",
+                "seconds", "split_hash", "bn_recalibration"):
+        assert key in info, key
+    assert info["classes"] == ["a", "b", "c"] and info["image_size"] == 16 and info["epochs_run"] == 3
+    assert len(info["history"]["val_loss"]) == 3
+    assert info["bn_recalibration"]["layers"] == 5
+    assert info["bn_recalibration"]["val_accuracy_before"] is not None
+    split = json.loads((ws / "r1" / "split.json").read_text())
+    assert split["hash"] == info["split_hash"]
+    assert not list(ws.glob(".*.partial")) and not (ws / "r1" / "ckpt").exists()
+    # the same name again is refused without --force, and the run is untouched
+    before = (ws / "r1" / "model.keras").stat().st_mtime_ns
+    proc = run_cli("train", "--data", str(tiny_data), *TINY_MODEL, "--epochs", "1", "-w", str(ws), "--out", "r1")
+    assert_user_error(proc, "already exists", "--force")
+    assert (ws / "r1" / "model.keras").stat().st_mtime_ns == before
+
+
+def test_user_errors_are_one_line_with_exit_2(tmp_path):
+    ws = tmp_path / "runs"
+    assert_user_error(run_cli("train", "--data", str(tmp_path / "nope"), "-w", str(ws)), "not found")
+    (tmp_path / "empty").mkdir()
+    assert_user_error(run_cli("train", "--data", str(tmp_path / "empty"), "-w", str(ws)), "class folder")
+    one = write_class_folders(tmp_path / "one", classes=("x",), per_class=3)
+    assert_user_error(run_cli("train", "--data", str(one), "-w", str(ws)), "at least two")
+    assert_user_error(run_cli("train", "--widths", "8,8,8", "-w", str(ws)), "even number")
+    assert_user_error(run_cli("data", "inspect", str(tmp_path / "nope")), "not found")
+    assert not ws.exists() or not any(p for p in ws.iterdir() if not p.name.startswith("."))
+
+
+def test_resume_after_kill(tmp_path, tiny_data):
+    ws = tmp_path / "runs"
+    args = ["train", "--data", str(tiny_data), *TINY_MODEL, "--epochs", "40", "--patience", "0", "-w", str(ws),
+            "--out", "r2", "-q"]
+    proc = subprocess.Popen([sys.executable, "-m", "edgeprune", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    state = ws / ".r2.partial" / "ckpt" / "state.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if state.is_file() and json.loads(state.read_text())["epoch"] >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "training finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads(state.read_text())["epoch"]
+    assert 2 <= killed_at < 40
+    assert not (ws / "r2").exists()  # nothing half-written in place of the run
+    again = run_cli("train", "--resume", "--out", "r2", "-w", str(ws), "-q")
+    assert again.returncode == 0, again.stderr
+    info = json.loads((ws / "r2" / "run.json").read_text())
+    assert info["resumed"] is True and info["epochs_run"] == 40
+    assert len(info["history"]["loss"]) == 40
+    assert not (ws / ".r2.partial").exists()
