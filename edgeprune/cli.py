@@ -94,6 +94,102 @@ def data_inspect(path: Path = typer.Argument(..., help="Dataset folder."),
         console.print(f"  {rel}: {why}", highlight=False)
 
 
+@app.command()
+def export(
+    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    formats: str = typer.Option("fp32,int8", help="Any of fp32, fp16, dynamic, int8."),
+    sparse: str = typer.Option("auto", help="Sparse weight encoding: auto (when sparsity >= 0.5), on, off, both."),
+    calib: int = typer.Option(200, help="Training images used to calibrate int8."),
+    io: str = typer.Option("uint8", help="int8 input/output type: uint8 (raw pixels), int8 or float32."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Bundle folder (default: exports/<run>)."),
+    force: bool = typer.Option(False, help="Replace an existing bundle."),
+    workspace: Path = WorkspaceOpt,
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Write TFLite files and a bundle (labels, model card, test set), verifying each file in the TFLite runtime."""
+    from .runs import resolve_run
+    from .ui import RichReporter, console, kb, pct, table
+    from .workbench.export import ExportOptions, export as do_export
+
+    run = resolve_run(model, workspace)
+    res = do_export(run, workspace, ExportOptions(formats=[f.strip() for f in formats.split(",") if f.strip()],
+                                                  sparse=sparse, calib=calib, io=io, out=str(out) if out else None,
+                                                  force=force), RichReporter(quiet))
+    rows = [[r["file"], kb(r["bytes"]), kb(r["gzip_bytes"]), f"{r['gzip_over_floor']:.2f}x" if r.get("gzip_over_floor") else "-",
+             pct(r["accuracy"]), pct(r["agreement"]), "yes" if r["runs_xnnpack"] else "NO",
+             "yes" if r["runs_reference"] else "NO", "kept" if r["kept"] else "REJECTED"] for r in res.rows]
+    console.print(table(f"bundle {res.bundle}", ["file", "size", "gzip", "gzip/floor", "accuracy", "agrees w/ Keras",
+                                                  "XNNPACK", "reference", ""], rows))
+    for r in res.rows:
+        if r["error"]:
+            console.print(f"[yellow]{r['file']}[/]: {r['error']}", highlight=False)
+    if res.failed:
+        raise typer.Exit(1)
+
+
+def _parse_threads(text: str) -> list:
+    if text in ("", "all"):
+        return [None]
+    vals = _ints(text, "--threads")
+    if not vals or any(v < 1 for v in vals):
+        raise UserError("--threads takes positive integers, e.g. 1,2,4")
+    return vals
+
+
+@app.command()
+def bench(
+    models: List[Path] = typer.Argument(..., help="TFLite files to measure."),
+    data: Optional[Path] = typer.Option(None, help="testset .npz or a folder of class folders (default: the bundle's testset.npz)."),
+    threads: str = typer.Option("all", help="Thread counts, e.g. 1,2,4 (default: all cores)."),
+    warmup: int = typer.Option(10, help="Untimed runs before timing."),
+    runs: int = typer.Option(100, help="Timed runs at batch 1."),
+    no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Use the built-in kernels without XNNPACK."),
+    runtime: Optional[str] = typer.Option(None, help="ai-edge-litert, tflite-runtime or tensorflow (default: first found)."),
+    max_images: Optional[int] = typer.Option(None, help="Score at most N test images."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the results as CSV."),
+    append: bool = typer.Option(False, help="Add to existing --json/--csv files instead of replacing them."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Measure accuracy, size, gzip size and per-image latency of TFLite files on this device. Needs no TensorFlow."""
+    from .device.bench import BenchOptions, bench as do_bench, save_csv, save_json
+    from .ui import RichReporter, console, kb, pct, table
+
+    opts = BenchOptions(threads=_parse_threads(threads), xnnpack=not no_xnnpack, warmup=warmup, runs=runs,
+                        data=str(data) if data else None, runtime=runtime, max_images=max_images)
+    res = do_bench([str(m) for m in models], opts, RichReporter(quiet))
+    dev = res.device
+    rtms = sorted({f"{r['runtime']['name']} {r['runtime']['version']}" for r in res.rows if r.get("runtime") and r['runtime'].get('version')})
+    console.print(f"device: {dev['cpu']} ({dev['machine']}, {dev['cores']} cores{', ' + dev['pi_model'] if dev.get('pi_model') else ''})"
+                  f"  runtime: {', '.join(rtms) or '-'}  XNNPACK: {'on' if opts.xnnpack else 'off'}", highlight=False)
+    rows = []
+    for r in res.rows:
+        lat = r.get("latency_ms") or {}
+        rows.append([r["name"], r["format"], r["threads"], kb(r["bytes"]), kb(r["gzip_bytes"]),
+                     pct(r.get("accuracy")) if r.get("accuracy") is not None else ("-" if r.get("error") else "not measured"),
+                     f"{lat['p50']:.3f}" if lat else "-", f"{lat['p99']:.3f}" if lat else "-",
+                     f"{r['images_per_s']:.0f}" if r.get("images_per_s") else "-",
+                     f"{r['speedup']:.2f}x" if r.get("speedup") else "-"])
+    console.print(table("bench (latency per image at batch 1, ms)", ["model", "format", "threads", "size", "gzip",
+                                                                    "accuracy", "p50", "p99", "img/s", "speed-up"], rows))
+    for r in res.rows:
+        if r.get("error"):
+            console.print(f"[red]{r['name']}[/]: {r['error']}", highlight=False)
+        elif r.get("note"):
+            console.print(f"[yellow]{r['name']}[/]: {r['note']}", highlight=False)
+        t0, t1 = r.get("temperature_c_before"), r.get("temperature_c_after")
+        if t1 is not None and t1 >= 80:
+            console.print(f"[yellow]{r['name']}[/]: CPU at {t1:.0f} C after the run: results may be throttled", highlight=False)
+        if r.get("throttled") not in (None, "0x0"):
+            console.print(f"[yellow]{r['name']}[/]: the firmware reports throttling ({r['throttled']})", highlight=False)
+    if json_out:
+        save_json(res, json_out, append)
+    if csv_out:
+        save_csv(res, csv_out, append)
+    if res.failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

@@ -5,8 +5,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+import sys
+
+# Rich assumes 80 columns when output is not a terminal; tables of figures need more in logs and CI.
+console = Console(stderr=False, width=None if sys.stdout.isatty() else 150)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
 
 class RichReporter:

@@ -1,0 +1,161 @@
+"""Measure one TFLite model in this process: load, allocate, first run, latency, accuracy, memory.
+
+Runs inside the child process that ``bench`` starts for each model, so native crashes stay there.
+"""
+from __future__ import annotations
+
+import gzip
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from . import runtime as rt
+
+
+@dataclass
+class Spec:
+    model: str
+    threads: int | None = None
+    xnnpack: bool = True
+    runtime: str | None = None
+    data: str | None = None  # .npz path or folder
+    warmup: int = 10
+    runs: int = 100
+    max_images: int | None = None
+    predictions: bool = False  # return the top-1 of every image (export verification)
+
+
+def percentiles(ms: np.ndarray) -> dict:
+    return {"mean": float(ms.mean()), "std": float(ms.std()), "min": float(ms.min()),
+            "p50": float(np.percentile(ms, 50)), "p90": float(np.percentile(ms, 90)), "p99": float(np.percentile(ms, 99))}
+
+
+def gzip_size(data: bytes) -> int:
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def to_input(images: np.ndarray, detail: dict) -> np.ndarray:
+    """Raw 0-255 RGB pixels into the model's input type: float32 as is, uint8/int8 by scale and zero point."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype == np.float32:
+        return images.astype(np.float32)
+    scale, zero = detail.get("quantization", (0.0, 0))
+    if dtype in (np.uint8, np.int8):
+        if scale == 0:  # unquantized integer input: raw pixels
+            return images.astype(dtype) if dtype == np.uint8 else (images.astype(np.int16) - 128).astype(np.int8)
+        info = np.iinfo(dtype)
+        q = np.round(images.astype(np.float32) / scale + zero)
+        return np.clip(q, info.min, info.max).astype(dtype)
+    raise UserError(f"input type {dtype} is not supported (float32, uint8 or int8)")
+
+
+def _check_model_file(path: Path) -> bytes:
+    if not path.is_file():
+        raise UserError(f"model file not found: {path}")
+    data = path.read_bytes()
+    if len(data) < 16 or data[4:8] != b"TFL3":
+        raise UserError(f"{path.name} is not a TFLite flatbuffer (no TFL3 identifier)")
+    return data
+
+
+def measure(spec: Spec) -> dict:
+    """The whole measurement; raises UserError for a model or data that does not fit."""
+    from .testdata import bundled_testset, load_folder, load_npz, read_labels
+
+    path = Path(spec.model)
+    content = _check_model_file(path)
+    runtime = rt.load(spec.runtime)
+    out: dict = {"runtime": {"name": runtime.name, "version": runtime.version}, "xnnpack": spec.xnnpack,
+                 "threads": spec.threads}
+    t0 = time.perf_counter()
+    try:
+        interp = runtime.interpreter(model_path=str(path), threads=spec.threads, xnnpack=spec.xnnpack)
+    except (ValueError, RuntimeError) as exc:
+        raise UserError(f"{path.name} could not be loaded: {_short(exc)}") from None
+    t1 = time.perf_counter()
+    try:
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise UserError(f"{path.name}: allocate_tensors failed: {_short(exc)}") from None
+    t2 = time.perf_counter()
+    out["load_ms"], out["allocate_ms"] = 1e3 * (t1 - t0), 1e3 * (t2 - t1)
+    out["init_ms"] = out["load_ms"] + out["allocate_ms"]
+    ins, outs = interp.get_input_details(), interp.get_output_details()
+    if len(ins) != 1 or len(outs) != 1:
+        raise UserError(f"{path.name} has {len(ins)} inputs and {len(outs)} outputs; bench handles image classifiers with one of each")
+    inp, outp = ins[0], outs[0]
+    shape = [int(v) for v in inp["shape"]]
+    if len(shape) != 4 or shape[3] != 3 or shape[1] <= 0:
+        raise UserError(f"{path.name}: input shape {shape} is not (1, H, W, 3)")
+    out["input"] = {"shape": shape, "dtype": np.dtype(inp["dtype"]).name,
+                    "scale": float(inp["quantization"][0]), "zero_point": int(inp["quantization"][1])}
+    size = shape[1]
+
+    labels = read_labels(path)
+    x = y = None
+    source = spec.data or (str(bundled_testset(path)) if bundled_testset(path) else None)
+    if source:
+        if Path(source).is_dir():
+            x, y, labels = load_folder(source, size, labels)
+        else:
+            x, y = load_npz(source)
+        if x.shape[1:3] != (shape[1], shape[2]):
+            raise UserError(f"data images are {x.shape[1]}x{x.shape[2]} but {path.name} takes {shape[1]}x{shape[2]}; "
+                            "export the bundle again or pass --data at the model's size")
+        if spec.max_images:
+            x, y = x[: spec.max_images], y[: spec.max_images]
+    out["data"] = source
+    idx_in, idx_out = inp["index"], outp["index"]
+    sample = to_input(x[:1] if x is not None else np.random.default_rng(0).integers(0, 256, (1, *shape[1:]), dtype=np.uint8), inp)
+
+    t3 = time.perf_counter()
+    interp.set_tensor(idx_in, sample)
+    interp.invoke()
+    out["first_ms"] = 1e3 * (time.perf_counter() - t3)
+    for _ in range(spec.warmup):
+        interp.set_tensor(idx_in, sample)
+        interp.invoke()
+    times = np.empty(spec.runs)
+    clock = time.perf_counter_ns
+    for i in range(spec.runs):
+        s = clock()
+        interp.set_tensor(idx_in, sample)
+        interp.invoke()
+        times[i] = clock() - s
+    ms = times / 1e6
+    out["latency_ms"] = percentiles(ms)
+    out["images_per_s"] = 1000.0 / out["latency_ms"]["mean"]
+
+    if x is not None:
+        n_classes = int(np.prod(outp["shape"][1:]))
+        if y.max(initial=0) >= n_classes:
+            raise UserError(f"data labels go up to {int(y.max())} but {path.name} has {n_classes} outputs")
+        preds = np.empty(len(x), dtype=np.int64)
+        for i in range(len(x)):
+            interp.set_tensor(idx_in, to_input(x[i : i + 1], inp))
+            interp.invoke()
+            preds[i] = int(np.argmax(interp.get_tensor(idx_out)[0]))
+        correct = preds == y
+        conf = np.zeros((n_classes, n_classes), dtype=np.int64)
+        np.add.at(conf, (y, preds), 1)
+        totals = conf.sum(axis=1)
+        out.update({
+            "accuracy": float(correct.mean()), "n_images": int(len(x)), "labels": labels,
+            "per_class_accuracy": [float(conf[k, k] / totals[k]) if totals[k] else None for k in range(n_classes)],
+            "confusion": conf.tolist(),
+        })
+        if spec.predictions:
+            out["predictions"] = preds.tolist()
+    else:
+        out.update({"accuracy": None, "n_images": 0, "note": "no test data: accuracy not measured, latency on generated input"})
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return out
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or exc.__class__.__name__

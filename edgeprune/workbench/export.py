@@ -1,0 +1,195 @@
+"""`edgeprune export`: TFLite files a device will run, each loaded, run and checked before it is kept."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..device.bench import run_child
+from ..device.measure import Spec, gzip_size
+from ..device.testdata import LABELS_FILE, TESTSET_FILE
+from ..errors import UserError
+from ..jsonio import atomic_write_bytes, atomic_write_text, write_json
+from ..progress import Reporter, Silent
+from ..runs import Run
+from .evaluate import predict
+from .modelio import load_model
+from .runio import run_data, versions
+from .sizefloor import floor_bytes, measured_sparsity
+from .tf import tf
+
+FORMATS = ("fp32", "fp16", "dynamic", "int8")
+IO_TYPES = ("uint8", "int8", "float32")
+AGREEMENT_REQUIRED = {"fp32": 0.995, "fp16": 0.995}
+SPARSE_AUTO_THRESHOLD = 0.5
+
+
+@dataclass
+class ExportOptions:
+    formats: list[str] = field(default_factory=lambda: ["fp32", "int8"])
+    sparse: str = "auto"  # auto | on | off | both
+    calib: int = 200
+    io: str = "uint8"
+    out: str | None = None
+    force: bool = False
+    threads: int | None = None
+    seed: int = 42
+
+
+def convert(model, fmt: str, sparse: bool, calib_x: np.ndarray | None = None, io_type: str = "uint8") -> bytes:
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    opts = []
+    if fmt in ("fp16", "dynamic", "int8"):
+        opts.append(tf.lite.Optimize.DEFAULT)
+    if sparse:
+        opts.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+    conv.optimizations = opts
+    if fmt == "fp16":
+        conv.target_spec.supported_types = [tf.float16]
+    if fmt == "int8":
+        if calib_x is None or len(calib_x) == 0:
+            raise UserError("int8 needs calibration images from the run's training split, and there are none; use --calib N with N > 0")
+
+        def representative():
+            for i in range(len(calib_x)):
+                yield [calib_x[i : i + 1].astype(np.float32)]
+
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        dtype = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}[io_type]
+        conv.inference_input_type = dtype
+        conv.inference_output_type = dtype
+    return conv.convert()
+
+
+@dataclass
+class ExportResult:
+    bundle: Path
+    rows: list[dict]
+    failed: list[str]
+
+
+def _verify(path: Path, testset: Path, threads: int | None) -> dict:
+    """Run the file in the bench's runtime with XNNPACK on and off; predictions from the XNNPACK run."""
+    out = {}
+    for xnn in (True, False):
+        res = run_child(Spec(model=str(path), threads=threads, xnnpack=xnn, data=str(testset), warmup=1, runs=3,
+                             predictions=True), timeout_s=900)
+        out[xnn] = res
+    return out
+
+
+def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | None = None) -> ExportResult:
+    reporter = reporter or Silent()
+    bad = [f for f in opts.formats if f not in FORMATS]
+    if bad or not opts.formats:
+        raise UserError(f"unknown format {bad[0] if bad else '(none)'!r}; choose from {', '.join(FORMATS)}")
+    if opts.sparse not in ("auto", "on", "off", "both"):
+        raise UserError(f"--sparse must be auto, on, off or both, got {opts.sparse!r}")
+    if opts.io not in IO_TYPES:
+        raise UserError(f"--io must be one of {', '.join(IO_TYPES)}, got {opts.io!r}")
+    if "int8" in opts.formats and opts.calib < 1:
+        raise UserError("int8 needs calibration images: use --calib N with N > 0 (default 200)")
+    bundle = Path(opts.out) if opts.out else Path("exports") / run.name
+    if bundle.exists() and not opts.force:
+        raise UserError(f"{bundle} already exists; pass --force to replace it or choose another --out")
+    model = load_model(run.model)
+    info = run.info
+    manifest, data = run_data(run, workspace, reporter)
+    sparsity = measured_sparsity(model)
+    sparse_modes = {"on": [True], "off": [False], "both": [False, True],
+                    "auto": [sparsity >= SPARSE_AUTO_THRESHOLD]}[opts.sparse]
+    staging = bundle.with_name(f".{bundle.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        test = data["test"]
+        buf = io.BytesIO()
+        np.savez_compressed(buf, x=test.x, y=test.y.astype(np.int64))
+        atomic_write_bytes(staging / TESTSET_FILE, buf.getvalue())
+        atomic_write_text(staging / LABELS_FILE, "\n".join(manifest.classes) + "\n")
+        keras_pred = np.argmax(predict(model, test.x), axis=1)
+        keras_acc = float(np.mean(keras_pred == test.y))
+        rng = np.random.default_rng(opts.seed)
+        calib = data["train"].x[rng.permutation(len(data["train"].x))[: opts.calib]]
+        rows, failed = [], []
+        jobs = [(f, s) for f in opts.formats for s in sparse_modes]
+        reporter.task("converting and verifying", len(jobs))
+        for fmt, sparse in jobs:
+            name = f"{fmt}{'-sparse' if sparse else ''}.tflite"
+            row = {"file": name, "format": fmt, "sparse": sparse, "io": opts.io if fmt == "int8" else "float32",
+                   "bytes": None, "gzip_bytes": None, "accuracy": None, "agreement": None, "accuracy_change": None,
+                   "runs_xnnpack": False, "runs_reference": False, "kept": False, "error": None}
+            try:
+                blob = convert(model, fmt, sparse, calib, opts.io)
+            except UserError:
+                raise
+            except Exception as exc:
+                row["error"] = f"conversion failed: {' '.join(str(exc).split())[:300]}"
+                rows.append(row)
+                failed.append(name)
+                reporter.advance(1)
+                continue
+            path = staging / name
+            atomic_write_bytes(path, blob)
+            row["bytes"], row["gzip_bytes"] = len(blob), gzip_size(blob)
+            fl = floor_bytes(model, fmt)
+            row.update(floor_bytes=fl["floor_bytes"], gzip_over_floor=row["gzip_bytes"] / max(1, fl["floor_bytes"]))
+            res = _verify(path, staging / TESTSET_FILE, opts.threads)
+            row["runs_xnnpack"], row["runs_reference"] = bool(res[True].get("ok")), bool(res[False].get("ok"))
+            good = res[True] if res[True].get("ok") else None
+            if good:
+                preds = np.asarray(good["predictions"])
+                row["accuracy"] = good["accuracy"]
+                row["agreement"] = float(np.mean(preds == keras_pred))
+                row["accuracy_change"] = row["accuracy"] - keras_acc
+                row["input"] = good["input"]
+                if row["runs_reference"]:
+                    ref = np.asarray(res[False]["predictions"])
+                    row["agreement_reference"] = float(np.mean(ref == keras_pred))
+            errors = [f"XNNPACK {'on' if k else 'off'}: {v['error']}" for k, v in res.items() if not v.get("ok")]
+            need = AGREEMENT_REQUIRED.get(fmt)
+            if good and need is not None and row["agreement"] < need:
+                errors.append(f"agrees with the Keras model on {100 * row['agreement']:.2f}% of test images, below the required {100 * need:.1f}%")
+            if errors:
+                row["error"] = "; ".join(errors)
+            if not row["runs_xnnpack"] or (need is not None and (not good or row["agreement"] < need)):
+                path.unlink()  # cannot run where users run it, or is wrong: not left as if it were good
+                failed.append(name)
+            else:
+                row["kept"] = True
+            rows.append(row)
+            reporter.advance(1)
+        reporter.done()
+        card = {
+            "classes": manifest.classes,
+            "input": {"height": int(info["image_size"]), "width": int(info["image_size"]), "channels": 3,
+                      "pixels": "raw RGB 0-255 (the model rescales inside)"},
+            "files": {r["file"]: r.get("input") for r in rows if r["kept"]},
+            "source_run": {"name": run.name, "path": str(run.path.resolve()), "kind": info.get("kind"),
+                           "arch": info.get("arch"), "params": info.get("params"), "nonzero_params": info.get("nonzero_params"),
+                           "val_accuracy": info.get("val_accuracy"), "test_accuracy": info.get("test_accuracy"),
+                           "pruning": info.get("pruning"), "split_hash": manifest.hash},
+            "keras_test_accuracy": keras_acc,
+            "measured_sparsity": sparsity,
+            "versions": versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        write_json(staging / "model.json", card)
+        write_json(staging / "export.json", {"kind": "edgeprune-export", "version": 1, "run": run.name,
+                                              "keras_test_accuracy": keras_acc, "n_test": int(len(test.y)),
+                                              "measured_sparsity": sparsity, "sparse_mode": opts.sparse,
+                                              "edgeprune": __version__, "files": rows})
+        if bundle.exists():
+            shutil.rmtree(bundle)
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, bundle)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ExportResult(bundle, rows, failed)
