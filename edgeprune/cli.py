@@ -192,7 +192,9 @@ def bench(
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # returns the exit code of typer.Exit in this mode
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except UserError as exc:
         from rich.console import Console
 

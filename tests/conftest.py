@@ -52,3 +52,29 @@ def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
     assert err.startswith("error:"), err
     for n in needles:
         assert n.lower() in err.lower(), (n, err)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A tiny trained run (16 px, 4-8 channels), made once per test session through the library API."""
+    from edgeprune.workbench.train import TrainOptions, train
+
+    base = tmp_path_factory.mktemp("tiny")
+    data = write_class_folders(base / "data", per_class=16)
+    ws = base / "runs"
+    opts = TrainOptions(data=str(data), image_size=16, widths=[4, 4, 8, 8], dense=8, epochs=4, batch_size=16,
+                        lr=3e-3, augment="none", workspace=str(ws), out="tiny")
+    run = train(opts)
+    return run, ws
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_run, tmp_path_factory):
+    """fp32 and int8 files of the tiny run, exported and verified."""
+    from edgeprune.workbench.export import ExportOptions, export
+
+    run, ws = tiny_run
+    out = tmp_path_factory.mktemp("bundle") / "tiny"
+    res = export(run, ws, ExportOptions(formats=["fp32", "int8"], sparse="off", calib=20, out=str(out)))
+    assert not res.failed, res.rows
+    return out

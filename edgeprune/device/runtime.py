@@ -12,7 +12,7 @@ from ..errors import UserError
 RUNTIMES = (
     ("ai-edge-litert", "ai_edge_litert.interpreter", "ai-edge-litert"),
     ("tflite-runtime", "tflite_runtime.interpreter", "tflite-runtime"),
-    ("tensorflow", "tensorflow.lite", "tensorflow"),
+    ("tensorflow", "tensorflow", "tensorflow"),  # tf.lite, the last resort
 )
 
 
@@ -70,7 +70,9 @@ def load(name: str | None = None) -> Runtime:
             continue
         try:
             module = importlib.import_module(mod)
-        except ImportError as exc:
+            if rname == "tensorflow":
+                module = module.lite
+        except (ImportError, AttributeError) as exc:
             errors.append(f"{rname}: {exc}")
             continue
         return Runtime(rname, _version(dist), module)

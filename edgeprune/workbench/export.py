@@ -22,7 +22,7 @@ from .evaluate import predict
 from .modelio import load_model
 from .runio import run_data, versions
 from .sizefloor import floor_bytes, measured_sparsity
-from .tf import tf
+from .tf import quiet_native_stderr, tf
 
 FORMATS = ("fp32", "fp16", "dynamic", "int8")
 IO_TYPES = ("uint8", "int8", "float32")
@@ -65,7 +65,8 @@ def convert(model, fmt: str, sparse: bool, calib_x: np.ndarray | None = None, io
         dtype = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}[io_type]
         conv.inference_input_type = dtype
         conv.inference_output_type = dtype
-    return conv.convert()
+    with quiet_native_stderr():  # the converter prints its MLIR passes' chatter on fd 2
+        return conv.convert()
 
 
 @dataclass
@@ -121,50 +122,18 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
         rows, failed = [], []
         jobs = [(f, s) for f in opts.formats for s in sparse_modes]
         reporter.task("converting and verifying", len(jobs))
-        for fmt, sparse in jobs:
-            name = f"{fmt}{'-sparse' if sparse else ''}.tflite"
-            row = {"file": name, "format": fmt, "sparse": sparse, "io": opts.io if fmt == "int8" else "float32",
-                   "bytes": None, "gzip_bytes": None, "accuracy": None, "agreement": None, "accuracy_change": None,
-                   "runs_xnnpack": False, "runs_reference": False, "kept": False, "error": None}
-            try:
-                blob = convert(model, fmt, sparse, calib, opts.io)
-            except UserError:
-                raise
-            except Exception as exc:
-                row["error"] = f"conversion failed: {' '.join(str(exc).split())[:300]}"
-                rows.append(row)
-                failed.append(name)
-                reporter.advance(1)
-                continue
-            path = staging / name
-            atomic_write_bytes(path, blob)
-            row["bytes"], row["gzip_bytes"] = len(blob), gzip_size(blob)
-            fl = floor_bytes(model, fmt)
-            row.update(floor_bytes=fl["floor_bytes"], gzip_over_floor=row["gzip_bytes"] / max(1, fl["floor_bytes"]))
-            res = _verify(path, staging / TESTSET_FILE, opts.threads)
-            row["runs_xnnpack"], row["runs_reference"] = bool(res[True].get("ok")), bool(res[False].get("ok"))
-            good = res[True] if res[True].get("ok") else None
-            if good:
-                preds = np.asarray(good["predictions"])
-                row["accuracy"] = good["accuracy"]
-                row["agreement"] = float(np.mean(preds == keras_pred))
-                row["accuracy_change"] = row["accuracy"] - keras_acc
-                row["input"] = good["input"]
-                if row["runs_reference"]:
-                    ref = np.asarray(res[False]["predictions"])
-                    row["agreement_reference"] = float(np.mean(ref == keras_pred))
-            errors = [f"XNNPACK {'on' if k else 'off'}: {v['error']}" for k, v in res.items() if not v.get("ok")]
-            need = AGREEMENT_REQUIRED.get(fmt)
-            if good and need is not None and row["agreement"] < need:
-                errors.append(f"agrees with the Keras model on {100 * row['agreement']:.2f}% of test images, below the required {100 * need:.1f}%")
-            if errors:
-                row["error"] = "; ".join(errors)
-            if not row["runs_xnnpack"] or (need is not None and (not good or row["agreement"] < need)):
-                path.unlink()  # cannot run where users run it, or is wrong: not left as if it were good
-                failed.append(name)
-            else:
-                row["kept"] = True
+        while jobs:
+            fmt, sparse = jobs.pop(0)
+            row = _export_one(model, fmt, sparse, calib, opts, staging, keras_pred, keras_acc)
             rows.append(row)
+            if not row["kept"]:
+                if opts.sparse == "auto" and sparse and not row["runs_xnnpack"] and row["bytes"]:
+                    # sparse encoding of this format does not run under XNNPACK: keep the dense encoding instead
+                    row["note"] = "sparse encoding does not run under XNNPACK; the dense encoding was written instead"
+                    jobs.insert(0, (fmt, False))
+                    reporter.log(f"{row['file']}: {row['note']}")
+                    continue
+                failed.append(row["file"])
             reporter.advance(1)
         reporter.done()
         card = {
@@ -193,3 +162,45 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(bundle, rows, failed)
+
+
+def _export_one(model, fmt: str, sparse: bool, calib, opts: ExportOptions, staging: Path, keras_pred, keras_acc) -> dict:
+    """Convert one variant into staging, verify it, and delete it again unless it runs and agrees."""
+    name = f"{fmt}{'-sparse' if sparse else ''}.tflite"
+    row = {"file": name, "format": fmt, "sparse": sparse, "io": opts.io if fmt == "int8" else "float32",
+           "bytes": None, "gzip_bytes": None, "accuracy": None, "agreement": None, "accuracy_change": None,
+           "runs_xnnpack": False, "runs_reference": False, "kept": False, "error": None}
+    try:
+        blob = convert(model, fmt, sparse, calib, opts.io)
+    except UserError:
+        raise
+    except Exception as exc:
+        row["error"] = f"conversion failed: {' '.join(str(exc).split())[:300]}"
+        return row
+    path = staging / name
+    atomic_write_bytes(path, blob)
+    row["bytes"], row["gzip_bytes"] = len(blob), gzip_size(blob)
+    fl = floor_bytes(model, fmt)
+    row.update(floor_bytes=fl["floor_bytes"], gzip_over_floor=row["gzip_bytes"] / max(1, fl["floor_bytes"]))
+    res = _verify(path, staging / TESTSET_FILE, opts.threads)
+    row["runs_xnnpack"], row["runs_reference"] = bool(res[True].get("ok")), bool(res[False].get("ok"))
+    good = res[True] if res[True].get("ok") else None
+    if good:
+        preds = np.asarray(good["predictions"])
+        row["accuracy"] = good["accuracy"]
+        row["agreement"] = float(np.mean(preds == keras_pred))
+        row["accuracy_change"] = row["accuracy"] - keras_acc
+        row["input"] = good["input"]
+        if row["runs_reference"]:
+            row["agreement_reference"] = float(np.mean(np.asarray(res[False]["predictions"]) == keras_pred))
+    errors = [f"XNNPACK {'on' if k else 'off'}: {v['error']}" for k, v in res.items() if not v.get("ok")]
+    need = AGREEMENT_REQUIRED.get(fmt)
+    if good and need is not None and row["agreement"] < need:
+        errors.append(f"agrees with the Keras model on {100 * row['agreement']:.2f}% of test images, "
+                      f"below the required {100 * need:.1f}%")
+    row["error"] = "; ".join(errors) or None
+    if not row["runs_xnnpack"] or (need is not None and row["agreement"] < need):
+        path.unlink()  # cannot run where users run it, or is wrong: not left in the bundle as if it were good
+    else:
+        row["kept"] = True
+    return row

@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 @contextlib.contextmanager
-def _quiet_native_stderr():
+def quiet_native_stderr():
     """TensorFlow's C++ start-up lines (oneDNN, CUDA probing) go to fd 2 before any log level applies."""
     if os.environ.get("EDGEPRUNE_TF_VERBOSE"):
         yield
@@ -26,7 +26,7 @@ def _quiet_native_stderr():
         os.close(saved)
 
 
-with _quiet_native_stderr():
+with quiet_native_stderr():
     import tensorflow as tf  # noqa: E402
     import tf_keras as keras  # noqa: E402
 
@@ -42,4 +42,4 @@ def tfmot():
     return mot
 
 
-__all__ = ["tf", "keras", "tfmot"]
+__all__ = ["tf", "keras", "tfmot", "quiet_native_stderr"]
