@@ -95,6 +95,109 @@ def data_inspect(path: Path = typer.Argument(..., help="Dataset folder."),
 
 
 @app.command()
+def prune(
+    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    method: str = typer.Option(..., help="weight (zero small weights), filter (remove filters) or hybrid (both)."),
+    sparsity: Optional[float] = typer.Option(None, help="Target fraction of zero weights (weight, hybrid)."),
+    initial_sparsity: float = typer.Option(0.3, help="Start of the polynomial schedule."),
+    schedule: str = typer.Option("polynomial", help="polynomial or constant."),
+    ratio: Optional[float] = typer.Option(None, help="Fraction of filters to remove per layer (filter, hybrid)."),
+    criterion: str = typer.Option("l1", help="Filter importance: l1, l2, bn or random."),
+    scope: str = typer.Option("uniform", help="uniform (same ratio per layer) or global (rank all filters together)."),
+    round_to: int = typer.Option(1, help="Keep filter counts at multiples of N (8 suits XNNPACK)."),
+    sensitivity: Optional[Path] = typer.Option(None, help="Per-layer ratios from `edgeprune sensitivity` output."),
+    max_drop: float = typer.Option(0.02, help="With --sensitivity: largest accepted val accuracy drop per layer."),
+    skip_first: bool = typer.Option(False, help="Keep the first prunable layer dense."),
+    skip_last: bool = typer.Option(False, help="Keep the classifier dense."),
+    layers: Optional[str] = typer.Option(None, help="Comma-separated layer names to prune (weight)."),
+    epochs: int = typer.Option(30, help="Fine-tuning epochs."),
+    lr: float = typer.Option(1e-4, help="Fine-tuning learning rate (AdamW)."),
+    batch_size: int = typer.Option(64),
+    patience: int = typer.Option(5, help="Early stopping patience (after the schedule ends)."),
+    augment: Optional[str] = typer.Option(None, help="Augmentation (default: the parent run's)."),
+    control: bool = typer.Option(False, help="Also fine-tune the unpruned model the same way, for a fair comparison."),
+    cluster: Optional[int] = typer.Option(None, help="Sparsity-preserving weight clustering to N values per kernel."),
+    seed: int = typer.Option(42),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name of the new run."),
+    force: bool = typer.Option(False, help="Replace an existing run of that name."),
+    workspace: Path = WorkspaceOpt,
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Prune a trained run, fine-tune it and write a new run with measured sparsity, params and MACs."""
+    from .runs import resolve_run
+    from .ui import RichReporter, console, pct, table
+    from .workbench.prune import PruneOptions, prune as do_prune
+
+    run = resolve_run(model, workspace)
+    o = PruneOptions(method=method, sparsity=sparsity, initial_sparsity=initial_sparsity, schedule=schedule, ratio=ratio,
+                     criterion=criterion, scope=scope, round_to=round_to, sensitivity=str(sensitivity) if sensitivity else None,
+                     max_drop=max_drop, skip_first=skip_first, skip_last=skip_last,
+                     layers=[v.strip() for v in layers.split(",")] if layers else None, epochs=epochs, lr=lr,
+                     batch_size=batch_size, patience=patience, augment=augment, control=control, cluster=cluster,
+                     seed=seed, out=out, force=force)
+    new = do_prune(run, workspace, o, RichReporter(quiet))
+    info = new.info
+    p = info["pruning"]
+    if "filter" in p:
+        f = p["filter"]
+        console.print(table("filters kept", ["layer", "before", "kept"], [[r["layer"], r["filters_before"], r["filters_kept"]] for r in f["layers"]]))
+        console.print(f"params {f['params_before']:,} -> {f['params_after']:,} (x{f['params_ratio']:.2f})   "
+                      f"MACs {f['macs_before']:,} -> {f['macs_after']:,} (x{f['macs_ratio']:.2f})")
+    if "weight" in p:
+        w = p["weight"]
+        console.print(table("measured sparsity", ["layer", "weights", "nonzero", "sparsity", "pruned"],
+                            [[r["layer"], r["kernel"], r["nonzero"], pct(r["sparsity"], 1), "yes" if r["pruned"] else "no"] for r in w["layers"]]))
+        console.print(f"sparsity {pct(w['sparsity'], 2)} of pruned kernels (target {pct(w['target_sparsity'], 0)}), "
+                      f"{pct(w['sparsity_all'], 2)} of all parameters; nonzero {w['nonzero_params']:,} of {w['params']:,}")
+    if "clustering" in p:
+        console.print(f"clustered to {p['clustering']['clusters']} values: distinct per kernel {p['clustering']['distinct_values_per_kernel']}")
+    par = info["parent"]
+    console.print(f"[bold green]run[/] {new.path}  val {pct(info['val_accuracy'])}  test {pct(info['test_accuracy'])}  "
+                  f"(parent: val {pct(par['val_accuracy'])}, test {pct(par['test_accuracy'])})")
+    if "control" in info:
+        c = info["control"]
+        console.print(f"control (unpruned, same fine-tuning): val {pct(c['val_accuracy'])}  test {pct(c['test_accuracy'])}  "
+                      f"-> pruned minus control: test {100 * info['vs_control']['test_accuracy']:+.2f} points")
+
+
+@app.command("sensitivity")
+def sensitivity_cmd(
+    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    criterion: str = typer.Option("l1", help="Filter importance: l1, l2, bn or random."),
+    ratios: str = typer.Option("0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", help="Ratios to try per layer."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSON file (default: <run>/sensitivity.json); a .csv is written beside it."),
+    force: bool = typer.Option(False, help="Replace an existing file."),
+    workspace: Path = WorkspaceOpt,
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Prune one layer at a time (no fine-tuning) and measure validation accuracy at each ratio."""
+    from .jsonio import atomic_write_text, check_writable, write_json
+    from .runs import resolve_run
+    from .ui import RichReporter, console, pct, table
+    from .workbench.modelio import load_model
+    from .workbench.runio import run_data
+    from .workbench.sensitivity import analyse
+
+    run = resolve_run(model, workspace)
+    rs = _floats(ratios, "--ratios")
+    if not rs or any(not 0 < r < 1 for r in rs):
+        raise UserError("--ratios must be numbers between 0 and 1")
+    target = out or run.path / "sensitivity.json"
+    check_writable(target, force)
+    reporter = RichReporter(quiet)
+    m = load_model(run.model)
+    _, data = run_data(run, workspace, reporter)
+    res = analyse(m, data, criterion, rs, reporter)
+    res["run"] = run.name
+    write_json(target, res)
+    lines = ["layer," + ",".join(str(r) for r in rs)] + [f"{n}," + ",".join(f"{a:.4f}" for a in row["val_accuracy"]) for n, row in res["layers"].items()]
+    atomic_write_text(Path(target).with_suffix(".csv"), "\n".join(lines) + "\n")
+    console.print(table(f"val accuracy with one layer pruned (baseline {pct(res['baseline_val_accuracy'])})",
+                        ["layer", *[f"{r:.0%}" for r in rs]], [[n, *[pct(a, 1) for a in row["val_accuracy"]]] for n, row in res["layers"].items()]))
+    console.print(f"written {target} and {Path(target).with_suffix('.csv')}")
+
+
+@app.command()
 def export(
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
     formats: str = typer.Option("fp32,int8", help="Any of fp32, fp16, dynamic, int8."),

@@ -1,0 +1,51 @@
+"""Per-layer sensitivity: prune one layer at a time at ratios 0.1-0.9 (no fine-tuning) and score validation."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UserError
+from ..progress import Reporter, Silent
+from .bn_recalibration import recalibrate
+from .chain import groups
+from .evaluate import accuracy
+from .filter_pruning import FilterPlan, apply
+
+DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def analyse(model, data, criterion: str = "l1", ratios=DEFAULT_RATIOS, reporter: Reporter | None = None,
+            recal_images: int = 1024, seed: int = 42) -> dict:
+    reporter = reporter or Silent()
+    val = data["val"]
+    base = accuracy(model, val.x, val.y)
+    names = [g.producer for g in groups(model)]
+    widths = {n: int(model.get_layer(n).kernel.shape[-1]) for n in names}
+    out = {"kind": "edgeprune-sensitivity", "version": 1, "criterion": criterion, "baseline_val_accuracy": base,
+           "ratios": list(ratios), "widths": widths, "layers": {}}
+    reporter.task("sensitivity", len(names) * len(ratios))
+    for name in names:
+        accs = []
+        for r in ratios:
+            res = apply(model, FilterPlan(criterion=criterion, ratio=0.0, per_layer={name: r}, seed=seed))
+            recalibrate(res.model, data["train"].x, max_images=recal_images, seed=seed)
+            accs.append(accuracy(res.model, val.x, val.y))
+            reporter.advance(1)
+        out["layers"][name] = {"val_accuracy": accs, "drop": [base - a for a in accs]}
+    reporter.done()
+    return out
+
+
+def choose_ratios(sens: dict, model, max_drop: float) -> dict[str, float]:
+    """Per layer, the largest ratio whose accuracy drop (before fine-tuning) is at most max_drop."""
+    if not isinstance(sens, dict) or sens.get("kind") != "edgeprune-sensitivity" or not isinstance(sens.get("layers"), dict):
+        raise UserError("the sensitivity file is not one written by `edgeprune sensitivity`")
+    widths = {g.producer: int(model.get_layer(g.producer).kernel.shape[-1]) for g in groups(model)}
+    if sens.get("widths") != widths:
+        raise UserError("the sensitivity file was made for another model (its layers or widths differ); run `edgeprune sensitivity` on this run")
+    ratios = sens["ratios"]
+    out = {}
+    for name, row in sens["layers"].items():
+        drops = np.asarray(row["drop"], dtype=float)
+        ok = [r for r, d in zip(ratios, drops) if d <= max_drop]
+        out[name] = float(max(ok)) if ok else 0.0
+    return out

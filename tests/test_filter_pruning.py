@@ -1,0 +1,123 @@
+"""Filter pruning: surgery correctness, criteria, scopes, sensitivity, hybrid, and refusals."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import assert_user_error, run_cli
+from edgeprune.errors import UserError
+from edgeprune.workbench.filter_pruning import FilterPlan, apply, plan_keep
+from edgeprune.workbench.macs import count_macs, params_from_shapes
+from edgeprune.workbench.models import build_cnn
+from edgeprune.workbench.surgery import flatten_rows, remove_channels, zero_channels
+from edgeprune.workbench.tf import keras
+
+
+def _model(seed=0):
+    keras.utils.set_random_seed(seed)
+    m = build_cnn(3, 16, [6, 6, 8, 8], 10)
+    x = np.random.default_rng(seed).integers(0, 256, (32, 16, 16, 3)).astype(np.float32)
+    m(x, training=True)  # move BN statistics away from their defaults
+    for layer in m.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(np.random.default_rng(1).normal(0, 0.5, layer.moving_mean.shape))
+            layer.moving_variance.assign(np.random.default_rng(2).uniform(0.5, 2, layer.moving_variance.shape))
+    return m, x
+
+
+def test_ratio_zero_keeps_outputs_identical():
+    m, x = _model()
+    res = apply(m, FilterPlan(ratio=0.0))
+    np.testing.assert_allclose(res.model(x, training=False).numpy(), m(x, training=False).numpy(), rtol=1e-6, atol=1e-7)
+    assert res.summary["params_after"] == res.summary["params_before"]
+
+
+@pytest.mark.parametrize("where", ["conv", "flatten_dense", "hidden_dense"])
+def test_zeroing_equals_removing(where):
+    m, x = _model()
+    layer = {"conv": "conv3", "flatten_dense": "conv4", "hidden_dense": "fc1"}[where]
+    n = m.get_layer(layer).kernel.shape[-1]
+    drop = np.array([0, n // 2, n - 1])
+    keep = np.setdiff1d(np.arange(n), drop)
+    small = remove_channels(m, {layer: keep})
+    zeroed = zero_channels(m, {layer: drop})
+    np.testing.assert_allclose(small(x, training=False).numpy(), zeroed(x, training=False).numpy(), rtol=1e-5, atol=1e-6)
+    assert small.get_layer(layer).kernel.shape[-1] == len(keep)
+
+
+def test_flatten_rows_follow_row_column_channel_order():
+    rows = flatten_rows(np.array([2, 0]), 2, 2, 3)
+    assert rows.tolist() == [0, 2, 3, 5, 6, 8, 9, 11]
+
+
+def test_params_match_the_shapes_and_macs_fall():
+    m, _ = _model()
+    res = apply(m, FilterPlan(ratio=0.5))
+    assert res.model.count_params() == params_from_shapes(res.model) == res.summary["params_after"]
+    assert res.summary["params_after"] <= 0.55 * res.summary["params_before"]
+    assert count_macs(res.model) < 0.4 * count_macs(m)
+
+
+def test_criteria_differ_and_global_scope_respects_floor_and_rounding():
+    m, _ = _model()
+    k_l1 = plan_keep(m, FilterPlan(ratio=0.5, criterion="l1"))
+    k_rand = plan_keep(m, FilterPlan(ratio=0.5, criterion="random"))
+    assert any(not np.array_equal(k_l1[n], k_rand[n]) for n in k_l1)
+    kern = m.get_layer("conv1").kernel.numpy()
+    l1 = np.abs(kern).reshape(-1, kern.shape[-1]).sum(0)
+    assert set(k_l1["conv1"]) == set(np.argsort(-l1)[:3])  # keeps the largest-norm filters
+    g = plan_keep(m, FilterPlan(ratio=0.9, scope="global", round_to=2))
+    for name, idx in g.items():
+        assert len(idx) >= 2 and len(idx) % 2 == 0  # a floor, never emptied, multiples of 2
+    total = sum(m.get_layer(n).kernel.shape[-1] for n in g)
+    assert sum(len(v) for v in g.values()) < 0.5 * total
+
+
+def test_unsupported_graphs_are_refused_naming_the_layer():
+    inp = keras.Input((8, 8, 3))
+    a = keras.layers.Conv2D(4, 3, padding="same", name="c1")(inp)
+    b = keras.layers.Conv2D(4, 3, padding="same", name="c2")(a)
+    s = keras.layers.Add(name="residual")([a, b])
+    out = keras.layers.Dense(2)(keras.layers.Flatten()(s))
+    with pytest.raises(UserError, match="residual"):
+        apply(keras.Model(inp, out), FilterPlan(ratio=0.3))
+    dw = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.DepthwiseConv2D(3, name="dw"), keras.layers.Flatten(), keras.layers.Dense(2)])
+    with pytest.raises(UserError, match="dw"):
+        apply(dw, FilterPlan(ratio=0.3))
+
+
+def test_filter_prune_cli_sensitivity_and_hybrid(tiny_run, tmp_path):
+    run, ws = tiny_run
+    w = ["-w", str(ws)]
+    proc = run_cli("prune", "tiny", "--method", "filter", "--ratio", "0.5", "--epochs", "2", "--batch-size", "16",
+                   "--out", "f50", "--control", *w)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((ws / "f50" / "run.json").read_text())
+    f = info["pruning"]["filter"]
+    assert f["params_after"] <= 0.55 * f["params_before"] and f["macs_after"] < f["macs_before"]
+    assert [r["filters_kept"] for r in f["layers"]] == [2, 2, 4, 4, 4]
+    assert "control" in info and "vs_control" in info
+    sens = tmp_path / "sens.json"
+    proc = run_cli("sensitivity", "tiny", "--ratios", "0.25,0.5,0.75", "--out", str(sens), *w)
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads(sens.read_text())
+    assert set(s["layers"]) == {"conv1", "conv2", "conv3", "conv4", "fc1"} and len(s["layers"]["conv1"]["val_accuracy"]) == 3
+    assert sens.with_suffix(".csv").is_file()
+    proc = run_cli("prune", "tiny", "--method", "filter", "--sensitivity", str(sens), "--max-drop", "1.0",
+                   "--epochs", "1", "--batch-size", "16", "--out", "fsens", *w)
+    assert proc.returncode == 0, proc.stderr
+    chosen = json.loads((ws / "fsens" / "run.json").read_text())["pruning"]["filter"]["per_layer_ratios"]
+    assert chosen == {n: 0.75 for n in s["layers"]}  # max-drop 1.0 accepts every ratio: the largest is taken
+    proc = run_cli("prune", "tiny", "--method", "hybrid", "--ratio", "0.5", "--sparsity", "0.6", "--epochs", "2",
+                   "--batch-size", "16", "--out", "hyb", *w)
+    assert proc.returncode == 0, proc.stderr
+    h = json.loads((ws / "hyb" / "run.json").read_text())["pruning"]
+    assert "filter" in h and "weight" in h and h["weight"]["sparsity"] >= 0.59
+    # a sensitivity file from another model is refused
+    s["widths"]["conv1"] = 99
+    (tmp_path / "other.json").write_text(json.dumps(s))
+    assert_user_error(run_cli("prune", "tiny", "--method", "filter", "--sensitivity", str(tmp_path / "other.json"),
+                              "--out", "x", *w), "another model")
+    assert not (ws / "x").exists()
