@@ -22,14 +22,12 @@ test: venv
 demo: venv
 	rm -rf $(DEMO)
 	$(BIN)/edgeprune train --data demo --image-size 32 --epochs 25 --lr 1e-3 --augment light -w $(DEMO)/runs --out baseline
-	$(BIN)/edgeprune prune baseline --method weight --sparsity 0.8 --epochs 6 -w $(DEMO)/runs --out weight80
+	$(BIN)/edgeprune prune baseline --method weight --sparsity 0.8 --epochs 6 --control -w $(DEMO)/runs --out weight80
 	$(BIN)/edgeprune prune baseline --method filter --ratio 0.5 --epochs 6 -w $(DEMO)/runs --out filter50
 	$(BIN)/edgeprune export baseline --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/baseline
 	$(BIN)/edgeprune export weight80 --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/weight80
 	$(BIN)/edgeprune export filter50 --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/filter50
-	$(BIN)/edgeprune bench $(DEMO)/exports/baseline/fp32.tflite $(DEMO)/exports/baseline/int8.tflite \
-		$(DEMO)/exports/weight80/int8.tflite $(DEMO)/exports/filter50/fp32.tflite $(DEMO)/exports/filter50/int8.tflite \
-		--runs 200 --json $(DEMO)/bench.json
+	$(BIN)/edgeprune bench $(DEMO)/exports/*/*.tflite --runs 200 --json $(DEMO)/bench.json
 	$(BIN)/edgeprune report $(DEMO)/exports $(DEMO)/bench.json --out $(DEMO)/report
 
 clean:

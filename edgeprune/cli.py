@@ -97,7 +97,7 @@ def data_inspect(path: Path = typer.Argument(..., help="Dataset folder."),
 @app.command()
 def prune(
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
-    method: str = typer.Option(..., help="weight (zero small weights), filter (remove filters) or hybrid (both)."),
+    method: str = typer.Option(..., help="weight (zero small weights), filter (remove filters), hybrid (both), or none (fine-tune only: a control run)."),
     sparsity: Optional[float] = typer.Option(None, help="Target fraction of zero weights (weight, hybrid)."),
     initial_sparsity: float = typer.Option(0.3, help="Start of the polynomial schedule."),
     schedule: str = typer.Option("polynomial", help="polynomial or constant."),
@@ -291,6 +291,89 @@ def bench(
         save_csv(res, csv_out, append)
     if res.failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def sweep(
+    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    method: str = typer.Option("weight", help="Comma-separated: weight, filter, hybrid."),
+    values: str = typer.Option("0.3,0.5,0.7,0.9", help="Sparsities (weight, hybrid) or ratios (filter)."),
+    formats: str = typer.Option("fp32", help="Export formats of every cell, e.g. fp32,int8."),
+    hybrid_ratio: float = typer.Option(0.3, help="Filter ratio of hybrid cells (then weight-pruned to each value)."),
+    bench_: bool = typer.Option(False, "--bench", help="Benchmark every exported file on this machine."),
+    control: bool = typer.Option(False, help="Add the unpruned model fine-tuned for the same epochs."),
+    epochs: int = typer.Option(30, help="Fine-tuning epochs per cell."),
+    lr: float = typer.Option(1e-4),
+    batch_size: int = typer.Option(64),
+    criterion: str = typer.Option("l1", help="Filter criterion for filter and hybrid cells."),
+    round_to: int = typer.Option(1, help="Kept filter counts at multiples of N."),
+    runs: int = typer.Option(100, help="Timed runs per file when benchmarking."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep folder (default: sweeps/<run>)."),
+    workspace: Path = WorkspaceOpt,
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Prune, export (and bench) a grid of methods x values; resumable; one results file and a Table-2-style summary."""
+    from .runs import resolve_run
+    from .study.sweep import SweepOptions, sweep as do_sweep
+    from .ui import RichReporter, console, kb, pct, table
+
+    run = resolve_run(model, workspace)
+    o = SweepOptions(methods=[m.strip() for m in method.split(",") if m.strip()], values=_floats(values, "--values"),
+                     formats=[f.strip() for f in formats.split(",") if f.strip()], hybrid_ratio=hybrid_ratio,
+                     bench=bench_, control=control, epochs=epochs, lr=lr, batch_size=batch_size, criterion=criterion,
+                     round_to=round_to, bench_runs=runs, out=str(out) if out else None)
+    folder, recs = do_sweep(run, workspace, o, RichReporter(quiet))
+    rows = []
+    for r in recs:
+        p50 = "-"
+        for b in r.get("bench") or []:
+            if b.get("format") == "fp32" and b.get("latency_ms"):
+                p50 = f"{b['latency_ms']['p50']:.3f}"
+        rows.append([r["cell"], pct(r.get("val_accuracy")), pct(r.get("test_accuracy")), pct(r.get("sparsity")),
+                     f"{r['nonzero_params']:,}" if r.get("nonzero_params") else "-", f"{r['params']:,}" if r.get("params") else "-",
+                     kb(r.get("fp32_gzip_bytes")), p50, (r.get("error") or "")[:60]])
+    console.print(table(f"sweep of {run.name} ({folder / 'results.jsonl'})", ["cell", "val acc", "test acc", "sparsity",
+                        "nonzero params", "params", "fp32 gzip", "fp32 p50 ms", "error"], rows))
+    if any(r.get("error") for r in recs):
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    results: List[Path] = typer.Argument(None, help="Sweep results.jsonl, export bundle folders, bench JSON, sensitivity JSON."),
+    out: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md and the plots."),
+    pick_: bool = typer.Option(False, "--pick", help="Name the most accurate model within the limits below."),
+    max_gzip_mb: Optional[float] = typer.Option(None, help="With --pick: largest gzip size in MB."),
+    max_p50_ms: Optional[float] = typer.Option(None, help="With --pick: largest median latency in ms."),
+    device: Optional[str] = typer.Option(None, help="With --pick: the device whose latency counts (part of its name)."),
+):
+    """Write report.md (the comparison table) and PNG plots, or --pick the best model under size/latency limits."""
+    from .study.entries import load_inputs
+    from .study.report import pick, write_report
+    from .ui import console, err_console
+
+    if not results:
+        raise UserError("name the results to report: a sweep's results.jsonl, export bundle folders, bench JSON files")
+    missing = [str(p) for p in results if not p.exists()]
+    for m in missing:
+        err_console.print(f"[yellow]warning:[/] {m} not found", highlight=False, soft_wrap=True)
+    entries, warnings, sens = load_inputs([p for p in results if p.exists()])
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    if pick_:
+        if max_gzip_mb is None and max_p50_ms is None:
+            raise UserError("--pick needs --max-gzip-mb and/or --max-p50-ms")
+        if not entries:
+            raise UserError("no results to pick from")
+        res = pick(entries, max_gzip_mb, max_p50_ms, device)
+        console.print(res.message, highlight=False)
+        if res.entry is None:
+            raise typer.Exit(1)
+        return
+    rep = write_report(entries, out, warnings + [f"{m} not found" for m in missing], sens)
+    console.print(f"written {rep['report']}" + "".join(f", {p}" for p in rep["plots"]), highlight=False)
+    if rep["note"]:
+        console.print(rep["note"], highlight=False)
 
 
 def main() -> None:

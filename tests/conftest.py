@@ -48,8 +48,11 @@ def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
     """A user error: exit code 2, a one-line message, no traceback."""
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout
-    err = proc.stderr.strip()
-    assert err.startswith("error:"), err
+    lines = proc.stderr.strip().splitlines()
+    assert lines, proc.stdout
+    err = lines[-1]  # warnings about other files may come first; the error itself is one line, last
+    assert err.startswith("error:"), proc.stderr
+    assert sum(1 for l in lines if l.startswith("error:")) == 1
     for n in needles:
         assert n.lower() in err.lower(), (n, err)
 

@@ -104,7 +104,8 @@ def build_manifest(
         skipped.update(bad)
         pools = {k: [it for it in v if it[0] not in bad] for k, v in pools.items()}
     if limit_per_class:
-        pools = {k: _limit(v, limit_per_class if k != "test" else max(1, limit_per_class // 4), seed) for k, v in pools.items()}
+        # quick runs: fewer training images; a folder's own test split stays whole, so scores stay comparable
+        pools = {k: v if k == "test" else _limit(v, limit_per_class, seed) for k, v in pools.items()}
     if scan.has_test_split:
         train, val = stratified_split(pools["train"], (0.85, 0.15), seed)
         test = sorted(pools["test"])

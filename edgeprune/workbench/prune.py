@@ -21,7 +21,7 @@ from .sensitivity import choose_ratios
 from .sparsity import select_layers, sparsity_report
 from .weight_pruning import prune_and_finetune
 
-METHODS = ("weight", "filter", "hybrid")
+METHODS = ("weight", "filter", "hybrid", "none")  # none: fine-tune only (a control run)
 SPARSITY_TOLERANCE = 0.01
 
 
@@ -86,6 +86,8 @@ def validate(o: PruneOptions) -> None:
 
 def default_name(run: Run, o: PruneOptions) -> str:
     parts = [run.name]
+    if o.method == "none":
+        parts.append(f"ft{o.epochs}")
     if o.method in ("filter", "hybrid"):
         parts.append(f"f{round(100 * o.ratio):02d}" if o.ratio is not None else "fsens")
     if o.method in ("weight", "hybrid"):

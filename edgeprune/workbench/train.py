@@ -15,6 +15,7 @@ from ..progress import Reporter, Silent
 from ..runs import SPLIT_FILE, Run, check_name, new_name, staging_dir
 from .bn_recalibration import recalibrate_checked
 from .fit import FitConfig, fit, load_checkpoint
+from .macs import count_macs
 from .modelio import load_model
 from .models import STUDY_DENSE, STUDY_WIDTHS, build
 from .runio import cache_dir, scores, write_run
@@ -132,6 +133,7 @@ def train(opts: TrainOptions, *, resume: bool = False, reporter: Reporter | None
         "data": {"source": manifest.source, "root": str(manifest.root), "counts": manifest.counts(),
                  "skipped": len(manifest.skipped)},
         **scores(model, data),
+        "macs": count_macs(model),
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,

@@ -1,0 +1,158 @@
+"""One row per exported TFLite file, with the figures of the run it came from and its latencies per device.
+
+Sweep results, export bundles and bench JSON (from this machine or a Raspberry Pi) all become these rows, so one
+report compares them like with like.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+from ..jsonio import read_json
+
+
+@dataclass
+class Entry:
+    bundle: str  # bundle folder name (the join key with bench rows: "<bundle>/<file>")
+    file: str
+    format: str
+    sparse: bool | None
+    bytes: int | None
+    gzip_bytes: int | None
+    floor_bytes: int | None
+    accuracy: float | None  # this file's top-1 on the run's test split
+    run: str | None = None
+    method: str = "none"
+    target: float | None = None  # target sparsity (weight) or ratio (filter); hybrid: "ratio/sparsity"
+    ratio: float | None = None
+    sparsity: float | None = None  # measured, over pruned kernels
+    params: int | None = None
+    nonzero_params: int | None = None
+    macs: int | None = None
+    keras_test_accuracy: float | None = None
+    control_test_accuracy: float | None = None
+    latency: dict[str, dict] = field(default_factory=dict)  # device label -> {p50, p99, threads, accuracy}
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.bundle}/{self.file}"
+
+    @property
+    def label(self) -> str:
+        return self.bundle
+
+
+def device_label(dev: dict | None, threads=None) -> str:
+    dev = dev or {}
+    name = dev.get("pi_model") or dev.get("cpu") or dev.get("machine") or "unknown"
+    name = " ".join(str(name).split())
+    if dev.get("emulated"):
+        name += " (emulated)"
+    return f"{name}, {threads} thr" if threads else name
+
+
+def entries_from_bundle(folder: Path) -> list[Entry]:
+    exp = read_json(folder / "export.json", what="export.json")
+    card = read_json(folder / "model.json", what="model.json") if (folder / "model.json").is_file() else {}
+    if not isinstance(exp, dict) or exp.get("kind") != "edgeprune-export" or not isinstance(exp.get("files"), list):
+        raise UserError(f"{folder / 'export.json'} is not an edgeprune export file")
+    src = card.get("source_run") or {}
+    pr = src.get("pruning") or {}
+    f = pr.get("filter") or {}
+    w = pr.get("weight") or {}
+    method = src.get("method") or "none"
+    out = []
+    for row in exp["files"]:
+        if not row.get("kept"):
+            continue
+        out.append(Entry(
+            bundle=folder.name, file=row["file"], format=row["format"], sparse=row.get("sparse"), bytes=row.get("bytes"),
+            gzip_bytes=row.get("gzip_bytes"), floor_bytes=row.get("floor_bytes"), accuracy=row.get("accuracy"),
+            run=src.get("name"), method=method,
+            target=w.get("target_sparsity") if method == "weight" else (f.get("ratio") if method == "filter" else
+                   (f"{f.get('ratio')}/{w.get('target_sparsity')}" if method == "hybrid" else None)),
+            ratio=f.get("ratio"), sparsity=w.get("sparsity"), params=src.get("params"),
+            nonzero_params=src.get("nonzero_params"), macs=src.get("macs"),
+            keras_test_accuracy=src.get("test_accuracy"),
+            control_test_accuracy=(src.get("control") or {}).get("test_accuracy")))
+    return out
+
+
+def bench_rows(doc: dict) -> list[dict]:
+    if not isinstance(doc, dict) or doc.get("kind") != "edgeprune-bench" or not isinstance(doc.get("results"), list):
+        raise UserError("not an edgeprune bench file")
+    return doc["results"]
+
+
+def attach_bench(entries: list[Entry], rows: list[dict]) -> list[dict]:
+    """Join bench rows to entries by '<bundle>/<file>'; returns the rows no entry matched."""
+    by_key = {e.key: e for e in entries}
+    unmatched = []
+    for r in rows:
+        if r.get("error") or not r.get("latency_ms"):
+            continue
+        p = Path(str(r.get("model", "")))
+        key = f"{p.parent.name}/{p.name}"
+        e = by_key.get(key)
+        if e is None:
+            unmatched.append(r)
+            continue
+        e.latency[device_label(r.get("device"), r.get("threads"))] = {
+            "p50": r["latency_ms"]["p50"], "p99": r["latency_ms"]["p99"], "threads": r.get("threads"),
+            "accuracy": r.get("accuracy"), "runtime": (r.get("runtime") or {}).get("name")}
+    return unmatched
+
+
+def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]:
+    """Entries from sweep results, bundle folders and bench JSON; a bad file is one warning, the rest is read."""
+    entries: list[Entry] = []
+    benches: list[dict] = []
+    warnings: list[str] = []
+    sensitivity = None
+    for p in paths:
+        p = Path(p)
+        try:
+            if p.is_dir():
+                bundles = [p] if (p / "export.json").is_file() else sorted(q.parent for q in p.rglob("export.json"))
+                if not bundles:
+                    raise UserError(f"{p} holds no export bundle (export.json)")
+                for b in bundles:
+                    entries.extend(entries_from_bundle(b))
+            elif p.suffix == ".jsonl":
+                for line in p.read_text().splitlines():
+                    if not line.strip():
+                        continue
+                    d = json.loads(line)
+                    if d.get("kind") != "edgeprune-sweep-cell":
+                        raise UserError(f"{p} is not a sweep results file")
+                    for b in d.get("bundles", []):
+                        if Path(b).is_dir():
+                            entries.extend(entries_from_bundle(Path(b)))
+                    if d.get("bench"):
+                        benches.extend(d["bench"])
+            else:
+                doc = read_json(p, what="results file")
+                kind = doc.get("kind") if isinstance(doc, dict) else None
+                if kind == "edgeprune-bench":
+                    benches.extend(bench_rows(doc))
+                elif kind == "edgeprune-sensitivity":
+                    sensitivity = doc
+                elif kind == "edgeprune-export":
+                    entries.extend(entries_from_bundle(p.parent))
+                else:
+                    raise UserError(f"{p} is not an edgeprune results file (sweep, bench, export or sensitivity)")
+        except UserError as exc:
+            warnings.append(str(exc))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            warnings.append(f"{p}: not a results file of a known shape ({exc.__class__.__name__}: {exc})")
+    seen = {}
+    for e in entries:  # the same bundle named twice (a folder and a sweep file) counts once
+        seen[e.key] = e
+    entries = list(seen.values())
+    unmatched = attach_bench(entries, benches)
+    if unmatched:
+        warnings.append(f"{len(unmatched)} bench row(s) name files of no bundle given here (e.g. {unmatched[0].get('model')}); pass the bundle folders too")
+    return entries, warnings, sensitivity

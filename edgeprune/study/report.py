@@ -1,0 +1,155 @@
+"""`edgeprune report`: the comparison table (the study's Table 4, like with like), Pareto plots, and --pick."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UserError
+from ..jsonio import atomic_write_text
+from .entries import Entry
+
+
+def dense_reference(entries: list[Entry]) -> dict[str, Entry]:
+    """The unpruned model's entry per format (method 'none'), the base of compression and speed-up."""
+    ref: dict[str, Entry] = {}
+    for e in entries:
+        if e.method == "none" and (e.format not in ref or (e.sparse is False)):
+            ref[e.format] = e
+    return ref
+
+
+def compression(e: Entry, ref: dict[str, Entry]) -> float | None:
+    r = ref.get(e.format)
+    return r.gzip_bytes / e.gzip_bytes if r and r.gzip_bytes and e.gzip_bytes else None
+
+
+def speedup(e: Entry, ref: dict[str, Entry], device: str) -> float | None:
+    r = ref.get("fp32") if e.format not in ref else ref[e.format]
+    base = (r.latency.get(device) or {}).get("p50") if r else None
+    mine = (e.latency.get(device) or {}).get("p50")
+    return base / mine if base and mine else None
+
+
+def devices(entries: list[Entry]) -> list[str]:
+    out: list[str] = []
+    for e in entries:
+        for d in e.latency:
+            if d not in out:
+                out.append(d)
+    return out
+
+
+def _f(v, fmt="{:.2f}", none="-"):
+    return none if v is None else fmt.format(v)
+
+
+def _pct(v):
+    return "-" if v is None else f"{100 * v:.2f}"
+
+
+def _kb(n):
+    return "-" if n is None else (f"{n / 1024:.1f} kB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MB")
+
+
+def sort_key(e: Entry):
+    order = {"none": 0, "weight": 1, "filter": 2, "hybrid": 3}
+    return (order.get(e.method, 9), str(e.target), e.bundle, ["fp32", "fp16", "dynamic", "int8"].index(e.format) if e.format in ("fp32", "fp16", "dynamic", "int8") else 9, e.file)
+
+
+def table_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
+    ref = dense_reference(entries)
+    devs = devices(entries)
+    cols = ["model", "method", "target", "achieved", "params", "nonzero", "MACs", "test acc % (Keras)", "control acc %",
+            "format", "file acc %", "bytes", "gzip", "x smaller (gzip, same format)", "gzip / floor"]
+    for d in devs:
+        cols += [f"p50 ms [{d}]", f"speed-up [{d}]"]
+    rows = []
+    for e in sorted(entries, key=sort_key):
+        achieved = e.sparsity if e.method in ("weight", "hybrid") else (e.ratio if e.method == "filter" else None)
+        row = [e.bundle, e.method, str(e.target) if e.target is not None else "-", _f(achieved, "{:.3f}"),
+               _f(e.params, "{:,}"), _f(e.nonzero_params, "{:,}"), _f(e.macs, "{:,}"), _pct(e.keras_test_accuracy),
+               _pct(e.control_test_accuracy), e.format + (" sparse" if e.sparse else ""), _pct(e.accuracy), _f(e.bytes, "{:,}"),
+               _f(e.gzip_bytes, "{:,}"), _f(compression(e, ref), "{:.2f}x"),
+               _f(e.gzip_bytes / e.floor_bytes if e.gzip_bytes and e.floor_bytes else None, "{:.2f}x")]
+        for d in devs:
+            row += [_f((e.latency.get(d) or {}).get("p50"), "{:.3f}"), _f(speedup(e, ref, d), "{:.2f}x")]
+        rows.append(row)
+    return cols, rows
+
+
+def markdown_table(cols: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def pareto(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of points not dominated (smaller x and higher y is better)."""
+    idx = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], -1.0
+    for i in idx:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+@dataclass
+class Pick:
+    entry: Entry | None
+    message: str
+
+
+def pick(entries: list[Entry], max_gzip_mb: float | None, max_p50_ms: float | None, device: str | None) -> Pick:
+    devs = devices(entries)
+    if max_p50_ms is not None:
+        if not devs:
+            return Pick(None, "no latency was measured: pass bench JSON files, or drop --max-p50-ms")
+        if device:
+            match = [d for d in devs if device.lower() in d.lower()]
+            if not match:
+                return Pick(None, f"no measurements from a device matching {device!r}; devices: {', '.join(devs)}")
+            dev = match[0]
+        elif len(devs) == 1:
+            dev = devs[0]
+        else:
+            return Pick(None, f"latency was measured on several devices; name one with --device ({'; '.join(devs)})")
+    scored = [e for e in entries if e.accuracy is not None]
+    fits_size = [e for e in scored if max_gzip_mb is None or (e.gzip_bytes or 0) <= max_gzip_mb * 1024 * 1024]
+    fits_time = [e for e in scored if max_p50_ms is None or ((e.latency.get(dev) or {}).get("p50") or 1e18) <= max_p50_ms]
+    both = [e for e in fits_size if e in fits_time]
+    if both:
+        best = max(both, key=lambda e: (e.accuracy, -(e.gzip_bytes or 0)))
+        lat = f", p50 {best.latency[dev]['p50']:.3f} ms on {dev}" if max_p50_ms is not None else ""
+        return Pick(best, f"{best.key}: accuracy {100 * best.accuracy:.2f}%, gzip {_kb(best.gzip_bytes)}{lat}")
+    if not scored:
+        return Pick(None, "no model with a measured accuracy")
+    if not fits_size and not fits_time:
+        return Pick(None, "no model fits: both limits bind (size and latency)")
+    binds = "--max-gzip-mb" if not fits_size else ("--max-p50-ms" if not fits_time else "the two limits together")
+    return Pick(None, f"no model fits; {binds} binds: {len(fits_size)} fit the size limit, {len(fits_time)} the latency limit")
+
+
+def write_report(entries: list[Entry], out: Path, warnings: list[str], sensitivity: dict | None = None) -> dict:
+    if not entries:
+        raise UserError("no results to report: give sweep results (results.jsonl), export bundles or bench JSON files")
+    out.mkdir(parents=True, exist_ok=True)
+    cols, rows = table_rows(entries)
+    from .plots import plot_all
+
+    plots, plot_note = plot_all(entries, out, sensitivity)
+    md = [f"# edgeprune report", "", f"Written {time.strftime('%Y-%m-%d %H:%M')} from {len(entries)} TFLite files.", "",
+          "Sizes compare TFLite with TFLite in the same format, raw and gzip (level 9). `x smaller` is the dense model's "
+          "gzip size in the same format over this file's. `gzip / floor` compares with the information floor "
+          "(nonzero weights x bytes per weight + the entropy of the zero mask). Speed-up is the dense model's p50 over "
+          "this file's, on the same device and threads. `control acc` is the unpruned model fine-tuned the same way.", "",
+          markdown_table(cols, rows), ""]
+    if plots:
+        md += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
+    if plot_note:
+        md += [f"_{plot_note}_", ""]
+    if warnings:
+        md += ["## Files not read", ""] + [f"- {w}" for w in warnings] + [""]
+    atomic_write_text(out / "report.md", "\n".join(md))
+    return {"report": out / "report.md", "plots": plots, "note": plot_note, "columns": cols, "rows": rows}

@@ -1,0 +1,98 @@
+"""Sweep (resumable, failures recorded) and report (tables, plots, --pick, bad inputs)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import assert_user_error, run_cli
+from edgeprune.study.entries import Entry, load_inputs
+from edgeprune.study.report import pareto, pick, write_report
+
+
+def test_sweep_resumes_and_records_failures(tiny_run, tmp_path, monkeypatch):
+    from edgeprune.study import sweep as sw
+
+    run, ws = tiny_run
+    o = sw.SweepOptions(methods=["weight", "filter"], values=[0.5], formats=["fp32"], epochs=1, batch_size=16,
+                        bench=True, bench_runs=5, control=True, out=str(tmp_path / "sw"))
+    real = sw.run_cell
+
+    def flaky(cell, *a, **k):
+        if cell.key == "filter-50":
+            raise RuntimeError("boom")
+        return real(cell, *a, **k)
+
+    monkeypatch.setattr(sw, "run_cell", flaky)
+    folder, recs = sw.sweep(run, ws, o)
+    by = {r["cell"]: r for r in recs}
+    assert set(by) == {"dense", "control-ft1", "weight-50", "filter-50"}
+    assert "boom" in by["filter-50"]["error"] and by["weight-50"].get("error") is None
+    assert by["weight-50"]["sparsity"] >= 0.49 and by["weight-50"]["bench"][0]["latency_ms"]["p50"] > 0
+    assert by["dense"]["epochs"] == 0 and by["control-ft1"]["epochs"] == 1
+    # a second run skips the done cells and retries the failed one
+    calls = []
+    monkeypatch.setattr(sw, "run_cell", lambda cell, *a, **k: calls.append(cell.key) or real(cell, *a, **k))
+    folder, recs = sw.sweep(run, ws, o)
+    assert calls == ["filter-50"]
+    lines = [json.loads(l) for l in (folder / "results.jsonl").read_text().splitlines()]
+    assert [l["cell"] for l in lines].count("filter-50") == 2 and lines[-1].get("error") is None
+    assert (folder / "results.csv").read_text().startswith("cell,method")
+    # the report reads the sweep: dense reference, compression, speed-up on the same device, plots
+    entries, warnings, _ = load_inputs([folder / "results.jsonl"])
+    assert not warnings and {e.bundle for e in entries} == {"dense", "control-ft1", "weight-50", "filter-50"}
+    rep = write_report(entries, tmp_path / "rep", warnings)
+    text = rep["report"].read_text()
+    assert "| dense |" in text and "x smaller" in text and "speed-up" in text
+    assert {p.name for p in rep["plots"]} == {"accuracy_vs_gzip.png", "accuracy_vs_latency.png"}
+    filt = next(r for r in rep["rows"] if r[0] == "filter-50")
+    assert float(filt[rep["columns"].index("x smaller (gzip, same format)")].rstrip("x")) > 1.5
+
+
+def _e(name, acc, gz, p50=None, method="weight"):
+    e = Entry(bundle=name, file="fp32.tflite", format="fp32", sparse=False, bytes=gz * 2, gzip_bytes=gz, floor_bytes=gz,
+              accuracy=acc, method=method)
+    if p50 is not None:
+        e.latency["cpu, 2 thr"] = {"p50": p50, "p99": p50, "threads": 2}
+    return e
+
+
+def test_pareto_and_pick():
+    pts = [(1, 0.5), (2, 0.7), (3, 0.6), (4, 0.9)]
+    assert sorted(pareto(pts)) == [0, 1, 3]
+    es = [_e("a", 0.70, 500_000, 2.0), _e("b", 0.80, 3_000_000, 1.0), _e("c", 0.75, 900_000, 6.0)]
+    assert pick(es, 1, None, None).entry.bundle == "c"
+    assert pick(es, 1, 5, None).entry.bundle == "a"
+    none = pick(es, 0.1, None, None)
+    assert none.entry is None and "--max-gzip-mb binds" in none.message
+    none = pick(es, None, 0.5, None)
+    assert none.entry is None and "--max-p50-ms binds" in none.message
+    assert "no measurements" in pick(es, None, 5, "raspberry").message
+
+
+def test_report_cli_bad_and_empty_inputs(tmp_path):
+    (tmp_path / "other.json").write_text(json.dumps({"hello": 1}))
+    (tmp_path / "broken.json").write_text("{not json")
+    proc = run_cli("report", str(tmp_path / "other.json"), str(tmp_path / "broken.json"), "--out", str(tmp_path / "r"))
+    assert_user_error(proc, "no results to report")
+    assert "other.json" in proc.stderr and "broken.json" in proc.stderr  # each bad file named, one line each
+    assert not (tmp_path / "r" / "report.md").exists()
+    assert_user_error(run_cli("report"), "name the results")
+
+
+def test_report_reads_a_bench_file_from_another_device(tiny_bundle, tmp_path):
+    proc = run_cli("bench", str(tiny_bundle / "fp32.tflite"), "--runs", "5", "--json", str(tmp_path / "x86.json"))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "x86.json").read_text())
+    for r in doc["results"]:  # as if brought back from a Pi that had the bundle copied to ~/bundles/tiny
+        r["model"] = "/home/pi/bundles/tiny/fp32.tflite"
+        r["device"] = {**r["device"], "pi_model": "Raspberry Pi 5 Model B Rev 1.0", "machine": "aarch64"}
+    (tmp_path / "pi.json").write_text(json.dumps(doc))
+    entries, warnings, _ = load_inputs([tiny_bundle, tmp_path / "x86.json", tmp_path / "pi.json"])
+    assert not warnings
+    e = next(e for e in entries if e.file == "fp32.tflite")
+    assert len(e.latency) == 2 and any("Raspberry Pi 5" in d for d in e.latency)
+    proc = run_cli("report", str(tiny_bundle), str(tmp_path / "pi.json"), "--pick", "--max-gzip-mb", "1",
+                   "--max-p50-ms", "50", "--device", "Pi 5")
+    assert proc.returncode == 0, proc.stderr
+    assert "tiny/" in proc.stdout
