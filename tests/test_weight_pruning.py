@@ -123,3 +123,15 @@ def test_model_without_prunable_layers_is_refused():
     m = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Softmax()])
     with pytest.raises(UserError, match="no Conv2D or Dense"):
         select_layers(m)
+
+
+def test_cluster_keeps_sparsity_and_limits_distinct_values(tiny_run):
+    from edgeprune.workbench import prune as pr
+
+    run, ws = tiny_run
+    new = pr.prune(run, ws, pr.PruneOptions(method="weight", sparsity=0.5, epochs=2, batch_size=16, lr=1e-3,
+                                            cluster=4, out="clustered"))
+    c = new.info["pruning"]["clustering"]
+    assert c["clusters"] == 4
+    assert all(1 < n <= 4 + 1 for n in c["distinct_values_per_kernel"].values())  # 4 centroids (+ the kept zeros)
+    assert new.info["pruning"]["weight"]["sparsity"] >= 0.49  # clustering preserved the zeros

@@ -33,7 +33,7 @@ def plot_all(entries: list[Entry], out: Path, sensitivity: dict | None) -> tuple
         ax.step([e.gzip_bytes / 1024 for e in fp], [100 * e.accuracy for e in fp], where="post", color="black",
                 lw=1.2, ls="--", label="Pareto front")
         for e in fp:
-            ax.annotate(e.bundle, (e.gzip_bytes / 1024, 100 * e.accuracy), fontsize=7, xytext=(4, 4), textcoords="offset points")
+            ax.annotate(f"{e.bundle}/{e.format}", (e.gzip_bytes / 1024, 100 * e.accuracy), fontsize=7, xytext=(4, 4), textcoords="offset points")
         ax.set_xscale("log")
         ax.set_xlabel("gzip size of the .tflite file (kB, log scale)")
         ax.set_ylabel("test accuracy of the .tflite file (%)")
