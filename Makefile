@@ -32,3 +32,7 @@ demo: venv
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache
+
+# Prove the Raspberry Pi path on emulated aarch64 (qemu-user): runtime-only install, bench, same accuracy as x86.
+pi-check: venv
+	$(BIN)/python devices/pi_check.py

@@ -252,6 +252,7 @@ def bench(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the results as CSV."),
     append: bool = typer.Option(False, help="Add to existing --json/--csv files instead of replacing them."),
+    predictions: bool = typer.Option(False, help="Keep every test image's top-1 in the JSON (compare devices image by image)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Measure accuracy, size, gzip size and per-image latency of TFLite files on this device. Needs no TensorFlow."""
@@ -259,7 +260,8 @@ def bench(
     from .ui import RichReporter, console, kb, pct, table
 
     opts = BenchOptions(threads=_parse_threads(threads), xnnpack=not no_xnnpack, warmup=warmup, runs=runs,
-                        data=str(data) if data else None, runtime=runtime, max_images=max_images)
+                        data=str(data) if data else None, runtime=runtime, max_images=max_images,
+                        predictions=predictions)
     res = do_bench([str(m) for m in models], opts, RichReporter(quiet))
     dev = res.device
     rtms = sorted({f"{r['runtime']['name']} {r['runtime']['version']}" for r in res.rows if r.get("runtime") and r['runtime'].get('version')})

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -36,6 +37,7 @@ class BenchOptions:
     max_images: int | None = None
     timeout_s: float = 900.0
     fallback: bool = True  # retry with the next runtime when one crashes
+    predictions: bool = False  # keep every image's top-1 (to compare devices image by image)
 
 
 def run_child(spec: Spec, timeout_s: float) -> dict:
@@ -44,8 +46,11 @@ def run_child(spec: Spec, timeout_s: float) -> dict:
         spec_f, out_f = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_f.write_text(json.dumps(asdict(spec)))
         env = dict(os.environ)
+        # EDGEPRUNE_WORKER_PREFIX runs the worker through a launcher, e.g. "qemu-aarch64-static -L SYSROOT" when the
+        # harness itself runs under user-mode emulation without binfmt_misc (devices/pi_check.py does this)
+        prefix = shlex.split(os.environ.get("EDGEPRUNE_WORKER_PREFIX", ""))
         try:
-            proc = subprocess.run([sys.executable, "-m", "edgeprune.device.worker", str(spec_f), str(out_f)],
+            proc = subprocess.run([*prefix, sys.executable, "-m", "edgeprune.device.worker", str(spec_f), str(out_f)],
                                   capture_output=True, text=True, timeout=timeout_s, env=env)
         except subprocess.TimeoutExpired:
             return {"ok": False, "error": f"timed out after {timeout_s:.0f} s"}
@@ -88,7 +93,8 @@ def bench_one(model: Path, threads: int | None, opts: BenchOptions, device: dict
         row["bytes"], row["gzip_bytes"] = len(data), gzip_size(data)
     row["temperature_c_before"] = cpu_temperature_c()
     spec = Spec(model=str(model), threads=threads or os.cpu_count(), xnnpack=opts.xnnpack, runtime=opts.runtime,
-                data=opts.data, warmup=opts.warmup, runs=opts.runs, max_images=opts.max_images)
+                data=opts.data, warmup=opts.warmup, runs=opts.runs, max_images=opts.max_images,
+                predictions=opts.predictions)
     result = run_child(spec, opts.timeout_s)
     tried = [opts.runtime or (rt.available() or ["?"])[0]]
     if result.get("crashed") and opts.fallback and not opts.runtime:

@@ -153,6 +153,9 @@ def measure(spec: Spec) -> dict:
     else:
         out.update({"accuracy": None, "n_images": 0, "note": "no test data: accuracy not measured, latency on generated input"})
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    import sys
+
+    out["tensorflow_imported"] = "tensorflow" in sys.modules  # true only when tf.lite was the runtime
     return out
 
 
