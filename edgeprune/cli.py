@@ -11,6 +11,8 @@ from typing import List, Optional
 
 import typer
 
+from rich.markup import escape
+
 from .errors import UserError
 from .runs import DEFAULT_WORKSPACE
 
@@ -91,7 +93,7 @@ def data_inspect(path: Path = typer.Argument(..., help="Dataset folder."),
                       f"height {s['height_min']:.0f}-{s['height_max']:.0f} (median {s['height_median']:.0f})")
     console.print(f"undecodable: {len(ins.bad)}   not images: {len(ins.ignored)}")
     for rel, why in list(ins.bad.items())[:show]:
-        console.print(f"  {rel}: {why}", highlight=False)
+        console.print(f"  {escape(rel)}: {escape(why)}", highlight=False)
 
 
 @app.command()
@@ -225,7 +227,7 @@ def export(
                                                   "XNNPACK", "reference", ""], rows))
     for r in res.rows:
         if r["error"]:
-            console.print(f"[yellow]{r['file']}[/]: {r['error']}", highlight=False)
+            console.print(f"[yellow]{escape(r['file'])}[/]: {escape(r['error'])}", highlight=False)
     if res.failed:
         raise typer.Exit(1)
 
@@ -279,9 +281,9 @@ def bench(
                                                                     "accuracy", "p50", "p99", "img/s", "speed-up"], rows))
     for r in res.rows:
         if r.get("error"):
-            console.print(f"[red]{r['name']}[/]: {r['error']}", highlight=False)
+            console.print(f"[red]{escape(r['name'])}[/]: {escape(r['error'])}", highlight=False)
         elif r.get("note"):
-            console.print(f"[yellow]{r['name']}[/]: {r['note']}", highlight=False)
+            console.print(f"[yellow]{escape(r['name'])}[/]: {escape(r['note'])}", highlight=False)
         t0, t1 = r.get("temperature_c_before"), r.get("temperature_c_after")
         if t1 is not None and t1 >= 80:
             console.print(f"[yellow]{r['name']}[/]: CPU at {t1:.0f} C after the run: results may be throttled", highlight=False)
@@ -358,10 +360,10 @@ def report(
         raise UserError("name the results to report: a sweep's results.jsonl, export bundle folders, bench JSON files")
     missing = [str(p) for p in results if not p.exists()]
     for m in missing:
-        err_console.print(f"[yellow]warning:[/] {m} not found", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(m)} not found", highlight=False, soft_wrap=True)
     entries, warnings, sens = load_inputs([p for p in results if p.exists()])
     for w in warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
     if pick_:
         if max_gzip_mb is None and max_p50_ms is None:
             raise UserError("--pick needs --max-gzip-mb and/or --max-p50-ms")
@@ -385,8 +387,9 @@ def main() -> None:
             sys.exit(rc)
     except UserError as exc:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was left (use --resume where offered)", file=sys.stderr)

@@ -26,11 +26,17 @@ def quiet_native_stderr():
         os.close(saved)
 
 
-with quiet_native_stderr():
-    import tensorflow as tf  # noqa: E402
-    import tf_keras as keras  # noqa: E402
+try:
+    with quiet_native_stderr():
+        import tensorflow as tf  # noqa: E402
+        import tf_keras as keras  # noqa: E402
 
-    tf.config.list_physical_devices()  # probes CUDA now, while stderr is quiet
+        tf.config.list_physical_devices()  # probes CUDA now, while stderr is quiet
+except ImportError as exc:
+    from ..errors import UserError
+
+    raise UserError(f"this command needs the workbench ({exc.name or 'tensorflow'} is not installed): "
+                    "pip install 'edgeprune[train]'; a device needs only `edgeprune bench`") from None
 
 tf.get_logger().setLevel("ERROR")
 
