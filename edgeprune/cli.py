@@ -173,30 +173,15 @@ def sensitivity_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Prune one layer at a time (no fine-tuning) and measure validation accuracy at each ratio."""
-    from .jsonio import atomic_write_text, check_writable, write_json
     from .runs import resolve_run
     from .ui import RichReporter, console, pct, table
-    from .workbench.modelio import load_model
-    from .workbench.runio import run_data
-    from .workbench.sensitivity import analyse
+    from .workbench.sensitivity import run_sensitivity
 
-    run = resolve_run(model, workspace)
     rs = _floats(ratios, "--ratios")
-    if not rs or any(not 0 < r < 1 for r in rs):
-        raise UserError("--ratios must be numbers between 0 and 1")
-    target = out or run.path / "sensitivity.json"
-    check_writable(target, force)
-    reporter = RichReporter(quiet)
-    m = load_model(run.model)
-    _, data = run_data(run, workspace, reporter)
-    res = analyse(m, data, criterion, rs, reporter)
-    res["run"] = run.name
-    write_json(target, res)
-    lines = ["layer," + ",".join(str(r) for r in rs)] + [f"{n}," + ",".join(f"{a:.4f}" for a in row["val_accuracy"]) for n, row in res["layers"].items()]
-    atomic_write_text(Path(target).with_suffix(".csv"), "\n".join(lines) + "\n")
+    res, files = run_sensitivity(resolve_run(model, workspace), workspace, criterion, rs, out, force, RichReporter(quiet))
     console.print(table(f"val accuracy with one layer pruned (baseline {pct(res['baseline_val_accuracy'])})",
                         ["layer", *[f"{r:.0%}" for r in rs]], [[n, *[pct(a, 1) for a in row["val_accuracy"]]] for n, row in res["layers"].items()]))
-    console.print(f"written {target} and {Path(target).with_suffix('.csv')}")
+    console.print("written " + " and ".join(str(f) for f in files), highlight=False)
 
 
 @app.command()

@@ -8,6 +8,20 @@ from .entries import Entry
 MARKERS = {"none": "o", "weight": "s", "filter": "^", "hybrid": "D"}
 
 
+def _finish(plt, fig, ax, xlabel: str, ylabel: str, title: str, path: Path, log_x: bool = True) -> Path:
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right" if log_x else "best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_all(entries: list[Entry], out: Path, sensitivity: dict | None) -> tuple[list[Path], str | None]:
     try:
         import matplotlib
@@ -34,17 +48,8 @@ def plot_all(entries: list[Entry], out: Path, sensitivity: dict | None) -> tuple
                 lw=1.2, ls="--", label="Pareto front")
         for e in fp:
             ax.annotate(f"{e.bundle}/{e.format}", (e.gzip_bytes / 1024, 100 * e.accuracy), fontsize=7, xytext=(4, 4), textcoords="offset points")
-        ax.set_xscale("log")
-        ax.set_xlabel("gzip size of the .tflite file (kB, log scale)")
-        ax.set_ylabel("test accuracy of the .tflite file (%)")
-        ax.set_title("Accuracy against compressed size")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
-        fig.tight_layout()
-        p = out / "accuracy_vs_gzip.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        files.append(p)
+        files.append(_finish(plt, fig, ax, "gzip size of the .tflite file (kB, log scale)", "test accuracy of the .tflite file (%)",
+                             "Accuracy against compressed size", out / "accuracy_vs_gzip.png"))
     devs = devices(entries)
     if devs:
         fig, ax = plt.subplots(figsize=(8, 5.5))
@@ -58,31 +63,16 @@ def plot_all(entries: list[Entry], out: Path, sensitivity: dict | None) -> tuple
             ax.step([xs[i] for i in fp], [ys[i] for i in fp], where="post", lw=1, ls="--")
             for i in fp:
                 ax.annotate(f"{sel[i].bundle}/{sel[i].format}", (xs[i], ys[i]), fontsize=7, xytext=(4, 4), textcoords="offset points")
-        ax.set_xscale("log")
-        ax.set_xlabel("median latency per image at batch 1 (ms, log scale)")
-        ax.set_ylabel("test accuracy of the .tflite file (%)")
-        ax.set_title("Accuracy against latency, one series per device (dashed: Pareto front)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
-        fig.tight_layout()
-        p = out / "accuracy_vs_latency.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        files.append(p)
+        files.append(_finish(plt, fig, ax, "median latency per image at batch 1 (ms, log scale)",
+                             "test accuracy of the .tflite file (%)",
+                             "Accuracy against latency, one series per device (dashed: Pareto front)", out / "accuracy_vs_latency.png"))
     if sensitivity:
         fig, ax = plt.subplots(figsize=(8, 5.5))
         ratios = sensitivity["ratios"]
         for name, row in sensitivity["layers"].items():
             ax.plot([100 * r for r in ratios], [100 * a for a in row["val_accuracy"]], marker="o", ms=3, label=name)
         ax.axhline(100 * sensitivity["baseline_val_accuracy"], color="black", ls=":", lw=1, label="unpruned")
-        ax.set_xlabel("filters removed from this layer alone (%)")
-        ax.set_ylabel("validation accuracy, no fine-tuning (%)")
-        ax.set_title(f"Per-layer sensitivity ({sensitivity.get('criterion', 'l1')} criterion)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        p = out / "sensitivity.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        files.append(p)
+        files.append(_finish(plt, fig, ax, "filters removed from this layer alone (%)", "validation accuracy, no fine-tuning (%)",
+                             f"Per-layer sensitivity ({sensitivity.get('criterion', 'l1')} criterion)", out / "sensitivity.png",
+                             log_x=False))
     return files, None

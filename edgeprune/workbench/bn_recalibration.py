@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .macs import leaf_layers
 from .tf import keras, tf
 
 
@@ -29,14 +30,7 @@ class Recalibration:
 
 
 def _all_layers(model):
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
-        else:
-            yield layer
-            inner = getattr(layer, "layer", None)  # tfmot wrappers
-            if inner is not None:
-                yield inner
+    return leaf_layers(model, unwrap=True)  # BatchNorm inside nested models and tfmot wrappers too
 
 
 def recalibrate(model: keras.Model, x: np.ndarray, batch_size: int = 64, max_images: int = 4096, seed: int = 0) -> Recalibration:

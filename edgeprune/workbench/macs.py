@@ -8,17 +8,21 @@ from .tf import keras
 L = keras.layers
 
 
-def _layers(model):
+def leaf_layers(model, unwrap: bool = False):
+    """Every layer of the model, nested models flattened; with unwrap, also the layer inside a tfmot wrapper."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            yield from _layers(layer)
+            yield from leaf_layers(layer, unwrap)
         else:
             yield layer
+            inner = getattr(layer, "layer", None) if unwrap else None
+            if inner is not None:
+                yield inner
 
 
 def count_macs(model: keras.Model) -> int:
     total = 0
-    for layer in _layers(model):
+    for layer in leaf_layers(model):
         if isinstance(layer, L.DepthwiseConv2D):
             _, h, w, c = layer.output_shape
             kh, kw = layer.kernel_size
@@ -36,7 +40,7 @@ def count_macs(model: keras.Model) -> int:
 def params_from_shapes(model: keras.Model) -> int:
     """Parameters computed from each layer's configuration, independent of the stored arrays."""
     total = 0
-    for layer in _layers(model):
+    for layer in leaf_layers(model):
         if isinstance(layer, L.Conv2D) and not isinstance(layer, L.DepthwiseConv2D):
             kh, kw = layer.kernel_size
             cin, cout = layer.input_shape[-1], layer.filters

@@ -49,3 +49,26 @@ def choose_ratios(sens: dict, model, max_drop: float) -> dict[str, float]:
         ok = [r for r, d in zip(ratios, drops) if d <= max_drop]
         out[name] = float(max(ok)) if ok else 0.0
     return out
+
+
+def run_sensitivity(run, workspace, criterion: str, ratios, out, force: bool, reporter: Reporter | None = None) -> tuple[dict, list]:
+    """Analyse a run and write the JSON (and a CSV beside it); refuses to replace files without force."""
+    from pathlib import Path
+
+    from ..jsonio import atomic_write_text, check_writable, write_json
+    from .modelio import load_model
+    from .runio import run_data
+
+    if not ratios or any(not 0 < r < 1 for r in ratios):
+        raise UserError("--ratios must be numbers between 0 and 1")
+    target = Path(out) if out else run.path / "sensitivity.json"
+    check_writable(target, force)
+    model = load_model(run.model)
+    _, data = run_data(run, workspace, reporter)
+    res = analyse(model, data, criterion, ratios, reporter)
+    res["run"] = run.name
+    write_json(target, res)
+    rows = ["layer," + ",".join(str(r) for r in ratios)]
+    rows += [f"{n}," + ",".join(f"{a:.4f}" for a in row["val_accuracy"]) for n, row in res["layers"].items()]
+    atomic_write_text(target.with_suffix(".csv"), "\n".join(rows) + "\n")
+    return res, [target, target.with_suffix(".csv")]
