@@ -204,6 +204,16 @@ def main() -> None:
                   "against a bare `set_tensor`/`invoke` loop in a fresh process, 5 interleaved repeats of 300 runs, "
                   "2 threads (target <= 1.03):", "", md_table(["file", "harness p50 ms", "bare p50 ms", "ratio"], rows), ""]
 
+    pc = load(RES / "pi_check.json") if (RES / "pi_check.json").is_file() else None
+    if pc:
+        lines += ["## The Raspberry Pi path on emulated aarch64 (`make pi-check`)", "",
+                  f"{pc['qemu']}; runtime {pc['runtime']['name']} {pc['runtime']['version']} on emulated aarch64 "
+                  f"(CPython 3.11, Debian arm64 sysroot, device-side wheels only); x86 reference: {pc['x86']}.", ""]
+        lines += [f"- {f}" for f in pc["files"]]
+        lines += ["", f"TensorFlow imported: {'yes' if pc['tensorflow_imported'] else 'never'}. Wall time of the whole "
+                  f"check with warm caches: {pc['wall_s']:.0f} s (it runs in CI). Emulated latencies mean nothing and are "
+                  "not reported.", ""]
+
     lines += ["## The study's own figures (theirs, Animals-10 at 100 px, not measured here)", "",
               "From `../shared/seed/reference-results.md`, for orientation only: different data, image size and training.", "",
               "| weight pruning sparsity | 0 % | 30 % | 50 % | 70 % | 90 % |", "|---|---|---|---|---|---|",

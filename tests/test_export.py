@@ -135,3 +135,17 @@ def test_lambda_layers_are_refused(tmp_path):
     m.save(tmp_path / "lam.keras")
     with pytest.raises(UserError, match="Lambda"):
         load_model(tmp_path / "lam.keras")
+
+
+@pytest.mark.parametrize("io", ["int8", "float32"])
+def test_int8_io_types_run_and_agree(tiny_run, tmp_path, io):
+    from edgeprune.device.bench import BenchOptions, bench
+
+    res = ex.export(tiny_run[0], tiny_run[1], ex.ExportOptions(formats=["int8"], io=io, calib=16, out=str(tmp_path / io)))
+    row = res.rows[0]
+    assert row["kept"] and row["input"]["dtype"] == io
+    if io == "int8":
+        assert row["input"]["scale"] > 0  # raw pixels are quantized with the file's scale and zero point
+    b = bench([tmp_path / io / "int8.tflite"], BenchOptions(runs=3, warmup=0, xnnpack=False)).rows[0]
+    assert b["error"] is None and b["xnnpack"] is False
+    assert b["accuracy"] == pytest.approx(row["accuracy"], abs=0.05)  # reference kernels, same images
