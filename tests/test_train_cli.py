@@ -69,7 +69,8 @@ def test_resume_after_kill(tmp_path, tiny_data):
     assert proc.poll() is None, "training finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = json.loads(state.read_text())["epoch"]
+    killed = json.loads(state.read_text())
+    killed_at = killed["epoch"]
     assert 2 <= killed_at < 40
     assert not (ws / "r2").exists()  # nothing half-written in place of the run
     again = run_cli("train", "--resume", "--out", "r2", "-w", str(ws), "-q")
@@ -77,4 +78,5 @@ def test_resume_after_kill(tmp_path, tiny_data):
     info = json.loads((ws / "r2" / "run.json").read_text())
     assert info["resumed"] is True and info["epochs_run"] == 40
     assert len(info["history"]["loss"]) == 40
+    assert info["seconds"] > killed["seconds"] > 0  # time before the kill is counted
     assert not (ws / ".r2.partial").exists()

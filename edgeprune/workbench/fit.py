@@ -72,10 +72,10 @@ class FitResult:
 
 class _Epochs(keras.callbacks.Callback):
     def __init__(self, cfg: FitConfig, plateau: Plateau, history: dict, ckpt: Path | None, reporter: Reporter,
-                 steps: int, extra_save=None):
+                 prior_seconds: float = 0.0):
         super().__init__()
         self.cfg, self.plateau, self.history, self.ckpt, self.reporter = cfg, plateau, history, ckpt, reporter
-        self.steps, self.extra_save = steps, extra_save
+        self.prior_seconds, self.t0 = prior_seconds, time.perf_counter()
         self.best_weights = None
         self.stopped_early = False
 
@@ -104,10 +104,8 @@ class _Epochs(keras.callbacks.Callback):
             self.model.stop_training = True
         if self.ckpt:
             save_model(self.model, self.ckpt / "last.keras")
-            if self.extra_save:
-                self.extra_save(self.ckpt)
             state = {"epoch": epoch + 1, "history": self.history, "plateau": asdict(self.plateau),
-                     "stopped_early": self.stopped_early}
+                     "stopped_early": self.stopped_early, "seconds": self.prior_seconds + time.perf_counter() - self.t0}
             atomic_write_text(self.ckpt / "state.json", json.dumps(state))
 
 
@@ -124,7 +122,7 @@ def load_checkpoint(ckpt: Path) -> dict | None:
 
 
 def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, reporter: Reporter | None = None,
-        callbacks: list | None = None, resume_state: dict | None = None, compile: bool = True, extra_save=None) -> FitResult:
+        callbacks: list | None = None, resume_state: dict | None = None, compile: bool = True) -> FitResult:
     """Train ``model`` on data['train'], watching data['val']; restores the best weights at the end."""
     reporter = reporter or Silent()
     keras.utils.set_random_seed(cfg.seed)
@@ -139,7 +137,8 @@ def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, r
         plateau = Plateau(**resume_state["plateau"])
         history = resume_state["history"]
         initial_epoch = int(resume_state["epoch"])
-    cb = _Epochs(cfg, plateau, history, ckpt, reporter, steps, extra_save)
+    prior = float((resume_state or {}).get("seconds", 0.0))
+    cb = _Epochs(cfg, plateau, history, ckpt, reporter, prior)
     if resume_state and ckpt and (ckpt / "best.weights.h5").is_file():
         current = model.get_weights()
         model.load_weights(str(ckpt / "best.weights.h5"))
@@ -159,4 +158,4 @@ def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, r
         model.set_weights(cb.best_weights)
     return FitResult(epochs_run=len(history.get("loss", [])), history=history, best_epoch=plateau.best_epoch + 1,
                      stopped_early=cb.stopped_early or bool(resume_state and resume_state.get("stopped_early")),
-                     seconds=time.perf_counter() - t0)
+                     seconds=prior + time.perf_counter() - t0)

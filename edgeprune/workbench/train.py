@@ -138,7 +138,7 @@ def train(opts: TrainOptions, *, resume: bool = False, reporter: Reporter | None
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
         "history": result.history,
-        "seconds": round(time.perf_counter() - t0 + (state or {}).get("seconds", 0.0), 2),
+        "seconds": round(time.perf_counter() - t0 + float((state or {}).get("seconds", 0.0)), 2),
         "bn_recalibration": rec.to_dict(),
         "options": {k: v for k, v in asdict(opts).items() if k not in ("workspace", "force", "out")},
         "resumed": resume,
