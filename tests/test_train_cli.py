@@ -80,3 +80,19 @@ def test_resume_after_kill(tmp_path, tiny_data):
     assert len(info["history"]["loss"]) == 40
     assert info["seconds"] > killed["seconds"] > 0  # time before the kill is counted
     assert not (ws / ".r2.partial").exists()
+
+
+def test_transfer_baselines_build_without_weights():
+    import numpy as np
+    import pytest
+
+    from edgeprune.errors import UserError
+    from edgeprune.workbench.models import build
+
+    for arch in ("mobilenetv2", "efficientnetb0"):
+        m = build(arch, 3, 32, weights="none")
+        assert m(np.zeros((2, 32, 32, 3), np.float32)).shape == (2, 3)
+    with pytest.raises(UserError, match="weights"):
+        build("mobilenetv2", 3, 32, weights="resnet")
+    with pytest.raises(UserError, match="unknown --arch"):
+        build("vgg", 3, 32)

@@ -58,10 +58,14 @@ def build_transfer(arch: str, num_classes: int, image_size: int, weights: str = 
             base = apps.EfficientNetB0(include_top=False, weights=w, input_shape=(image_size, image_size, 3))
         else:
             raise UserError(f"unknown --arch {arch!r}; choose one of {', '.join(ARCHS)}")
-    except (OSError, ValueError) as exc:
-        if w == "imagenet" and ("URL" in str(exc) or "fetch" in str(exc).lower() or "resolve" in str(exc).lower() or isinstance(exc, OSError)):
-            raise UserError("cannot download ImageNet weights (no internet?); use --weights none, or pre-fill ~/.keras/models") from None
-        raise UserError(f"{arch}: {str(exc).splitlines()[0]}") from None
+    except UserError:
+        raise
+    except Exception as exc:  # Keras reports a failed weight download as a bare Exception ("URL fetch failure")
+        text = str(exc)
+        if w == "imagenet" and ("URL fetch failure" in text or isinstance(exc, OSError)):
+            raise UserError("cannot download the ImageNet weights (no internet?); use --weights none, "
+                            "or put the weights file in ~/.keras/models") from None
+        raise UserError(f"{arch} cannot be built at this input size: {text.splitlines()[0] if text else exc.__class__.__name__}") from None
     x = base(x)
     x = L.GlobalAveragePooling2D(name="gap")(x)
     x = L.Dropout(0.2, name="drop_head")(x)
