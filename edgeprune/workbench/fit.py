@@ -2,6 +2,7 @@
 learning rate cut on plateaus, a checkpoint every epoch that ``--resume`` continues from, and progress reports."""
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..jsonio import atomic_write_text
+from ..jsonio import atomic_write_bytes, atomic_write_text
 from ..progress import Reporter, Silent
 from .modelio import save_model
 from .pipeline import eval_dataset, train_dataset
@@ -77,6 +78,7 @@ class _Epochs(keras.callbacks.Callback):
         self.cfg, self.plateau, self.history, self.ckpt, self.reporter = cfg, plateau, history, ckpt, reporter
         self.prior_seconds, self.t0 = prior_seconds, time.perf_counter()
         self.best_weights = None
+        self.best_file: str | None = None
         self.stopped_early = False
 
     def on_train_batch_end(self, batch, logs=None):
@@ -91,7 +93,8 @@ class _Epochs(keras.callbacks.Callback):
         if improved:
             self.best_weights = self.model.get_weights()
             if self.ckpt:
-                self.model.save_weights(str(self.ckpt / "best.weights.h5"))
+                self.best_file = f"best-{epoch + 1}.npz"
+                save_weights(self.best_weights, self.ckpt / self.best_file)
         if reduce:
             self.model.optimizer.learning_rate.assign(logs["lr"] * self.cfg.lr_factor)
         self.reporter.log(
@@ -103,10 +106,28 @@ class _Epochs(keras.callbacks.Callback):
             self.stopped_early = True
             self.model.stop_training = True
         if self.ckpt:
-            save_model(self.model, self.ckpt / "last.keras")
+            model_file = f"last-{epoch + 1}.keras"
+            save_model(self.model, self.ckpt / model_file)
             state = {"epoch": epoch + 1, "history": self.history, "plateau": asdict(self.plateau),
-                     "stopped_early": self.stopped_early, "seconds": self.prior_seconds + time.perf_counter() - self.t0}
+                     "stopped_early": self.stopped_early, "seconds": self.prior_seconds + time.perf_counter() - self.t0,
+                     "model_file": model_file, "best_file": self.best_file}
+            # state.json is the commit point: written last, atomically, naming the files it belongs to
             atomic_write_text(self.ckpt / "state.json", json.dumps(state))
+            for old in [*self.ckpt.glob("best-*.npz"), *self.ckpt.glob("last-*.keras")]:
+                if old.name not in (self.best_file, model_file):
+                    old.unlink(missing_ok=True)
+
+
+def save_weights(weights: list, path: Path) -> None:
+    """Weights as an .npz, written atomically (a kill mid-write must not leave a file that looks valid)."""
+    buf = io.BytesIO()
+    np.savez(buf, *weights)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_weights(path: Path) -> list:
+    with np.load(path, allow_pickle=False) as f:
+        return [f[f"arr_{i}"] for i in range(len(f.files))]
 
 
 def compile_model(model: keras.Model, lr: float, weight_decay: float) -> None:
@@ -139,11 +160,9 @@ def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, r
         initial_epoch = int(resume_state["epoch"])
     prior = float((resume_state or {}).get("seconds", 0.0))
     cb = _Epochs(cfg, plateau, history, ckpt, reporter, prior)
-    if resume_state and ckpt and (ckpt / "best.weights.h5").is_file():
-        current = model.get_weights()
-        model.load_weights(str(ckpt / "best.weights.h5"))
-        cb.best_weights = model.get_weights()
-        model.set_weights(current)
+    if resume_state and ckpt and resume_state.get("best_file"):
+        cb.best_file = resume_state["best_file"]
+        cb.best_weights = load_weights(ckpt / cb.best_file)
     if ckpt:
         ckpt.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

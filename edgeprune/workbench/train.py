@@ -117,7 +117,7 @@ def train(opts: TrainOptions, *, resume: bool = False, reporter: Reporter | None
     cfg = FitConfig(epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr, patience=opts.patience,
                     lr_patience=opts.lr_patience, augment=opts.augment, seed=opts.seed)
     if state is not None:
-        model = load_model(ckpt / "last.keras", compile=True)
+        model = load_model(ckpt / state["model_file"], compile=True)
         result = fit(model, data, cfg, ckpt=ckpt, reporter=reporter, resume_state=state, compile=False)
     else:
         model = build(opts.arch, len(manifest.classes), opts.image_size, opts.widths, opts.dense, opts.weights)
