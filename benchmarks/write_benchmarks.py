@@ -54,7 +54,7 @@ def md_table(cols, rows):
 def main() -> None:
     bench_path = merged_bench()
     sens = RES / "sensitivity.json"
-    entries, warnings, _ = load_inputs([SW / "exports", bench_path])
+    entries, warnings, _ = load_inputs([SW / "results.jsonl", SW / "exports", bench_path])
     rep = write_report(entries, RES / "report", warnings, load(sens) if sens.is_file() else None)
     device = load(bench_path)["device"]
     dev = [d for e in entries for d in e.latency][0]

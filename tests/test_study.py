@@ -41,6 +41,9 @@ def test_sweep_resumes_and_records_failures(tiny_run, tmp_path, monkeypatch):
     # the report reads the sweep: dense reference, compression, speed-up on the same device, plots
     entries, warnings, _ = load_inputs([folder / "results.jsonl"])
     assert not warnings and {e.bundle for e in entries} == {"dense", "control-ft1", "weight-50", "filter-50"}
+    control = by["control-ft1"]["test_accuracy"]
+    assert all(e.control_test_accuracy == control for e in entries if e.bundle in ("weight-50", "filter-50"))
+    assert next(e for e in entries if e.bundle == "dense").macs > 0
     rep = write_report(entries, tmp_path / "rep", warnings)
     text = rep["report"].read_text()
     assert "| dense |" in text and "x smaller" in text and "speed-up" in text

@@ -122,15 +122,22 @@ def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]
                 for b in bundles:
                     entries.extend(entries_from_bundle(b))
             elif p.suffix == ".jsonl":
+                cells: dict[str, dict] = {}
                 for line in p.read_text().splitlines():
-                    if not line.strip():
-                        continue
-                    d = json.loads(line)
-                    if d.get("kind") != "edgeprune-sweep-cell":
-                        raise UserError(f"{p} is not a sweep results file")
+                    if line.strip():
+                        d = json.loads(line)
+                        if d.get("kind") != "edgeprune-sweep-cell":
+                            raise UserError(f"{p} is not a sweep results file")
+                        cells[d["cell"]] = d  # a retried cell: its last record counts
+                controls = {d["epochs"]: d for k, d in cells.items() if k.startswith("control") and not d.get("error")}
+                for d in cells.values():
+                    control = controls.get(d.get("epochs"))
                     for b in d.get("bundles", []):
                         if Path(b).is_dir():
-                            entries.extend(entries_from_bundle(Path(b)))
+                            for e in entries_from_bundle(Path(b)):
+                                if control and e.method != "none" and e.control_test_accuracy is None:
+                                    e.control_test_accuracy = control.get("test_accuracy")  # same fine-tuning length
+                                entries.append(e)
                     if d.get("bench"):
                         benches.extend(d["bench"])
             else:
@@ -148,8 +155,10 @@ def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]
             warnings.append(str(exc))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             warnings.append(f"{p}: not a results file of a known shape ({exc.__class__.__name__}: {exc})")
-    seen = {}
-    for e in entries:  # the same bundle named twice (a folder and a sweep file) counts once
+    seen: dict[str, Entry] = {}
+    for e in entries:  # the same bundle named twice (a folder and a sweep file) counts once, keeping what either knew
+        if e.key in seen and seen[e.key].control_test_accuracy is not None and e.control_test_accuracy is None:
+            e.control_test_accuracy = seen[e.key].control_test_accuracy
         seen[e.key] = e
     entries = list(seen.values())
     unmatched = attach_bench(entries, benches)

@@ -19,6 +19,7 @@ from ..jsonio import atomic_write_bytes, atomic_write_text, write_json
 from ..progress import Reporter, Silent
 from ..runs import Run
 from .evaluate import predict
+from .macs import count_macs
 from .modelio import load_model
 from .runio import run_data, versions
 from .sizefloor import floor_bytes, measured_sparsity
@@ -145,7 +146,8 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
                            "arch": info.get("arch"), "params": info.get("params"), "nonzero_params": info.get("nonzero_params"),
                            "val_accuracy": info.get("val_accuracy"), "test_accuracy": info.get("test_accuracy"),
                            "pruning": info.get("pruning"), "split_hash": manifest.hash, "method": info.get("method", "none"),
-                           "sparsity": info.get("sparsity", 0.0), "macs": info.get("macs"), "control": info.get("control"),
+                           "sparsity": info.get("sparsity", 0.0), "macs": info.get("macs") or count_macs(model),
+                           "control": info.get("control"),
                            "parent": (info.get("parent") or {}).get("name")},
             "keras_test_accuracy": keras_acc,
             "measured_sparsity": sparsity,
