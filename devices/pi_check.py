@@ -180,7 +180,8 @@ def main() -> int:
                    "wall_s": time.time() - t0, "qemu": run([q, "--version"], "qemu").stdout.splitlines()[0]}
         (CACHE / "pi-check.json").write_text(json.dumps(summary, indent=2))
         print(f"pi-check OK: aarch64 (emulated, {summary['qemu']}) with {rt['name']} {rt['version']}: "
-              f"{'; '.join(parts)}; equal to x86 ({x86_acc}); TensorFlow never imported; {summary['wall_s']:.0f} s "
+              f"{'; '.join(parts)}; equal to x86 ({x86_acc}; a small model trained 8 epochs on the demo set: the check is "
+              f"about equality, not accuracy); TensorFlow never imported; {summary['wall_s']:.0f} s "
               "(emulated timings are meaningless and not reported)")
         return 0
     except CheckError as exc:
