@@ -57,6 +57,7 @@ def main() -> None:
     entries, warnings, _ = load_inputs([SW / "results.jsonl", SW / "exports", bench_path])
     rep = write_report(entries, RES / "report", warnings, load(sens) if sens.is_file() else None)
     device = load(bench_path)["device"]
+    runtime = load(bench_path)["results"][0]["runtime"]
     dev = [d for e in entries for d in e.latency][0]
     ref = dense_reference(entries)
     recs = {}
@@ -79,8 +80,7 @@ def main() -> None:
              f"- CPU: {device['cpu']}, {device['cores']} cores, {device['machine']}, {device['os']}, Python {device['python']}",
              f"- TensorFlow {base['versions']['tensorflow']}, tf-keras {base['versions']['tf_keras']}, "
              f"tfmot {base['versions'].get('tensorflow_model_optimization')}, runtime "
-             f"{entries and next(iter(e.latency.values()))['runtime'] if entries else '-'} "
-             f"({load(bench_path)['results'][0]['runtime']['version']}), XNNPACK on, 2 threads",
+             f"{runtime['name']} {runtime['version']}, XNNPACK on, 2 threads",
              f"- Wall time of the whole script: {int(Path(RES / 'wall_seconds.txt').read_text()) / 60:.0f} min"
              if (RES / "wall_seconds.txt").is_file() else "- Wall time: not recorded", ""]
     opts = base["options"]
@@ -99,7 +99,7 @@ def main() -> None:
               f"--image-size 32 --limit-per-class 3000 --epochs 15 --lr 1e-3 --augment light --patience 5`), then the "
               "`edgeprune sweep`, `prune`, `export`, `sensitivity` and `bench` lines of `benchmarks/study.sh`.", "",
               f"Baseline (dense, unpruned): test accuracy {pct(base['test_accuracy'])} % (Keras), "
-              f"{base['params']:,} parameters, {base['macs']:,} MACs; BatchNorm re-estimation: val "
+              f"{base['params']:,} parameters, {ref['fp32'].macs:,} MACs; BatchNorm re-estimation: val "
               f"{pct(base['bn_recalibration']['val_accuracy_before'])} -> {pct(base['bn_recalibration']['val_accuracy_after'])} %.", ""]
 
     # Q1: accuracy against the control
@@ -115,6 +115,14 @@ def main() -> None:
               f"(test {pct(control.get('test_accuracy'))} %; the baseline before it: {pct(base['test_accuracy'])} %).", "",
               md_table(["cell", "method", "target", "measured sparsity %", "params", "nonzero", "test acc %",
                         "control test acc %", "pruned - control (points)"], rows), ""]
+    n_test = sum(counts["test"])
+    acc = control.get("test_accuracy") or base["test_accuracy"]
+    se_diff = 100 * (2 * acc * (1 - acc) / n_test) ** 0.5
+    lines += [f"How to read it: one seed each, scored on {n_test:,} test images. The sampling error of a difference "
+              f"between two accuracies near {100 * acc:.0f} % is about {se_diff:.2f} points (one standard error), so "
+              f"differences within about {2 * se_diff:.1f} points are not evidence either way. The control gained "
+              f"{100 * (control.get('test_accuracy', 0) - base['test_accuracy']):+.2f} points over the baseline from the "
+              "extra fine-tuning alone: that is the share of any 'pruning gain' the study could not separate.", ""]
     failed = [f"{k}: {r['error']}" for k, r in recs.items() if r.get("error")]
     if failed:
         lines += ["Cells that failed: " + "; ".join(failed), ""]
@@ -193,7 +201,7 @@ def main() -> None:
     lines += ["## Speed checks", ""]
     if ps:
         lines += [f"Input pipeline (`.venv/bin/python benchmarks/pipeline_speed.py`): {ps['images']:,} training images "
-                  f"at 32 px, one epoch of the study CNN, 5 interleaved repeats. From the JPEG folder through the decode "
+                  f"at 32 px, one epoch of the study CNN, {len(ps['folder_epoch_s'])} repeats each in ABBA order. From the JPEG folder through the decode "
                   f"cache and tf.data: median {ps['folder_median_s']:.2f} s; from in-memory arrays (`model.fit(x, y)`): "
                   f"{ps['memory_median_s']:.2f} s; ratio **{ps['ratio']:.3f}** (target <= 1.15). The one-off decode of "
                   f"the folder took {ps['first_decode_s']:.1f} s.", ""]

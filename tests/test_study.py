@@ -99,3 +99,13 @@ def test_report_reads_a_bench_file_from_another_device(tiny_bundle, tmp_path):
                    "--max-p50-ms", "50", "--device", "Pi 5")
     assert proc.returncode == 0, proc.stderr
     assert "tiny/" in proc.stdout
+
+
+def test_dense_reference_is_the_trained_model_not_a_control():
+    from edgeprune.study.report import dense_reference
+
+    control = _e("control", 0.8, 900, method="none")
+    control.parent = "base"
+    dense = _e("dense", 0.7, 1000, method="none")
+    assert dense_reference([control, dense])["fp32"] is dense
+    assert dense_reference([dense, control])["fp32"] is dense

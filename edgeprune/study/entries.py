@@ -24,6 +24,7 @@ class Entry:
     floor_bytes: int | None
     accuracy: float | None  # this file's top-1 on the run's test split
     run: str | None = None
+    parent: str | None = None  # the run it was pruned or fine-tuned from; None for a trained model
     method: str = "none"
     target: float | None = None  # target sparsity (weight) or ratio (filter); hybrid: "ratio/sparsity"
     ratio: float | None = None
@@ -71,7 +72,7 @@ def entries_from_bundle(folder: Path) -> list[Entry]:
         out.append(Entry(
             bundle=folder.name, file=row["file"], format=row["format"], sparse=row.get("sparse"), bytes=row.get("bytes"),
             gzip_bytes=row.get("gzip_bytes"), floor_bytes=row.get("floor_bytes"), accuracy=row.get("accuracy"),
-            run=src.get("name"), method=method,
+            run=src.get("name"), parent=src.get("parent"), method=method,
             target=w.get("target_sparsity") if method == "weight" else (f.get("ratio") if method == "filter" else
                    (f"{f.get('ratio')}/{w.get('target_sparsity')}" if method == "hybrid" else None)),
             ratio=f.get("ratio"), sparsity=w.get("sparsity"), params=src.get("params"),

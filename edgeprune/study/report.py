@@ -11,10 +11,12 @@ from .entries import Entry
 
 
 def dense_reference(entries: list[Entry]) -> dict[str, Entry]:
-    """The unpruned model's entry per format (method 'none'), the base of compression and speed-up."""
+    """The unpruned model's entry per format, the base of compression and speed-up: a trained run (no parent)
+    rather than a fine-tuned control, and a densely encoded file where there is one."""
     ref: dict[str, Entry] = {}
+    rank = lambda e: (e.parent is None, e.sparse is not True)  # noqa: E731
     for e in entries:
-        if e.method == "none" and (e.format not in ref or (e.sparse is False)):
+        if e.method == "none" and (e.format not in ref or rank(e) > rank(ref[e.format])):
             ref[e.format] = e
     return ref
 
