@@ -95,8 +95,8 @@ def main() -> None:
               f"(study: up to 100) at lr {opts['lr']} with light augmentation (flip, 10 % shifts: the study's is too "
               f"heavy at 32 px); fine-tuning {recs.get('weight-50', {}).get('epochs', '?')} epochs per cell at lr 3e-4 "
               "(study: 30 epochs at 1e-4). Hybrid: filter ratio 0.3, then weight pruning.", "",
-              f"Commands: `bash benchmarks/train_baseline.sh` (`edgeprune train --data ../shared/data/cifar10-animals "
-              f"--image-size 32 --limit-per-class 3000 --epochs 15 --lr 1e-3 --augment light --patience 5`), then the "
+              "Commands: `bash benchmarks/train_baseline.sh` (`edgeprune train --data ../shared/data/cifar10-animals "
+              "--image-size 32 --limit-per-class 3000 --epochs 15 --lr 1e-3 --augment light --patience 5`), then the "
               "`edgeprune sweep`, `prune`, `export`, `sensitivity` and `bench` lines of `benchmarks/study.sh`.", "",
               f"Baseline (dense, unpruned): test accuracy {pct(base['test_accuracy'])} % (Keras), "
               f"{base['params']:,} parameters, {ref['fp32'].macs:,} MACs; BatchNorm re-estimation: val "
@@ -188,7 +188,7 @@ def main() -> None:
               "fp32 p50 ms", "int8 p50 ms"], rows), ""]
 
     # the full table and plots
-    lines += ["## Full comparison table", "", f"Also in `benchmarks/results/report/report.md`.", "",
+    lines += ["## Full comparison table", "", "Also in `benchmarks/results/report/report.md`.", "",
               "\n".join(l for l in rep["report"].read_text().splitlines() if l.startswith("|")), "",
               "![accuracy vs gzip](benchmarks/results/report/accuracy_vs_gzip.png)", "",
               "![accuracy vs latency](benchmarks/results/report/accuracy_vs_latency.png)", ""]

@@ -269,11 +269,11 @@ def bench(
             console.print(f"[red]{escape(r['name'])}[/]: {escape(r['error'])}", highlight=False)
         elif r.get("note"):
             console.print(f"[yellow]{escape(r['name'])}[/]: {escape(r['note'])}", highlight=False)
-        t0, t1 = r.get("temperature_c_before"), r.get("temperature_c_after")
+        t1 = r.get("temperature_c_after")
         if t1 is not None and t1 >= 80:
-            console.print(f"[yellow]{r['name']}[/]: CPU at {t1:.0f} C after the run: results may be throttled", highlight=False)
+            console.print(f"[yellow]{escape(r['name'])}[/]: CPU at {t1:.0f} C after the run: results may be throttled", highlight=False)
         if r.get("throttled") not in (None, "0x0"):
-            console.print(f"[yellow]{r['name']}[/]: the firmware reports throttling ({r['throttled']})", highlight=False)
+            console.print(f"[yellow]{escape(r['name'])}[/]: the firmware reports throttling ({r['throttled']})", highlight=False)
     if json_out:
         save_json(res, json_out, append)
     if csv_out:
@@ -381,7 +381,7 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except (typer.Abort,):
+    except typer.Abort:
         sys.exit(1)
     except Exception as exc:
         # usage errors of the command-line parser (a bad option, a missing argument) carry their own message

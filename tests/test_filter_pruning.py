@@ -69,7 +69,7 @@ def test_criteria_differ_and_global_scope_respects_floor_and_rounding():
     l1 = np.abs(kern).reshape(-1, kern.shape[-1]).sum(0)
     assert set(k_l1["conv1"]) == set(np.argsort(-l1)[:3])  # keeps the largest-norm filters
     g = plan_keep(m, FilterPlan(ratio=0.9, scope="global", round_to=2))
-    for name, idx in g.items():
+    for idx in g.values():
         assert len(idx) >= 2 and len(idx) % 2 == 0  # a floor, never emptied, multiples of 2
     total = sum(m.get_layer(n).kernel.shape[-1] for n in g)
     assert sum(len(v) for v in g.values()) < 0.5 * total

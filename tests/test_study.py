@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from conftest import assert_user_error, run_cli
 from edgeprune.study.entries import Entry, load_inputs

@@ -36,7 +36,7 @@ def inspect_folder(path: str | Path, reporter: Reporter | None = None) -> Inspec
         bad.update(res.errors)
         wh.extend(res.sizes)
         c = {name: 0 for name in scan.classes}
-        for (rel, label), ok in zip(items, res.ok):
+        for (_, label), ok in zip(items, res.ok):
             if ok:
                 c[scan.classes[label]] += 1
         counts[split] = c

@@ -53,13 +53,12 @@ def to_input(images: np.ndarray, detail: dict) -> np.ndarray:
     raise UserError(f"input type {dtype} is not supported (float32, uint8 or int8)")
 
 
-def _check_model_file(path: Path) -> bytes:
+def _check_model_file(path: Path) -> None:
     if not path.is_file():
         raise UserError(f"model file not found: {path}")
     data = path.read_bytes()
     if len(data) < 16 or data[4:8] != b"TFL3":
         raise UserError(f"{path.name} is not a TFLite flatbuffer (no TFL3 identifier)")
-    return data
 
 
 def measure(spec: Spec) -> dict:
@@ -67,7 +66,7 @@ def measure(spec: Spec) -> dict:
     from .testdata import bundled_testset, load_folder, load_npz, read_labels
 
     path = Path(spec.model)
-    content = _check_model_file(path)
+    _check_model_file(path)
     runtime = rt.load(spec.runtime)
     out: dict = {"runtime": {"name": runtime.name, "version": runtime.version}, "xnnpack": spec.xnnpack,
                  "threads": spec.threads}

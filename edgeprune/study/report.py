@@ -141,7 +141,7 @@ def write_report(entries: list[Entry], out: Path, warnings: list[str], sensitivi
     from .plots import plot_all
 
     plots, plot_note = plot_all(entries, out, sensitivity)
-    md = [f"# edgeprune report", "", f"Written {time.strftime('%Y-%m-%d %H:%M')} from {len(entries)} TFLite files.", "",
+    md = ["# edgeprune report", "", f"Written {time.strftime('%Y-%m-%d %H:%M')} from {len(entries)} TFLite files.", "",
           "Sizes compare TFLite with TFLite in the same format, raw and gzip (level 9). `x smaller` is the dense model's "
           "gzip size in the same format over this file's. `gzip / floor` compares with the information floor "
           "(nonzero weights x bytes per weight + the entropy of the zero mask). Speed-up is the dense model's p50 over "

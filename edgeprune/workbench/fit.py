@@ -15,7 +15,7 @@ from ..jsonio import atomic_write_bytes, atomic_write_text
 from ..progress import Reporter, Silent
 from .modelio import save_model
 from .pipeline import eval_dataset, train_dataset
-from .tf import keras, tf
+from .tf import keras
 
 
 @dataclass

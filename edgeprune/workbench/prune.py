@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import UserError
@@ -10,7 +10,6 @@ from ..jsonio import read_json
 from ..progress import Reporter, Silent
 from ..runs import Run, check_name, staging_dir
 from .bn_recalibration import recalibrate_checked
-from .evaluate import accuracy
 from .filter_pruning import FilterPlan, apply as apply_filters
 from .fit import FitConfig, fit
 from .macs import count_macs
