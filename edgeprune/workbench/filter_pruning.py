@@ -23,6 +23,16 @@ class FilterPlan:
     per_layer: dict[str, float] = field(default_factory=dict)  # from a sensitivity file; overrides ratio
     seed: int = 42
 
+    def check(self) -> None:
+        """The user's options, checked before any model is loaded."""
+        if not 0 <= self.ratio < 1:
+            raise UserError(f"--ratio must be in [0, 1), got {self.ratio}")
+        if self.scope not in ("uniform", "global"):
+            raise UserError(f"--scope must be uniform or global, got {self.scope!r}")
+        if self.round_to < 1:
+            raise UserError("--round-to must be at least 1")
+        get(self.criterion)
+
 
 def round_width(n_keep: float, total: int, multiple: int, floor: int) -> int:
     """Kept width: a multiple of ``multiple`` (nearest), at least ``floor``, at most ``total``."""
@@ -52,12 +62,7 @@ def channel_scores(model: keras.Model, criterion: str, seed: int) -> dict[str, n
 
 
 def plan_keep(model: keras.Model, plan: FilterPlan) -> dict[str, np.ndarray]:
-    if not 0 <= plan.ratio < 1:
-        raise UserError(f"--ratio must be in [0, 1), got {plan.ratio}")
-    if plan.scope not in ("uniform", "global"):
-        raise UserError(f"--scope must be uniform or global, got {plan.scope!r}")
-    if plan.round_to < 1:
-        raise UserError("--round-to must be at least 1")
+    plan.check()
     scores = channel_scores(model, plan.criterion, plan.seed)
     for name, r in plan.per_layer.items():
         if name not in scores:

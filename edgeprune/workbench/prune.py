@@ -15,7 +15,7 @@ from .fit import FitConfig, fit
 from .macs import count_macs
 from .modelio import load_model
 from .runio import copy_split, run_data, scores, write_run
-from .schedule import plan_schedule
+from .schedule import check_options as check_schedule, plan_schedule
 from .sensitivity import choose_ratios
 from .sparsity import select_layers, sparsity_report
 from .weight_pruning import prune_and_finetune
@@ -57,30 +57,22 @@ def validate(o: PruneOptions) -> None:
     if o.method in ("weight", "hybrid"):
         if o.sparsity is None:
             raise UserError(f"--method {o.method} needs --sparsity, e.g. --sparsity 0.7")
-        if not 0 < o.sparsity < 1:
-            raise UserError(f"--sparsity must be between 0 and 1 (exclusive), got {o.sparsity}")
-        if o.schedule == "polynomial" and not 0 <= o.initial_sparsity <= o.sparsity:
-            raise UserError(f"--initial-sparsity ({o.initial_sparsity}) must be between 0 and --sparsity ({o.sparsity})")
-        if o.schedule not in ("polynomial", "constant"):
-            raise UserError(f"--schedule must be polynomial or constant, got {o.schedule!r}")
+        check_schedule(o.sparsity, o.initial_sparsity, o.schedule, o.epochs)
     if o.method in ("filter", "hybrid"):
         if o.ratio is None and not o.sensitivity:
             raise UserError(f"--method {o.method} needs --ratio (e.g. --ratio 0.3) or --sensitivity FILE")
-        if o.ratio is not None and not 0 <= o.ratio < 1:
-            raise UserError(f"--ratio must be in [0, 1), got {o.ratio}")
-        from .criteria import get
-
-        get(o.criterion)
-        if o.scope not in ("uniform", "global"):
-            raise UserError(f"--scope must be uniform or global, got {o.scope!r}")
-        if o.round_to < 1:
-            raise UserError("--round-to must be at least 1")
+        filter_plan(o, {}).check()
     if o.epochs < 1:
         raise UserError("--epochs must be at least 1")
     if o.cluster is not None and not 2 <= o.cluster <= 256:
         raise UserError("--cluster must be between 2 and 256")
     if o.sensitivity and not Path(o.sensitivity).is_file():
         raise UserError(f"sensitivity file not found: {o.sensitivity}")
+
+
+def filter_plan(o: PruneOptions, per_layer: dict[str, float]) -> FilterPlan:
+    return FilterPlan(criterion=o.criterion, scope=o.scope, ratio=o.ratio or 0.0, round_to=o.round_to,
+                      per_layer=per_layer, seed=o.seed)
 
 
 def default_name(run: Run, o: PruneOptions) -> str:
@@ -121,8 +113,7 @@ def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None 
         per_layer = {}
         if o.sensitivity:
             per_layer = choose_ratios(read_json(o.sensitivity, what="sensitivity file"), model, o.max_drop)
-        res = apply_filters(model, FilterPlan(criterion=o.criterion, scope=o.scope, ratio=o.ratio or 0.0,
-                                             round_to=o.round_to, per_layer=per_layer, seed=o.seed))
+        res = apply_filters(model, filter_plan(o, per_layer))
         model = res.model
         rec = recalibrate_checked(model, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
         res.summary["after_surgery"] = {"val_accuracy_before_bn": rec.val_before, "val_accuracy": rec.val_after}

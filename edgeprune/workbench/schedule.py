@@ -30,8 +30,8 @@ class SchedulePlan:
         return asdict(self)
 
 
-def plan_schedule(n_train: int, batch_size: int, epochs: int, target: float, initial: float = 0.3,
-                  kind: str = "polynomial", prune_fraction: float = 2 / 3) -> SchedulePlan:
+def check_options(target: float, initial: float, kind: str, epochs: int) -> None:
+    """The user's schedule options, checked before any model is loaded."""
     if not 0 < target < 1:
         raise UserError(f"--sparsity must be between 0 and 1 (exclusive), got {target}")
     if kind not in ("polynomial", "constant"):
@@ -40,6 +40,11 @@ def plan_schedule(n_train: int, batch_size: int, epochs: int, target: float, ini
         raise UserError(f"--initial-sparsity ({initial}) must be between 0 and --sparsity ({target})")
     if epochs < 1:
         raise UserError("--epochs must be at least 1")
+
+
+def plan_schedule(n_train: int, batch_size: int, epochs: int, target: float, initial: float = 0.3,
+                  kind: str = "polynomial", prune_fraction: float = 2 / 3) -> SchedulePlan:
+    check_options(target, initial, kind, epochs)
     if n_train < 1:
         raise UserError("the run's training split is empty")
     spe = max(1, math.ceil(n_train / batch_size))
