@@ -6,7 +6,7 @@ from typing import Protocol
 
 class Reporter(Protocol):
     def task(self, description: str, total: int | None) -> None: ...
-    def advance(self, n: int = 1, **fields: object) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
     def log(self, message: str) -> None: ...
     def done(self) -> None: ...
 
@@ -17,7 +17,7 @@ class Silent:
     def task(self, description: str, total: int | None) -> None:
         pass
 
-    def advance(self, n: int = 1, **fields: object) -> None:
+    def advance(self, n: int = 1) -> None:
         pass
 
     def log(self, message: str) -> None:

@@ -29,7 +29,7 @@ class RichReporter:
         self._progress.start()
         self._task = self._progress.add_task(description, total=total)
 
-    def advance(self, n: int = 1, **fields: object) -> None:
+    def advance(self, n: int = 1) -> None:
         if self._progress is not None:
             self._progress.advance(self._task, n)
 

@@ -96,9 +96,9 @@ def bench_one(model: Path, threads: int | None, opts: BenchOptions, device: dict
                 data=opts.data, warmup=opts.warmup, runs=opts.runs, max_images=opts.max_images,
                 predictions=opts.predictions)
     result = run_child(spec, opts.timeout_s)
-    tried = [opts.runtime or (rt.available() or ["?"])[0]]
+    tried = [opts.runtime or os.environ.get("EDGEPRUNE_RUNTIME") or (rt.available() or ["?"])[0]]
     if result.get("crashed") and opts.fallback and not opts.runtime:
-        for other in rt.available()[1:]:
+        for other in [r for r in rt.available() if r not in tried]:
             spec.runtime = other
             retry = run_child(spec, opts.timeout_s)
             tried.append(other)

@@ -52,7 +52,7 @@ class _LogOnly:
     def task(self, description, total):
         pass
 
-    def advance(self, n=1, **fields):
+    def advance(self, n=1):
         pass
 
     def log(self, message):

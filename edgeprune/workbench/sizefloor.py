@@ -13,10 +13,11 @@ BYTES_PER_WEIGHT = {"fp32": 4.0, "fp16": 2.0, "dynamic": 1.0, "int8": 1.0}
 
 
 def weight_arrays(model) -> list[np.ndarray]:
+    from .macs import leaf_layers
     from .tf import keras
 
     out = []
-    for layer in model.layers:
+    for layer in leaf_layers(model):  # a transfer model's backbone is a nested model
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense, keras.layers.DepthwiseConv2D)):
             out.extend(np.asarray(w) for w in layer.get_weights())
     return out
