@@ -76,24 +76,19 @@ def read_json(path: str | Path, *, what: str = "JSON file") -> Any:
         raise UserError(f"{what} not found: {path}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UserError(f"{path} is not a valid {what} ({exc.__class__.__name__}); regenerate it") from None
+    except OSError as exc:
+        raise UserError(f"{path} cannot be read ({exc.strerror or exc.__class__.__name__})") from None
 
 
 def check_writable(path: str | Path, force: bool) -> Path:
-    """Refuse to replace an existing output unless --force was given."""
+    """Refuse to replace an existing output unless --force was given; a folder or special file is never replaced."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; name a file to write")
+    if path.exists() and not path.is_file():
+        raise UserError(f"{path} is not a regular file; name a file to write")
     if path.exists() and not force:
         raise UserError(f"{path} already exists; pass --force to overwrite it or choose another --out")
     return path
-
-
-def safe_join(root: str | Path, rel: str) -> Path:
-    """Resolve a path read from a manifest or bundle, refusing anything that leaves root."""
-    root = Path(root).resolve()
-    if not isinstance(rel, str) or not rel or os.path.isabs(rel) or "\x00" in rel:
-        raise UserError(f"refusing path {rel!r} from a manifest: it must be relative to {root}")
-    full = (root / rel).resolve()
-    if full != root and root not in full.parents:
-        raise UserError(f"refusing path {rel!r} from a manifest: it points outside {root}")
-    return full

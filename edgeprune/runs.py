@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import schema
 from .errors import UserError
 from .jsonio import read_json
+from .paths import check_replaceable, replace_dir
 
 DEFAULT_WORKSPACE = Path(os.environ.get("EDGEPRUNE_WORKSPACE", "runs"))
 MODEL_FILE = "model.keras"
@@ -38,7 +40,8 @@ class Run:
 
     @property
     def info(self) -> dict:
-        return read_json(self.path / RUN_FILE, what="run.json")
+        """run.json, checked against its schema (a file of the wrong shape is a one-line error)."""
+        return schema.check(read_json(self.path / RUN_FILE, what="run.json"), schema.RUN, str(self.path / RUN_FILE))
 
     @property
     def name(self) -> str:
@@ -46,7 +49,7 @@ class Run:
 
 
 def check_name(name: str) -> str:
-    if not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
         raise UserError(f"run name {name!r} is not allowed: use letters, digits, '.', '_' and '-'")
     return name
 
@@ -64,17 +67,17 @@ def staging_dir(workspace: Path, name: str) -> Path:
     return workspace / f".{name}.partial"
 
 
+RUN_KINDS = ("train", "prune")
+
+
+def check_replaceable_run(final: Path, force: bool) -> None:
+    """An existing folder at ``final`` is replaced only with --force and only when it is an edgeprune run."""
+    check_replaceable(final, force=force, marker=RUN_FILE, kinds=RUN_KINDS, what="run")
+
+
 def finalize(staging: Path, final: Path, force: bool) -> Path:
     """Move a complete staging folder into place; replace an existing run only with force."""
-    if final.exists():
-        if not force:
-            raise UserError(f"{final} already exists; pass --force to replace it or choose another --out")
-        trash = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, trash)
-        os.replace(staging, final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(staging, final)
+    replace_dir(staging, final, force=force, marker=RUN_FILE, kinds=RUN_KINDS, what="run")
     shutil.rmtree(final / "ckpt", ignore_errors=True)
     return final
 
@@ -93,15 +96,18 @@ def resolve_run(model: str | None, workspace: Path = DEFAULT_WORKSPACE) -> Run:
         if not runs:
             raise UserError(f"no finished run in {workspace}/; train one first with `edgeprune train --data PATH`")
         return runs[-1]
-    p = Path(model)
+    if not model.strip() or "\x00" in model:
+        raise UserError("give a run folder or a run name, not an empty one")
+    p = Path(model).expanduser()
     if p.is_file() and p.name == MODEL_FILE:
         p = p.parent
     if not p.exists() and (workspace / model).exists():
         p = workspace / model
     if not p.exists():
         raise UserError(f"run not found: {model} (give a run folder, a run name in {workspace}/, or nothing for the latest)")
-    if p.is_file():
+    if not p.is_dir():
         raise UserError(f"{model} is a file; give a run folder made by edgeprune (holding model.keras, run.json, split.json)")
+    p = p.resolve()  # '..' or '.' become the real folder, so names derived from the run are real names
     for f in (MODEL_FILE, RUN_FILE, SPLIT_FILE):
         if not (p / f).is_file():
             raise UserError(f"{p} is not a finished edgeprune run: {f} is missing")

@@ -16,8 +16,9 @@ from ..device.measure import Spec, gzip_size
 from ..device.testdata import LABELS_FILE, TESTSET_FILE
 from ..errors import UserError
 from ..jsonio import atomic_write_bytes, atomic_write_text, write_json
+from ..paths import check_replaceable, replace_dir
 from ..progress import Reporter, Silent
-from ..runs import Run
+from ..runs import Run, check_name
 from .evaluate import predict
 from .macs import count_macs
 from .modelio import load_model
@@ -29,6 +30,8 @@ FORMATS = ("fp32", "fp16", "dynamic", "int8")
 IO_TYPES = ("uint8", "int8", "float32")
 AGREEMENT_REQUIRED = {"fp32": 0.995, "fp16": 0.995}
 SPARSE_AUTO_THRESHOLD = 0.5
+EXPORT_FILE = "export.json"
+BUNDLE_KINDS = ("edgeprune-export",)
 
 
 @dataclass
@@ -87,6 +90,16 @@ def _verify(path: Path, testset: Path, threads: int | None) -> dict:
     return out
 
 
+def bundle_path(run: Run, out: str | None) -> Path:
+    """The bundle folder: --out as given (made absolute, '..' folded), else exports/<run name>."""
+    if out is not None and not out.strip():
+        raise UserError("--out is empty; give a folder for the bundle")
+    bundle = Path(os.path.abspath(Path(out).expanduser() if out is not None else Path("exports") / check_name(run.name)))
+    if bundle == Path(bundle.anchor):
+        raise UserError(f"--out {out} is a file-system root; give a folder for the bundle")
+    return bundle
+
+
 def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | None = None) -> ExportResult:
     reporter = reporter or Silent()
     bad = [f for f in opts.formats if f not in FORMATS]
@@ -98,11 +111,10 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
         raise UserError(f"--io must be one of {', '.join(IO_TYPES)}, got {opts.io!r}")
     if "int8" in opts.formats and opts.calib < 1:
         raise UserError("int8 needs calibration images: use --calib N with N > 0 (default 200)")
-    bundle = Path(opts.out) if opts.out else Path("exports") / run.name
-    if bundle.exists() and not opts.force:
-        raise UserError(f"{bundle} already exists; pass --force to replace it or choose another --out")
-    model = load_model(run.model)
+    bundle = bundle_path(run, opts.out)
+    check_replaceable(bundle, force=opts.force, marker=EXPORT_FILE, kinds=BUNDLE_KINDS, what="export bundle")
     info = run.info
+    model = load_model(run.model)
     manifest, data = run_data(run, workspace, reporter)
     sparsity = measured_sparsity(model)
     sparse_modes = {"on": [True], "off": [False], "both": [False, True],
@@ -155,14 +167,11 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         write_json(staging / "model.json", card)
-        write_json(staging / "export.json", {"kind": "edgeprune-export", "version": 1, "run": run.name,
+        write_json(staging / EXPORT_FILE, {"kind": "edgeprune-export", "version": 1, "run": run.name,
                                               "keras_test_accuracy": keras_acc, "n_test": int(len(test.y)),
                                               "measured_sparsity": sparsity, "sparse_mode": opts.sparse,
                                               "edgeprune": __version__, "files": rows})
-        if bundle.exists():
-            shutil.rmtree(bundle)
-        bundle.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, bundle)
+        replace_dir(staging, bundle, force=opts.force, marker=EXPORT_FILE, kinds=BUNDLE_KINDS, what="export bundle")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(bundle, rows, failed)
