@@ -1,7 +1,16 @@
-"""Decoded images of a manifest's splits, decoded once and cached as uint8 arrays in the workspace."""
+"""Decoded images of a manifest's splits, decoded once and cached as uint8 arrays in the user's cache folder.
+
+The cache key covers what decides the pixels: the decoder's version, the dataset's resolved folder, the split, the
+image size, and each file's size and modification time. Another dataset with the same file names, or an image
+edited in place, is decoded again rather than served from the cache. Writes are atomic (temporary file, then
+rename), so two commands filling the cache at once each leave a whole file.
+"""
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +20,8 @@ import numpy as np
 from ..errors import UserError
 from ..jsonio import atomic_write_bytes
 from ..progress import Reporter, Silent
-from .decode import decode_many
+from ..userdirs import cache_root
+from .decode import DECODER_VERSION, decode_many
 from .manifest import SPLITS, Manifest, build_manifest
 
 
@@ -21,14 +31,32 @@ class SplitArrays:
     y: np.ndarray  # (N,) int32
 
 
-def cache_path(cache_dir: Path, manifest: Manifest, size: int) -> Path:
-    return Path(cache_dir) / f"{manifest.hash}-{size}.npz"
+def default_cache_dir() -> Path:
+    return cache_root() / "decoded"
 
 
-def load_npz_arrays(path: str | Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Read named arrays from an .npz without pickle; a corrupt file is an error, not a crash."""
+def cache_path(cache_dir: Path | None, manifest: Manifest, size: int) -> Path | None:
+    """The cache file for these images, or None when a file cannot be looked at (decoding then says why)."""
+    h = hashlib.sha256(json.dumps([DECODER_VERSION, str(Path(manifest.root).resolve()), manifest.hash, size]).encode())
+    try:
+        for k in SPLITS:
+            for rel in manifest.paths(k):
+                st = os.stat(Path(manifest.root) / rel)
+                h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    except (OSError, ValueError):
+        return None
+    return Path(cache_dir or default_cache_dir()) / f"{manifest.hash}-{size}-{h.hexdigest()[:24]}.npz"
+
+
+def load_npz_arrays(path: str | Path, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Read named arrays (all, in file order, when names is None) from an .npz without pickle; a corrupt file is an
+    error, not a crash. Only regular files are opened (a FIFO would block)."""
+    if not Path(path).is_file():
+        raise UserError(f"{path} is not a regular file")
     try:
         with np.load(path, allow_pickle=False) as f:
+            if names is None:
+                names = tuple(f.files)
             missing = [n for n in names if n not in f.files]
             if missing:
                 raise UserError(f"{path} lacks the arrays {missing}")
@@ -46,17 +74,29 @@ def _save(path: Path, arrays: dict[str, SplitArrays]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_split_arrays(manifest: Manifest, size: int, cache_dir: Path, reporter: Reporter | None = None) -> dict[str, SplitArrays]:
+def _cached(path: Path, manifest: Manifest, size: int) -> dict[str, SplitArrays] | None:
+    """The cached arrays when the file is whole and has the expected shapes and labels, else None (rebuilt)."""
+    try:
+        f = load_npz_arrays(path, tuple(f"{k}_{v}" for k in SPLITS for v in "xy"))
+    except UserError:
+        return None
+    out = {k: SplitArrays(f[f"{k}_x"], f[f"{k}_y"]) for k in SPLITS}
+    for k in SPLITS:
+        a, n = out[k], len(manifest.splits[k])
+        if a.x.dtype != np.uint8 or a.x.shape != (n, size, size, 3) or a.y.shape != (n,) \
+                or not np.array_equal(a.y, np.asarray(manifest.labels(k), dtype=a.y.dtype)):
+            return None
+    return out
+
+
+def load_split_arrays(manifest: Manifest, size: int, cache_dir: Path | None = None,
+                      reporter: Reporter | None = None) -> dict[str, SplitArrays]:
     """Arrays for train/val/test. Files the manifest names must still decode; the cache makes later runs instant."""
     path = cache_path(cache_dir, manifest, size)
-    if path.is_file():
-        try:
-            f = load_npz_arrays(path, tuple(f"{k}_{v}" for k in SPLITS for v in "xy"))
-            out = {k: SplitArrays(f[f"{k}_x"], f[f"{k}_y"]) for k in SPLITS}
-            if all(len(out[k].y) == len(manifest.splits[k]) for k in SPLITS):
-                return out
-        except UserError:
-            pass  # a damaged cache is rebuilt
+    if path is not None and path.is_file():
+        out = _cached(path, manifest, size)
+        if out is not None:
+            return out
     reporter = reporter or Silent()
     out = {}
     for k in SPLITS:
@@ -68,11 +108,13 @@ def load_split_arrays(manifest: Manifest, size: int, cache_dir: Path, reporter: 
             raise UserError(f"{rel} is in the split manifest but can no longer be decoded ({why}); the dataset changed since the run was made")
         out[k] = SplitArrays(res.images, np.asarray(manifest.labels(k), dtype=np.int32))
     reporter.done()
-    _save(path, out)
+    path = cache_path(cache_dir, manifest, size)
+    if path is not None:
+        _save(path, out)
     return out
 
 
-def prepare(source: str | Path, size: int, seed: int, cache_dir: Path, *, limit_per_class: int | None = None,
+def prepare(source: str | Path, size: int, seed: int, cache_dir: Path | None = None, *, limit_per_class: int | None = None,
             reporter: Reporter | None = None) -> tuple[Manifest, dict[str, SplitArrays]]:
     """Scan, decode (skipping bad files), split and cache a dataset folder in one pass over the images."""
     reporter = reporter or Silent()
@@ -92,6 +134,7 @@ def prepare(source: str | Path, size: int, seed: int, cache_dir: Path, *, limit_
         rels = manifest.paths(k)
         arrays[k] = SplitArrays(np.stack([decoded[r] for r in rels]) if rels else np.zeros((0, size, size, 3), np.uint8),
                                 np.asarray(manifest.labels(k), dtype=np.int32))
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    _save(cache_path(cache_dir, manifest, size), arrays)
+    path = cache_path(cache_dir, manifest, size)
+    if path is not None:
+        _save(path, arrays)
     return manifest, arrays

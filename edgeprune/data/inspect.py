@@ -9,6 +9,7 @@ import numpy as np
 from ..progress import Reporter, Silent
 from .decode import decode_many
 from .folders import scan_folder
+from .trust import remember
 
 
 @dataclass
@@ -25,8 +26,9 @@ class Inspection:
 def inspect_folder(path: str | Path, reporter: Reporter | None = None) -> Inspection:
     reporter = reporter or Silent()
     scan = scan_folder(path)
+    remember(scan.root)  # the user named this folder: split manifests may read from it
     counts: dict[str, dict[str, int]] = {}
-    bad: dict[str, str] = {}
+    bad: dict[str, str] = dict(scan.links)
     wh: list[tuple[int, int]] = []
     for split, items in scan.files.items():
         rels = [r for r, _ in items]

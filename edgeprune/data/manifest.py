@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
-from ..jsonio import read_json, safe_join, write_json
+from ..jsonio import read_json, write_json
+from ..paths import safe_join
 from .folders import scan_folder
 from .split import stratified_split
+from .trust import remember, require_known
 
 SPLITS = ("train", "val", "test")
 DEFAULT_FRACTIONS = (0.70, 0.15, 0.15)
@@ -65,25 +67,41 @@ class Manifest:
 
     @classmethod
     def load(cls, path: str | Path) -> "Manifest":
+        """Read a manifest as untrusted input: a valid hash is required, the root must be a dataset folder the user
+        named on this machine (see ``trust``), and every path must resolve inside it, symlinks included."""
         d = read_json(path, what="split manifest")
         try:
-            root = Path(d["root"])
-            classes = [str(c) for c in d["classes"]]
+            if not isinstance(d, dict) or not isinstance(d.get("root"), str) or not isinstance(d.get("hash"), str):
+                raise ValueError("it needs 'root' and 'hash'")
+            classes = d["classes"]
+            if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+                raise ValueError("'classes' must be a list of at least two names")
+            seed = d["seed"]
+            if not isinstance(seed, int) or isinstance(seed, bool):
+                raise ValueError("'seed' must be an integer")
             splits = {}
             for k in SPLITS:
                 items = []
-                for rel, label in d["splits"][k]:
-                    safe_join(root, rel)  # refuse paths that leave the dataset folder
-                    if not isinstance(label, int) or not 0 <= label < len(classes):
-                        raise ValueError(f"bad label {label!r}")
+                for item in d["splits"][k]:
+                    if not isinstance(item, list) or len(item) != 2:
+                        raise ValueError(f"an entry of split {k!r} is not [path, label]")
+                    rel, label = item
+                    if not isinstance(rel, str) or not isinstance(label, int) or isinstance(label, bool) \
+                            or not 0 <= label < len(classes):
+                        raise ValueError(f"bad entry {item!r:.80}")
                     items.append((rel, label))
                 splits[k] = items
-            m = cls(root=root, classes=classes, seed=int(d["seed"]), splits=splits,
-                    skipped=dict(d.get("skipped", {})), source=str(d.get("source", "")))
+            skipped = d.get("skipped", {})
+            m = cls(root=Path(d["root"]), classes=classes, seed=seed, splits=splits,
+                    skipped=skipped if isinstance(skipped, dict) else {}, source=str(d.get("source", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{path} is not a valid split manifest ({exc}); re-create the run") from None
-        if d.get("hash") and d["hash"] != m.hash:
+        if d["hash"] != m.hash:
             raise UserError(f"{path} was edited after it was written (hash mismatch); re-create the run")
+        m.root = require_known(m.root, path)
+        for k in SPLITS:
+            for rel, _ in m.splits[k]:
+                safe_join(m.root, rel)  # refuse paths that leave the dataset folder, through symlinks too
         return m
 
 
@@ -97,7 +115,9 @@ def build_manifest(
 ) -> Manifest:
     """Scan a folder and split it. ``check`` returns {relpath: reason} for files that cannot be decoded."""
     scan = scan_folder(path)
+    remember(scan.root)  # the user named this folder: manifests may read from it
     skipped = {rel: "not an image file" for rel in scan.ignored}
+    skipped.update(scan.links)
     pools = dict(scan.files)
     if check is not None:
         bad = check(scan.root, [rel for items in pools.values() for rel, _ in items])

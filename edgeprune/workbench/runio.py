@@ -17,15 +17,11 @@ from .modelio import count_params, save_model
 from .tf import keras, tf
 
 
-def cache_dir(workspace: Path) -> Path:
-    return Path(workspace) / ".cache"
-
-
 def run_data(run: Run, workspace: Path, reporter: Reporter | None = None) -> tuple[Manifest, dict[str, SplitArrays]]:
     """The run's manifest and decoded arrays: the same images every later command scores."""
     manifest = Manifest.load(run.split)
     size = int(run.info["image_size"])
-    return manifest, load_split_arrays(manifest, size, cache_dir(workspace), reporter)
+    return manifest, load_split_arrays(manifest, size, reporter=reporter)
 
 
 def versions() -> dict:
