@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..jsonio import atomic_write_text, to_jsonable
 from ..progress import Reporter, Silent
+from ..readers import read_sweep_cells
 from ..runs import Run
 
 RESULTS = "results.jsonl"
@@ -73,28 +74,52 @@ def cells(o: SweepOptions) -> list[Cell]:
 
 
 def validate(o: SweepOptions) -> None:
+    """Every option of every cell, checked before the first cell runs."""
+    from ..workbench.export import FORMATS
+    from ..workbench.prune import validate as validate_prune
+
     bad = [m for m in o.methods if m not in ("weight", "filter", "hybrid")]
     if bad or not o.methods:
         raise UserError(f"--method takes weight, filter and/or hybrid, got {','.join(bad) or '(none)'}")
     if not o.values or any(not 0 < v < 1 for v in o.values):
         raise UserError("--values must be numbers between 0 and 1, e.g. 0.3,0.5,0.7,0.9")
-    from ..workbench.export import FORMATS
-
-    if any(f not in FORMATS for f in o.formats):
+    if not o.formats or any(f not in FORMATS for f in o.formats):
         raise UserError(f"--formats takes {', '.join(FORMATS)}")
+    if "hybrid" in o.methods and not 0 < o.hybrid_ratio < 1:
+        raise UserError(f"--hybrid-ratio must be between 0 and 1 (exclusive), got {o.hybrid_ratio}")
+    if o.bench_runs < 1:
+        raise UserError("--runs must be at least 1")
+    if o.out is not None and not o.out.strip():
+        raise UserError("--out is empty; give a folder for the sweep")
+    for c in cells(o):
+        if c.finetune:
+            validate_prune(prune_options(c, o, "x"))
+
+
+def prune_options(cell: Cell, o: SweepOptions, name: str):
+    """The prune options of one cell."""
+    from ..workbench.prune import PruneOptions
+
+    po = PruneOptions(method=cell.method, epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, criterion=o.criterion,
+                      round_to=o.round_to, out=name, force=True)
+    if cell.method == "weight":
+        po.sparsity = cell.value
+    elif cell.method == "filter":
+        po.ratio = cell.value
+    elif cell.method == "hybrid":
+        po.ratio, po.sparsity = o.hybrid_ratio, cell.value
+    return po
 
 
 def done_keys(path: Path) -> dict[str, dict]:
-    out = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                d = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a kill: that cell runs again
-            if d.get("kind") == "edgeprune-sweep-cell":
-                out[d["cell"]] = d
-    return out
+    """The cells recorded in results.jsonl. A line that is cut (a kill mid-write) or of the wrong shape is passed
+    over, so its cell runs again."""
+    if not path.is_file():
+        return {}
+    try:
+        return read_sweep_cells(path)[0]
+    except UserError:
+        return {}
 
 
 def _append(path: Path, record: dict) -> None:
@@ -104,27 +129,18 @@ def _append(path: Path, record: dict) -> None:
 
 def run_cell(cell: Cell, run: Run, workspace: Path, folder: Path, o: SweepOptions, reporter) -> dict:
     from ..device.bench import BenchOptions, bench
-    from ..runs import resolve_run
     from ..workbench.export import ExportOptions, export
-    from ..workbench.prune import PruneOptions, prune
+    from ..workbench.prune import prune
 
     rec: dict = {"kind": "edgeprune-sweep-cell", "cell": cell.key, "method": cell.method, "value": cell.value,
-                 "parent": run.name, "epochs": o.epochs if cell.finetune else 0}
+                 "parent": run.name, "epochs": o.epochs if cell.finetune else 0, "options": cell_options(o)}
     if not cell.finetune:
         target = run
     else:
         name = f"{run.name}-{cell.key}"
-        if (Path(workspace) / name / "run.json").is_file():
-            target = resolve_run(name, workspace)  # pruned earlier, the sweep stopped before export: re-use it
-        else:
-            po = PruneOptions(method=cell.method, epochs=o.epochs, lr=o.lr, batch_size=o.batch_size,
-                              criterion=o.criterion, round_to=o.round_to, out=name, force=True)
-            if cell.method == "weight":
-                po.sparsity = cell.value
-            elif cell.method == "filter":
-                po.ratio = cell.value
-            elif cell.method == "hybrid":
-                po.ratio, po.sparsity = o.hybrid_ratio, cell.value
+        po = prune_options(cell, o, name)
+        target = reusable_run(run, workspace, name, po)  # pruned earlier with these very options: re-use it
+        if target is None:
             target = prune(run, workspace, po, reporter)
     info = target.info
     rec.update({"run": target.name, "val_accuracy": info.get("val_accuracy"), "test_accuracy": info.get("test_accuracy"),
@@ -143,11 +159,37 @@ def run_cell(cell: Cell, run: Run, workspace: Path, folder: Path, o: SweepOption
     return rec
 
 
+def cell_options(o: SweepOptions) -> dict:
+    """What decides a cell's figures; a cell recorded with other options is run again, not reused."""
+    return {"epochs": o.epochs, "lr": o.lr, "batch_size": o.batch_size, "criterion": o.criterion,
+            "round_to": o.round_to, "hybrid_ratio": o.hybrid_ratio, "formats": list(o.formats), "bench": o.bench,
+            "bench_runs": o.bench_runs, "threads": o.threads}
+
+
+def reusable_run(parent: Run, workspace: Path, name: str, po) -> Run | None:
+    """The run ``name`` when it was pruned from ``parent`` with exactly the options ``po``, else None."""
+    from ..runs import resolve_run
+    from ..workbench.prune import recorded_options
+
+    if not (Path(workspace) / name / "run.json").is_file():
+        return None
+    try:
+        old = resolve_run(name, workspace)
+        info = old.info
+    except UserError:
+        return None
+    same_parent = (info.get("parent") or {}).get("name") == parent.name
+    return old if same_parent and info.get("options") == recorded_options(po, parent.info) else None
+
+
 def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None = None) -> tuple[Path, list[dict]]:
     validate(o)
     reporter = reporter or Silent()
-    folder = Path(o.out) if o.out else Path("sweeps") / run.name
+    folder = Path(o.out) if o.out is not None else Path("sweeps") / run.name
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder} is not a folder; give a folder for the sweep with --out")
     folder.mkdir(parents=True, exist_ok=True)
+    opts = cell_options(o)
     results = folder / RESULTS
     done = done_keys(results)
     todo = [c for c in cells(o)]
@@ -156,12 +198,12 @@ def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None 
     records = []
     for c in todo:
         prev = done.get(c.key)
-        if prev and not prev.get("error"):
+        if prev and not prev.get("error") and prev.get("options") == opts:
             reporter.log(f"{c.key}: done earlier, skipped")
             records.append(prev)
             reporter.advance(1)
             continue
-        reporter.log(f"[bold]{c.key}[/]")
+        reporter.log(f"cell {c.key}")
         t0 = time.perf_counter()
         try:
             rec = run_cell(c, run, workspace, folder, o, inner)
@@ -170,10 +212,10 @@ def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None 
         except Exception as exc:  # one failed cell is recorded and the sweep goes on
             msg = str(exc) if isinstance(exc, UserError) else f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}"
             rec = {"kind": "edgeprune-sweep-cell", "cell": c.key, "method": c.method, "value": c.value,
-                   "parent": run.name, "error": msg}
+                   "parent": run.name, "options": opts, "error": msg}
             if not isinstance(exc, UserError):
                 rec["traceback"] = traceback.format_exc(limit=5)
-            reporter.log(f"[red]{c.key} failed[/]: {msg}")
+            reporter.log(f"{c.key} failed: {msg}")
         rec["seconds"] = round(time.perf_counter() - t0, 1)
         _append(results, rec)
         records.append(rec)

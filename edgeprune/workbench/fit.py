@@ -11,11 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..jsonio import atomic_write_bytes, atomic_write_text
+from .. import schema
+from ..errors import UserError
+from ..jsonio import atomic_write_bytes, atomic_write_text, read_json
+from ..paths import safe_join
 from ..progress import Reporter, Silent
 from .modelio import save_model
-from .pipeline import eval_dataset, train_dataset
+from .pipeline import AUGMENTATIONS, eval_dataset, train_dataset
 from .tf import keras
+
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -30,6 +35,26 @@ class FitConfig:
     min_epochs: int = 0  # early stopping waits this long (pruning schedules must finish first)
     augment: str = "study"
     seed: int = 42
+
+    def check(self) -> None:
+        """The user's training options, checked before anything is read or written."""
+        check_training_options(self.epochs, self.batch_size, self.lr, self.patience, self.augment, self.seed)
+
+
+def check_training_options(epochs: int, batch_size: int, lr: float, patience: int, augment: str | None,
+                           seed: int) -> None:
+    if epochs < 1:
+        raise UserError("--epochs must be at least 1")
+    if batch_size < 1 or batch_size > 65536:
+        raise UserError(f"--batch-size must be between 1 and 65536, got {batch_size}")
+    if not math.isfinite(lr) or not 0 < lr < 1:
+        raise UserError(f"--lr must be a number between 0 and 1, got {lr}")
+    if patience < 0:
+        raise UserError("--patience must be 0 (off) or more")
+    if augment is not None and augment not in AUGMENTATIONS:
+        raise UserError(f"unknown --augment {augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
+    if not 0 <= seed <= MAX_SEED:
+        raise UserError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
 
 
 @dataclass
@@ -126,8 +151,13 @@ def save_weights(weights: list, path: Path) -> None:
 
 
 def load_weights(path: Path) -> list:
-    with np.load(path, allow_pickle=False) as f:
-        return [f[f"arr_{i}"] for i in range(len(f.files))]
+    from ..data.arrays import load_npz_arrays
+
+    arrays = load_npz_arrays(path)
+    try:
+        return [arrays[f"arr_{i}"] for i in range(len(arrays))]
+    except KeyError:
+        raise UserError(f"{path} is not a weights file written by edgeprune; start again with --force") from None
 
 
 def compile_model(model: keras.Model, lr: float, weight_decay: float) -> None:
@@ -136,10 +166,16 @@ def compile_model(model: keras.Model, lr: float, weight_decay: float) -> None:
 
 
 def load_checkpoint(ckpt: Path) -> dict | None:
+    """The checkpoint's state.json, checked: its file names must be plain names of files inside ``ckpt``."""
     f = Path(ckpt) / "state.json"
     if not f.is_file():
         return None
-    return json.loads(f.read_text())
+    state = schema.check(read_json(f, what="checkpoint state"), schema.CHECKPOINT, str(f))
+    for key in ("model_file", "best_file"):
+        name = state[key]
+        if name is not None and not safe_join(ckpt, name).is_file():
+            raise UserError(f"{f} names {key} {name!r}, which is not a file in {ckpt}; start again with --force")
+    return state
 
 
 def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, reporter: Reporter | None = None,
@@ -163,6 +199,8 @@ def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, r
     if resume_state and ckpt and resume_state.get("best_file"):
         cb.best_file = resume_state["best_file"]
         cb.best_weights = load_weights(ckpt / cb.best_file)
+        if [w.shape for w in cb.best_weights] != [tuple(w.shape) for w in model.get_weights()]:
+            raise UserError(f"{ckpt / cb.best_file} does not hold this model's weights; start again with --force")
     if ckpt:
         ckpt.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -17,16 +17,22 @@ BN_MOMENTUM = 0.9
 ARCHS = ("cnn", "mobilenetv2", "efficientnetb0")
 
 
-def build_cnn(num_classes: int, image_size: int, widths: Sequence[int] = STUDY_WIDTHS, dense: int = STUDY_DENSE,
-              name: str = "edgeprune_cnn") -> keras.Model:
-    """The study's CNN: blocks of [Conv3x3-BN-ReLU] x 2 + MaxPool + Dropout 0.25, then Dense-BN-ReLU-Dropout, softmax."""
+def check_cnn_shape(widths: Sequence[int], dense: int, image_size: int) -> None:
+    """The CNN's shape options, checked before anything is built or written."""
     if len(widths) == 0 or len(widths) % 2:
         raise UserError(f"--widths needs an even number of values (two convs per block), got {list(widths)}")
-    if any(w < 1 for w in widths) or dense < 1:
-        raise UserError("--widths and --dense must be positive")
+    if any(w < 1 or w > 16384 for w in widths) or not 1 <= dense <= 65536:
+        raise UserError("--widths must be between 1 and 16384 and --dense between 1 and 65536")
     blocks = len(widths) // 2
     if image_size < 2 ** blocks:
         raise UserError(f"--image-size {image_size} is too small for {blocks} pooling blocks (minimum {2 ** blocks})")
+
+
+def build_cnn(num_classes: int, image_size: int, widths: Sequence[int] = STUDY_WIDTHS, dense: int = STUDY_DENSE,
+              name: str = "edgeprune_cnn") -> keras.Model:
+    """The study's CNN: blocks of [Conv3x3-BN-ReLU] x 2 + MaxPool + Dropout 0.25, then Dense-BN-ReLU-Dropout, softmax."""
+    check_cnn_shape(widths, dense, image_size)
+    blocks = len(widths) // 2
     L = keras.layers
     layers = [L.InputLayer(input_shape=(image_size, image_size, 3), name="image"), L.Rescaling(1.0 / 255, name="rescale")]
     for b in range(blocks):

@@ -1,17 +1,18 @@
 """`edgeprune prune`: weight, filter or hybrid pruning of a run, fine-tuned, measured, with an optional fair control."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..jsonio import read_json
 from ..progress import Reporter, Silent
-from ..runs import Run, check_name, staging_dir
+from ..readers import read_sensitivity
+from ..runs import Run, check_name, check_replaceable_run, staging_dir
 from .bn_recalibration import recalibrate_checked
 from .filter_pruning import FilterPlan, apply as apply_filters
-from .fit import FitConfig, fit
+from .fit import FitConfig, check_training_options, fit
 from .macs import count_macs
 from .modelio import load_model
 from .runio import copy_split, run_data, scores, write_run
@@ -62,12 +63,17 @@ def validate(o: PruneOptions) -> None:
         if o.ratio is None and not o.sensitivity:
             raise UserError(f"--method {o.method} needs --ratio (e.g. --ratio 0.3) or --sensitivity FILE")
         filter_plan(o, {}).check()
-    if o.epochs < 1:
-        raise UserError("--epochs must be at least 1")
+    check_training_options(o.epochs, o.batch_size, o.lr, o.patience, o.augment, o.seed)
     if o.cluster is not None and not 2 <= o.cluster <= 256:
         raise UserError("--cluster must be between 2 and 256")
-    if o.sensitivity and not Path(o.sensitivity).is_file():
-        raise UserError(f"sensitivity file not found: {o.sensitivity}")
+    if not math.isfinite(o.max_drop) or not 0 <= o.max_drop <= 1:
+        raise UserError(f"--max-drop must be a number from 0 to 1, got {o.max_drop}")
+    if o.sensitivity:
+        read_sensitivity(o.sensitivity)
+    if o.layers is not None and not [n for n in o.layers if n]:
+        raise UserError("--layers is empty; name the layers to prune, or leave it out to prune them all")
+    if o.out is not None:
+        check_name(o.out)
 
 
 def filter_plan(o: PruneOptions, per_layer: dict[str, float]) -> FilterPlan:
@@ -88,32 +94,45 @@ def default_name(run: Run, o: PruneOptions) -> str:
     return "-".join(parts)
 
 
+def parent_augment(o: PruneOptions, parent: dict) -> str:
+    """--augment, else the parent run's augmentation."""
+    saved = (parent.get("options") or {}).get("augment")
+    return o.augment or (saved if isinstance(saved, str) else "study")
+
+
+def recorded_options(o: PruneOptions, parent: dict) -> dict:
+    """The options as run.json records them: what decides the pruned model (not its name or --force)."""
+    return {**{k: v for k, v in asdict(o).items() if k not in ("out", "force")}, "augment": parent_augment(o, parent)}
+
+
 def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None = None) -> Run:
     reporter = reporter or Silent()
     validate(o)
-    name = check_name(o.out) if o.out else default_name(run, o)
+    name = check_name(o.out if o.out is not None else default_name(run, o))
     final = Path(workspace) / name
-    if final.exists() and not o.force:
-        raise UserError(f"{final} already exists; pass --force to replace it or choose another --out")
+    check_replaceable_run(final, o.force)
     t0 = time.perf_counter()
     parent = run.info
     model = load_model(run.model)
     manifest, data = run_data(run, workspace, reporter)
     base = scores(model, data)
-    augment = o.augment or (parent.get("options") or {}).get("augment", "study")
+    augment = parent_augment(o, parent)
     cfg = FitConfig(epochs=o.epochs, batch_size=o.batch_size, lr=o.lr, patience=o.patience, augment=augment, seed=o.seed)
     info: dict = {"kind": "prune", "method": o.method, "parent": {"name": run.name, "path": str(run.path.resolve()), **base,
                                                                "params": parent.get("params")},
                   "arch": parent.get("arch"), "image_size": parent["image_size"], "data": parent.get("data"),
-                  "options": {**{k: v for k, v in asdict(o).items() if k not in ("out", "force")}, "augment": augment}}
+                  "options": recorded_options(o, parent)}
     pruning: dict = {}
     macs_before = count_macs(model)
 
     if o.method in ("filter", "hybrid"):
         per_layer = {}
         if o.sensitivity:
-            per_layer = choose_ratios(read_json(o.sensitivity, what="sensitivity file"), model, o.max_drop)
+            per_layer = choose_ratios(read_sensitivity(o.sensitivity), model, o.max_drop)
         res = apply_filters(model, filter_plan(o, per_layer))
+        if res.summary["params_after"] >= res.summary["params_before"]:
+            raise UserError("these options remove no filter (every layer keeps its full width: the ratio is too small "
+                            "for --round-to, or --max-drop lets no layer be pruned); nothing was written")
         model = res.model
         rec = recalibrate_checked(model, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
         res.summary["after_surgery"] = {"val_accuracy_before_bn": rec.val_before, "val_accuracy": rec.val_after}

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 from ..errors import UserError
 
+MIN_PRUNING_STEPS = 2
+
 
 @dataclass(frozen=True)
 class SchedulePlan:
@@ -50,6 +52,11 @@ def plan_schedule(n_train: int, batch_size: int, epochs: int, target: float, ini
     spe = max(1, math.ceil(n_train / batch_size))
     prune_epochs = max(1, min(epochs, round(epochs * prune_fraction)))
     window = prune_epochs * spe  # steps 0 .. window-1 are inside the pruning phase
+    if window < MIN_PRUNING_STEPS:
+        # measured with tfmot 0.8.1: a schedule of one step (step 0) never updates the mask, and sparsity stays 0
+        raise UserError(f"too few steps for the pruning schedule: {n_train} training images at --batch-size {batch_size} "
+                        f"give {spe} step(s) per epoch, and the schedule runs over {prune_epochs} epoch(s), "
+                        f"{window} step(s); it needs at least {MIN_PRUNING_STEPS}. Use more --epochs or a smaller --batch-size")
     frequency = max(1, min(100, spe // 2))
     end_step = ((window - 1) // frequency) * frequency
     if kind == "polynomial" and end_step == 0:

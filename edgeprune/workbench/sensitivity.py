@@ -36,9 +36,8 @@ def analyse(model, data, criterion: str = "l1", ratios=DEFAULT_RATIOS, reporter:
 
 
 def choose_ratios(sens: dict, model, max_drop: float) -> dict[str, float]:
-    """Per layer, the largest ratio whose accuracy drop (before fine-tuning) is at most max_drop."""
-    if not isinstance(sens, dict) or sens.get("kind") != "edgeprune-sensitivity" or not isinstance(sens.get("layers"), dict):
-        raise UserError("the sensitivity file is not one written by `edgeprune sensitivity`")
+    """Per layer, the largest ratio whose accuracy drop (before fine-tuning) is at most max_drop.
+    ``sens`` is a file read by ``prune.read_sensitivity`` (its shape is checked there)."""
     widths = {g.producer: int(model.get_layer(g.producer).kernel.shape[-1]) for g in groups(model)}
     if sens.get("widths") != widths:
         raise UserError("the sensitivity file was made for another model (its layers or widths differ); run `edgeprune sensitivity` on this run")
@@ -61,8 +60,11 @@ def run_sensitivity(run, workspace, criterion: str, ratios, out, force: bool, re
 
     if not ratios or any(not 0 < r < 1 for r in ratios):
         raise UserError("--ratios must be numbers between 0 and 1")
-    target = Path(out) if out else run.path / "sensitivity.json"
+    target = Path(out) if out is not None else run.path / "sensitivity.json"
+    if target.suffix != ".json":
+        raise UserError(f"--out {target} must name a .json file (the CSV is written beside it)")
     check_writable(target, force)
+    check_writable(target.with_suffix(".csv"), force)
     model = load_model(run.model)
     _, data = run_data(run, workspace, reporter)
     res = analyse(model, data, criterion, ratios, reporter)

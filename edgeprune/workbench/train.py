@@ -6,19 +6,20 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .. import schema
 from ..data.arrays import load_split_arrays, prepare
 from ..data.demo import make_demo
 from ..data.manifest import Manifest
 from ..errors import UserError
 from ..jsonio import read_json, write_json
 from ..progress import Reporter, Silent
-from ..runs import SPLIT_FILE, Run, check_name, new_name, staging_dir
+from ..runs import SPLIT_FILE, Run, check_name, check_replaceable_run, new_name, staging_dir
 from .bn_recalibration import recalibrate_checked
 from .fit import FitConfig, fit, load_checkpoint
 from .macs import count_macs
 from .modelio import load_model
-from .models import STUDY_DENSE, STUDY_WIDTHS, build
-from .runio import cache_dir, scores, write_run
+from .models import ARCHS, STUDY_DENSE, STUDY_WIDTHS, build, check_cnn_shape
+from .runio import scores, write_run
 
 OPTIONS_FILE = "train_options.json"
 
@@ -50,22 +51,58 @@ def resolve_data(source: str, workspace: Path) -> Path:
     return Path(source)
 
 
+def fit_config(o: TrainOptions) -> FitConfig:
+    return FitConfig(epochs=o.epochs, batch_size=o.batch_size, lr=o.lr, patience=o.patience, lr_patience=o.lr_patience,
+                     augment=o.augment, seed=o.seed)
+
+
 def _validate(o: TrainOptions) -> None:
-    if o.epochs < 1:
-        raise UserError("--epochs must be at least 1")
-    if o.batch_size < 1:
-        raise UserError("--batch-size must be at least 1")
-    if not 0 < o.lr < 1:
-        raise UserError("--lr must be between 0 and 1")
+    """Every option, checked before anything is read or written (a bad option never leaves a staging folder)."""
     if o.image_size < 8 or o.image_size > 1024:
         raise UserError("--image-size must be between 8 and 1024")
     if o.limit_per_class is not None and o.limit_per_class < 3:
         raise UserError("--limit-per-class must be at least 3")
+    if o.arch not in ARCHS:
+        raise UserError(f"unknown --arch {o.arch!r}; choose one of {', '.join(ARCHS)}")
+    if o.weights not in ("none", "imagenet"):
+        raise UserError(f"--weights must be 'imagenet' or 'none', got {o.weights!r}")
+    if o.arch == "cnn":
+        check_cnn_shape(o.widths, o.dense, o.image_size)
+    if o.lr_patience < 0:
+        raise UserError("lr_patience must be 0 (off) or more")
+    fit_config(o).check()
+    if o.out is not None:
+        check_name(o.out)
+
+
+TRAIN_OPTIONS = {
+    "data": schema.STR, "image_size": schema.INT, "arch": schema.STR, "widths": schema.list_of(schema.INT),
+    "dense": schema.INT, "weights": schema.STR, "epochs": schema.INT, "batch_size": schema.INT, "lr": schema.NUM,
+    "patience": schema.INT, "lr_patience": schema.INT, "augment": schema.STR, "seed": schema.INT,
+    "limit_per_class": schema.opt(schema.INT), "workspace?": schema.STR, "out?": schema.opt(schema.STR),
+    "force?": schema.BOOL,
+}
+
+
+def _saved_options(staging: Path, workspace: Path, force: bool) -> TrainOptions:
+    """The options an interrupted run was started with, read back as untrusted input and checked again."""
+    f = staging / OPTIONS_FILE
+    saved = schema.check(read_json(f, what="training options"), TRAIN_OPTIONS, str(f))
+    unknown = sorted(set(saved) - {k.rstrip("?") for k in TRAIN_OPTIONS})
+    if unknown:
+        raise UserError(f"{f} has unknown keys {unknown}; start again with --force")
+    opts = TrainOptions(**saved)
+    opts.workspace, opts.force, opts.out = str(workspace), force, None
+    try:
+        _validate(opts)
+    except UserError as exc:
+        raise UserError(f"{f}: {exc}; start again with --force") from None
+    return opts
 
 
 def _find_resumable(workspace: Path, out: str | None) -> Path:
-    if out:
-        st = staging_dir(workspace, out)
+    if out is not None:
+        st = staging_dir(workspace, check_name(out))
         if not (st / OPTIONS_FILE).is_file():
             raise UserError(f"no interrupted training run named {out!r} in {workspace}/ to resume")
         return st
@@ -81,17 +118,18 @@ def train(opts: TrainOptions, *, resume: bool = False, reporter: Reporter | None
     workspace = Path(opts.workspace)
     if resume:
         staging = _find_resumable(workspace, opts.out)
-        saved = read_json(staging / OPTIONS_FILE, what="training options")
-        force = opts.force
-        opts = TrainOptions(**saved)
-        opts.force = force
-        name = staging.name[1:-len(".partial")]
+        if staging.is_symlink() or not staging.is_dir():
+            raise UserError(f"{staging} is not a folder edgeprune made; remove it by hand")
+        name = check_name(staging.name[1:-len(".partial")])
+        opts = _saved_options(staging, workspace, opts.force)
+        check_replaceable_run(workspace / name, opts.force)
     else:
         _validate(opts)
-        name = check_name(opts.out) if opts.out else new_name(opts.arch, workspace)
+        name = opts.out if opts.out is not None else new_name(opts.arch, workspace)
         staging = staging_dir(workspace, name)
-        if (workspace / name).exists() and not opts.force:
-            raise UserError(f"{workspace / name} already exists; pass --force to replace it or choose another --out")
+        check_replaceable_run(workspace / name, opts.force)
+        if staging.is_symlink() or (staging.exists() and not staging.is_dir()):
+            raise UserError(f"{staging} is not a folder edgeprune made; remove it by hand or choose another --out")
         if staging.exists():
             if not opts.force:
                 raise UserError(f"an interrupted run {name!r} exists; pass --resume to continue it or --force to start over")
@@ -103,9 +141,9 @@ def train(opts: TrainOptions, *, resume: bool = False, reporter: Reporter | None
         raise UserError(f"{staging} holds no checkpoint yet; start again with --force")
     if resume and (staging / SPLIT_FILE).is_file():
         manifest = Manifest.load(staging / SPLIT_FILE)
-        data = load_split_arrays(manifest, opts.image_size, cache_dir(workspace), reporter)
+        data = load_split_arrays(manifest, opts.image_size, reporter=reporter)
     else:
-        manifest, data = prepare(resolve_data(opts.data, workspace), opts.image_size, opts.seed, cache_dir(workspace),
+        manifest, data = prepare(resolve_data(opts.data, workspace), opts.image_size, opts.seed,
                                  limit_per_class=opts.limit_per_class, reporter=reporter)
         if opts.data == "demo":
             manifest.source = "demo"
@@ -114,8 +152,7 @@ def train(opts: TrainOptions, *, resume: bool = False, reporter: Reporter | None
         manifest.save(staging / SPLIT_FILE)
     if manifest.skipped:
         reporter.log(f"skipped {len(manifest.skipped)} file(s) that could not be used (see split.json 'skipped')")
-    cfg = FitConfig(epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr, patience=opts.patience,
-                    lr_patience=opts.lr_patience, augment=opts.augment, seed=opts.seed)
+    cfg = fit_config(opts)
     if state is not None:
         model = load_model(ckpt / state["model_file"], compile=True)
         result = fit(model, data, cfg, ckpt=ckpt, reporter=reporter, resume_state=state, compile=False)
