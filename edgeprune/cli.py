@@ -5,6 +5,7 @@ Imports of the workbench (TensorFlow) happen inside the commands that need them,
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -24,18 +25,16 @@ app.add_typer(data_app, name="data")
 WorkspaceOpt = typer.Option(DEFAULT_WORKSPACE, "--workspace", "-w", help="Folder that holds the runs.")
 
 
-def _ints(text: str, what: str) -> list[int]:
+def _items(text: str, what: str, kind=str) -> list:
+    """A comma-separated option as a list of ``kind`` (str, int or float); empty or malformed is a user error."""
+    names = {str: "names", int: "integers", float: "numbers"}
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        vals = [kind(v.strip()) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise UserError(f"{what} must be comma-separated integers, got {text!r}") from None
-
-
-def _floats(text: str, what: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UserError(f"{what} must be comma-separated numbers, got {text!r}") from None
+        vals = None
+    if not vals or (kind is float and any(v != v or v in (float("inf"), float("-inf")) for v in vals)):
+        raise UserError(f"{what} must be comma-separated {names[kind]}, got {text!r}")
+    return vals
 
 
 @app.command()
@@ -63,14 +62,14 @@ def train(
     from .ui import RichReporter, console, pct
     from .workbench.train import TrainOptions, train as do_train
 
-    opts = TrainOptions(data=data, image_size=image_size, arch=arch, widths=_ints(widths, "--widths"), dense=dense,
+    opts = TrainOptions(data=data, image_size=image_size, arch=arch, widths=_items(widths, "--widths", int), dense=dense,
                         weights=weights, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                         augment=augment, seed=seed, limit_per_class=limit_per_class, workspace=str(workspace),
                         out=out, force=force)
     run = do_train(opts, resume=resume, reporter=RichReporter(quiet))
     info = run.info
     rec = info["bn_recalibration"]
-    console.print(f"[bold green]run[/] {run.path}  params {info['params']:,}  epochs {info['epochs_run']}  "
+    console.print(f"[bold green]run[/] {escape(str(run.path))}  params {info['params']:,}  epochs {info['epochs_run']}  "
                   f"val {pct(info['val_accuracy'])}  test {pct(info['test_accuracy'])}  "
                   f"(BatchNorm re-estimated: val {pct(rec['val_accuracy_before'])} -> {pct(rec['val_accuracy_after'])})")
 
@@ -134,7 +133,7 @@ def prune(
     o = PruneOptions(method=method, sparsity=sparsity, initial_sparsity=initial_sparsity, schedule=schedule, ratio=ratio,
                      criterion=criterion, scope=scope, round_to=round_to, sensitivity=str(sensitivity) if sensitivity else None,
                      max_drop=max_drop, skip_first=skip_first, skip_last=skip_last,
-                     layers=[v.strip() for v in layers.split(",")] if layers else None, epochs=epochs, lr=lr,
+                     layers=_items(layers, "--layers") if layers is not None else None, epochs=epochs, lr=lr,
                      batch_size=batch_size, patience=patience, augment=augment, control=control, cluster=cluster,
                      seed=seed, out=out, force=force)
     new = do_prune(run, workspace, o, RichReporter(quiet))
@@ -154,7 +153,7 @@ def prune(
     if "clustering" in p:
         console.print(f"clustered to {p['clustering']['clusters']} values: distinct per kernel {p['clustering']['distinct_values_per_kernel']}")
     par = info["parent"]
-    console.print(f"[bold green]run[/] {new.path}  val {pct(info['val_accuracy'])}  test {pct(info['test_accuracy'])}  "
+    console.print(f"[bold green]run[/] {escape(str(new.path))}  val {pct(info['val_accuracy'])}  test {pct(info['test_accuracy'])}  "
                   f"(parent: val {pct(par['val_accuracy'])}, test {pct(par['test_accuracy'])})")
     if "control" in info:
         c = info["control"]
@@ -177,11 +176,11 @@ def sensitivity_cmd(
     from .ui import RichReporter, console, pct, table
     from .workbench.sensitivity import run_sensitivity
 
-    rs = _floats(ratios, "--ratios")
+    rs = _items(ratios, "--ratios", float)
     res, files = run_sensitivity(resolve_run(model, workspace), workspace, criterion, rs, out, force, RichReporter(quiet))
     console.print(table(f"val accuracy with one layer pruned (baseline {pct(res['baseline_val_accuracy'])})",
                         ["layer", *[f"{r:.0%}" for r in rs]], [[n, *[pct(a, 1) for a in row["val_accuracy"]]] for n, row in res["layers"].items()]))
-    console.print("written " + " and ".join(str(f) for f in files), highlight=False)
+    console.print("written " + " and ".join(str(f) for f in files), highlight=False, markup=False)
 
 
 @app.command()
@@ -191,7 +190,7 @@ def export(
     sparse: str = typer.Option("auto", help="Sparse weight encoding: auto (when sparsity >= 0.5), on, off, both."),
     calib: int = typer.Option(200, help="Training images used to calibrate int8."),
     io: str = typer.Option("uint8", help="int8 input/output type: uint8 (raw pixels), int8 or float32."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Bundle folder (default: exports/<run>)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Bundle folder (default: exports/<run>)."),
     force: bool = typer.Option(False, help="Replace an existing bundle."),
     workspace: Path = WorkspaceOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -202,9 +201,8 @@ def export(
     from .workbench.export import ExportOptions, export as do_export
 
     run = resolve_run(model, workspace)
-    res = do_export(run, workspace, ExportOptions(formats=[f.strip() for f in formats.split(",") if f.strip()],
-                                                  sparse=sparse, calib=calib, io=io, out=str(out) if out else None,
-                                                  force=force), RichReporter(quiet))
+    res = do_export(run, workspace, ExportOptions(formats=_items(formats, "--formats"), sparse=sparse, calib=calib,
+                                                  io=io, out=out, force=force), RichReporter(quiet))
     rows = [[r["file"], kb(r["bytes"]), kb(r["gzip_bytes"]), f"{r['gzip_over_floor']:.2f}x" if r.get("gzip_over_floor") else "-",
              pct(r["accuracy"]), pct(r["agreement"]), "yes" if r["runs_xnnpack"] else "NO",
              "yes" if r["runs_reference"] else "NO", "kept" if r["kept"] else "REJECTED"] for r in res.rows]
@@ -220,7 +218,7 @@ def export(
 def _parse_threads(text: str) -> list:
     if text in ("", "all"):
         return [None]
-    vals = _ints(text, "--threads")
+    vals = _items(text, "--threads", int)
     if not vals or any(v < 1 for v in vals):
         raise UserError("--threads takes positive integers, e.g. 1,2,4")
     return vals
@@ -238,21 +236,25 @@ def bench(
     max_images: Optional[int] = typer.Option(None, help="Score at most N test images."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the results as CSV."),
-    append: bool = typer.Option(False, help="Add to existing --json/--csv files instead of replacing them."),
+    append: bool = typer.Option(False, help="Add to existing --json/--csv files."),
+    force: bool = typer.Option(False, help="Replace existing --json/--csv files."),
+    timeout: float = typer.Option(900.0, help="Seconds one file may take at one thread count before it is stopped."),
     predictions: bool = typer.Option(False, help="Keep every test image's top-1 in the JSON (compare devices image by image)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Measure accuracy, size, gzip size and per-image latency of TFLite files on this device. Needs no TensorFlow."""
-    from .device.bench import BenchOptions, bench as do_bench, save_csv, save_json
+    from .device.bench import BenchOptions, bench as do_bench, check_outputs, save_csv, save_json
     from .ui import RichReporter, console, kb, pct, table
 
     opts = BenchOptions(threads=_parse_threads(threads), xnnpack=not no_xnnpack, warmup=warmup, runs=runs,
                         data=str(data) if data else None, runtime=runtime, max_images=max_images,
-                        predictions=predictions)
+                        predictions=predictions, timeout_s=timeout)
+    opts.check()
+    check_outputs(json_out, csv_out, append, force)
     res = do_bench([str(m) for m in models], opts, RichReporter(quiet))
     dev = res.device
     rtms = sorted({f"{r['runtime']['name']} {r['runtime']['version']}" for r in res.rows if r.get("runtime") and r['runtime'].get('version')})
-    console.print(f"device: {dev['cpu']} ({dev['machine']}, {dev['cores']} cores{', ' + dev['pi_model'] if dev.get('pi_model') else ''})"
+    console.print(f"device: {escape(str(dev['cpu']))} ({dev['machine']}, {dev['cores']} cores{', ' + dev['pi_model'] if dev.get('pi_model') else ''})"
                   f"  runtime: {', '.join(rtms) or '-'}  XNNPACK: {'on' if opts.xnnpack else 'off'}", highlight=False)
     rows = []
     for r in res.rows:
@@ -297,7 +299,7 @@ def sweep(
     criterion: str = typer.Option("l1", help="Filter criterion for filter and hybrid cells."),
     round_to: int = typer.Option(1, help="Kept filter counts at multiples of N."),
     runs: int = typer.Option(100, help="Timed runs per file when benchmarking."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep folder (default: sweeps/<run>)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Sweep folder (default: sweeps/<run>)."),
     workspace: Path = WorkspaceOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
@@ -307,10 +309,10 @@ def sweep(
     from .ui import RichReporter, console, kb, pct, table
 
     run = resolve_run(model, workspace)
-    o = SweepOptions(methods=[m.strip() for m in method.split(",") if m.strip()], values=_floats(values, "--values"),
-                     formats=[f.strip() for f in formats.split(",") if f.strip()], hybrid_ratio=hybrid_ratio,
+    o = SweepOptions(methods=_items(method, "--method"), values=_items(values, "--values", float),
+                     formats=_items(formats, "--formats"), hybrid_ratio=hybrid_ratio,
                      bench=bench_, control=control, epochs=epochs, lr=lr, batch_size=batch_size, criterion=criterion,
-                     round_to=round_to, bench_runs=runs, out=str(out) if out else None)
+                     round_to=round_to, bench_runs=runs, out=out)
     folder, recs = do_sweep(run, workspace, o, RichReporter(quiet))
     rows = []
     for r in recs:
@@ -335,12 +337,15 @@ def report(
     max_gzip_mb: Optional[float] = typer.Option(None, help="With --pick: largest gzip size in MB."),
     max_p50_ms: Optional[float] = typer.Option(None, help="With --pick: largest median latency in ms."),
     device: Optional[str] = typer.Option(None, help="With --pick: the device whose latency counts (part of its name)."),
+    force: bool = typer.Option(False, help="Replace an existing report.md in --out."),
 ):
     """Write report.md (the comparison table) and PNG plots, or --pick the best model under size/latency limits."""
     from .study.entries import load_inputs
-    from .study.report import pick, write_report
+    from .study.report import check_report_folder, pick, write_report
     from .ui import console, err_console
 
+    if not pick_:
+        check_report_folder(out, force)
     if not results:
         raise UserError("name the results to report: a sweep's results.jsonl, export bundle folders, bench JSON files")
     missing = [str(p) for p in results if not p.exists()]
@@ -350,17 +355,13 @@ def report(
     for w in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
     if pick_:
-        if max_gzip_mb is None and max_p50_ms is None:
-            raise UserError("--pick needs --max-gzip-mb and/or --max-p50-ms")
-        if not entries:
-            raise UserError("no results to pick from")
         res = pick(entries, max_gzip_mb, max_p50_ms, device)
-        console.print(res.message, highlight=False)
+        console.print(res.message, highlight=False, markup=False)
         if res.entry is None:
             raise typer.Exit(1)
         return
-    rep = write_report(entries, out, warnings + [f"{m} not found" for m in missing], sens)
-    console.print(f"written {rep['report']}" + "".join(f", {p}" for p in rep["plots"]), highlight=False)
+    rep = write_report(entries, out, warnings + [f"{m} not found" for m in missing], sens, force=force)
+    console.print(f"written {rep['report']}" + "".join(f", {p}" for p in rep["plots"]), highlight=False, markup=False)
     if rep["note"]:
         console.print(rep["note"], highlight=False)
 
@@ -388,4 +389,10 @@ def main() -> None:
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        if os.environ.get("EDGEPRUNE_DEBUG"):
+            raise
+        # a fault of edgeprune itself: one line, and the way to see more
+        msg = " ".join(str(exc).split())[:300]
+        print(f"internal error: {exc.__class__.__name__}: {msg} (a bug in edgeprune; run again with EDGEPRUNE_DEBUG=1 "
+              "for the traceback, and please report it)", file=sys.stderr)
+        sys.exit(1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -34,9 +35,10 @@ class RichReporter:
             self._progress.advance(self._task, n)
 
     def log(self, message: str) -> None:
+        """Library messages are plain text: names in them (files, classes, layers) are never read as markup."""
         if self.quiet:
             return
-        (self._progress.console if self._progress else err_console).print(message, highlight=False)
+        (self._progress.console if self._progress else err_console).print(message, highlight=False, markup=False)
 
     def done(self) -> None:
         if self._progress is not None:
@@ -45,11 +47,11 @@ class RichReporter:
 
 
 def table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
-    t = Table(title=title, title_justify="left")
+    t = Table(title=escape(title), title_justify="left")
     for i, c in enumerate(columns):
-        t.add_column(c, justify="left" if i == 0 else "right")
-    for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+        t.add_column(escape(c), justify="left" if i == 0 else "right")
+    for r in rows:  # cells hold names from files (classes, layers, paths): never markup
+        t.add_row(*["" if v is None else escape(str(v)) for v in r])
     return t
 
 

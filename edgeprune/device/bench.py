@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
-from ..jsonio import atomic_write_text, read_json, to_jsonable, write_json
+from ..jsonio import atomic_write_text, check_writable, to_jsonable, write_json
+from ..readers import read_bench_file, read_export
 from ..progress import Reporter, Silent
 from . import runtime as rt
 from .measure import Spec, gzip_size
@@ -35,9 +36,26 @@ class BenchOptions:
     data: str | None = None
     runtime: str | None = None
     max_images: int | None = None
-    timeout_s: float = 900.0
+    timeout_s: float = 900.0  # per child process: one file at one thread count
     fallback: bool = True  # retry with the next runtime when one crashes
     predictions: bool = False  # keep every image's top-1 (to compare devices image by image)
+
+    def check(self) -> None:
+        """The user's options, checked before anything is measured."""
+        if self.runs < 1 or self.warmup < 0:
+            raise UserError("--runs must be at least 1 and --warmup at least 0")
+        if self.max_images is not None and self.max_images < 1:
+            raise UserError("--max-images must be at least 1 (leave it out to score every image)")
+        if not self.timeout_s > 0:
+            raise UserError("--timeout must be a positive number of seconds")
+        if any(t is not None and t < 1 for t in self.threads):
+            raise UserError("--threads takes positive integers, e.g. 1,2,4")
+        if self.data:
+            p = Path(self.data)
+            if not p.exists():
+                raise UserError(f"--data not found: {self.data}")
+            if not (p.is_dir() or p.is_file()):
+                raise UserError(f"--data {self.data} is neither a folder nor a regular file (.npz)")
 
 
 def run_child(spec: Spec, timeout_s: float) -> dict:
@@ -60,22 +78,26 @@ def run_child(spec: Spec, timeout_s: float) -> dict:
             except ValueError:
                 sig = str(-proc.returncode)
             return {"ok": False, "error": f"the runtime crashed ({sig}) on this file", "crashed": True}
-        if not out_f.is_file():
+        try:
+            out = json.loads(out_f.read_text()) if out_f.is_file() else None
+        except (OSError, ValueError):
+            out = None
+        if not isinstance(out, dict):
             tail = " ".join(proc.stderr.strip().splitlines()[-1:])[:300]
             return {"ok": False, "error": f"the measuring process failed (exit {proc.returncode}): {tail}", "crashed": True}
-        return json.loads(out_f.read_text())
+        return out
 
 
 def _format_of(model: Path) -> tuple[str, bool | None]:
-    """The format and sparse flag recorded in the bundle's export.json, else guessed from the file name."""
-    f = model.parent / "export.json"
-    if f.is_file():
-        try:
-            for row in json.loads(f.read_text()).get("files", []):
-                if row.get("file") == model.name:
-                    return str(row.get("format")), row.get("sparse")
-        except (ValueError, AttributeError):
-            pass
+    """The format and sparse flag recorded in the bundle's export.json, else guessed from the file name.
+
+    export.json is as untrusted as the .tflite beside it: one of the wrong shape is a UserError, which becomes this
+    file's error row (the other files are still measured)."""
+    if (model.parent / "export.json").is_file():
+        exp, _ = read_export(model.parent)
+        for row in exp["files"]:
+            if row["file"] == model.name:
+                return row["format"], row.get("sparse")
     stem = model.stem.lower()
     for fmt in ("int8", "dynamic", "fp16", "fp32"):
         if fmt in stem:
@@ -84,10 +106,15 @@ def _format_of(model: Path) -> tuple[str, bool | None]:
 
 
 def bench_one(model: Path, threads: int | None, opts: BenchOptions, device: dict) -> dict:
-    fmt, sparse = _format_of(model)
-    row: dict = {"model": str(model), "name": model.parent.name + "/" + model.name, "format": fmt, "sparse": sparse,
+    row: dict = {"model": str(model), "name": model.parent.name + "/" + model.name, "format": None, "sparse": None,
                  "bytes": None, "gzip_bytes": None, "threads": threads or os.cpu_count(), "xnnpack": opts.xnnpack,
                  "device": device, "error": None}
+    try:
+        row["format"], row["sparse"] = _format_of(model)
+    except UserError as exc:
+        row["error"] = f"the bundle is damaged: {exc}"
+        row["runtime"] = {"name": None, "version": None}
+        return row
     if model.is_file():
         data = model.read_bytes()
         row["bytes"], row["gzip_bytes"] = len(data), gzip_size(data)
@@ -130,10 +157,7 @@ class BenchResult:
 def bench(models: list[str | Path], opts: BenchOptions, reporter: Reporter | None = None) -> BenchResult:
     if not models:
         raise UserError("name at least one .tflite file")
-    if opts.runs < 1 or opts.warmup < 0:
-        raise UserError("--runs must be at least 1 and --warmup at least 0")
-    if opts.data and not Path(opts.data).exists():
-        raise UserError(f"--data not found: {opts.data}")
+    opts.check()
     reporter = reporter or Silent()
     device = device_info()
     rows = []
@@ -157,14 +181,24 @@ def add_speedups(rows: list[dict]) -> None:
         r["speedup"] = base[r["threads"]] / p50 if p50 and r["threads"] in base else None
 
 
+def check_outputs(json_out: Path | None, csv_out: Path | None, append: bool, force: bool) -> None:
+    """Before measuring: the output files can be written (a folder, or an existing file without --append or
+    --force, is refused now rather than after minutes of measuring)."""
+    for path in (json_out, csv_out):
+        if path is None:
+            continue
+        check_writable(path, force or append)
+        if not Path(path).parent.is_dir() and Path(path).parent.exists():
+            raise UserError(f"{Path(path).parent} is not a folder")
+    if append and json_out is not None and Path(json_out).is_file():
+        read_bench_file(Path(json_out))
+
+
 def save_json(result: BenchResult, path: Path, append: bool) -> Path:
     doc = {"kind": "edgeprune-bench", "version": 1, "device": result.device,
            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": result.rows}
     if append and path.is_file():
-        old = read_json(path, what="bench results file")
-        if not isinstance(old, dict) or not isinstance(old.get("results"), list):
-            raise UserError(f"{path} is not an edgeprune bench file; cannot --append to it")
-        doc["results"] = old["results"] + result.rows
+        doc["results"] = read_bench_file(path)["results"] + result.rows
     return write_json(path, doc)
 
 

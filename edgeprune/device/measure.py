@@ -95,6 +95,10 @@ def measure(spec: Spec) -> dict:
     size = shape[1]
 
     labels = read_labels(path)
+    n_classes = int(np.prod(outp["shape"][1:]))
+    if labels is not None and len(labels) != n_classes:
+        raise UserError(f"labels.txt beside {path.name} names {len(labels)} classes but the model has {n_classes} outputs; "
+                        "export the bundle again")
     x = y = None
     source = spec.data or (str(bundled_testset(path)) if bundled_testset(path) else None)
     if source:
@@ -107,6 +111,9 @@ def measure(spec: Spec) -> dict:
                             "export the bundle again or pass --data at the model's size")
         if spec.max_images:
             x, y = x[: spec.max_images], y[: spec.max_images]
+    if y is not None and len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+        raise UserError(f"data labels must be from 0 to {n_classes - 1} for {path.name}, "
+                        f"found {int(y.min())} to {int(y.max())}")
     out["data"] = source
     idx_in, idx_out = inp["index"], outp["index"]
     sample = to_input(x[:1] if x is not None else np.random.default_rng(0).integers(0, 256, (1, *shape[1:]), dtype=np.uint8), inp)
@@ -130,9 +137,6 @@ def measure(spec: Spec) -> dict:
     out["images_per_s"] = 1000.0 / out["latency_ms"]["mean"]
 
     if x is not None:
-        n_classes = int(np.prod(outp["shape"][1:]))
-        if y.max(initial=0) >= n_classes:
-            raise UserError(f"data labels go up to {int(y.max())} but {path.name} has {n_classes} outputs")
         preds = np.empty(len(x), dtype=np.int64)
         for i in range(len(x)):
             interp.set_tensor(idx_in, to_input(x[i : i + 1], inp))

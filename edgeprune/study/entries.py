@@ -5,12 +5,13 @@ report compares them like with like.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
 from ..jsonio import read_json
+from ..paths import is_inside
+from ..readers import read_bench_file, read_export, read_sensitivity, read_sweep_cells
 
 
 @dataclass
@@ -56,10 +57,7 @@ def device_label(dev: dict | None, threads=None) -> str:
 
 
 def entries_from_bundle(folder: Path) -> list[Entry]:
-    exp = read_json(folder / "export.json", what="export.json")
-    card = read_json(folder / "model.json", what="model.json") if (folder / "model.json").is_file() else {}
-    if not isinstance(exp, dict) or exp.get("kind") != "edgeprune-export" or not isinstance(exp.get("files"), list):
-        raise UserError(f"{folder / 'export.json'} is not an edgeprune export file")
+    exp, card = read_export(folder)
     src = card.get("source_run") or {}
     pr = src.get("pruning") or {}
     f = pr.get("filter") or {}
@@ -82,12 +80,6 @@ def entries_from_bundle(folder: Path) -> list[Entry]:
     return out
 
 
-def bench_rows(doc: dict) -> list[dict]:
-    if not isinstance(doc, dict) or doc.get("kind") != "edgeprune-bench" or not isinstance(doc.get("results"), list):
-        raise UserError("not an edgeprune bench file")
-    return doc["results"]
-
-
 def attach_bench(entries: list[Entry], rows: list[dict]) -> list[dict]:
     """Join bench rows to entries by '<bundle>/<file>'; returns the rows no entry matched."""
     by_key = {e.key: e for e in entries}
@@ -107,6 +99,17 @@ def attach_bench(entries: list[Entry], rows: list[dict]) -> list[dict]:
     return unmatched
 
 
+def sweep_bundle(folder: Path, named: str) -> Path | None:
+    """A bundle a sweep file names, confined to the sweep's folder; a moved sweep folder is found by the bundle's
+    name under its exports/. None when neither is an existing folder inside the sweep folder."""
+    root = folder.resolve()
+    for cand in (Path(named), root / "exports" / Path(named).name):
+        real = (root / cand).resolve()
+        if is_inside(root, real) and real != root and real.is_dir():
+            return real
+    return None
+
+
 def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]:
     """Entries from sweep results, bundle folders and bench JSON; a bad file is one warning, the rest is read."""
     entries: list[Entry] = []
@@ -123,19 +126,15 @@ def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]
                 for b in bundles:
                     entries.extend(entries_from_bundle(b))
             elif p.suffix == ".jsonl":
-                cells: dict[str, dict] = {}
-                for line in p.read_text().splitlines():
-                    if line.strip():
-                        d = json.loads(line)
-                        if d.get("kind") != "edgeprune-sweep-cell":
-                            raise UserError(f"{p} is not a sweep results file")
-                        cells[d["cell"]] = d  # a retried cell: its last record counts
-                controls = {d["epochs"]: d for k, d in cells.items() if k.startswith("control") and not d.get("error")}
+                cells, passed_over = read_sweep_cells(p)  # a retried cell: its last record counts
+                warnings.extend(passed_over)
+                controls = {d.get("epochs"): d for k, d in cells.items() if k.startswith("control") and not d.get("error")}
                 for d in cells.values():
                     control = controls.get(d.get("epochs"))
                     for b in d.get("bundles", []):
-                        if Path(b).is_dir():
-                            for e in entries_from_bundle(Path(b)):
+                        b = sweep_bundle(p.parent, b)
+                        if b is not None:
+                            for e in entries_from_bundle(b):
                                 if control and e.method != "none" and e.control_test_accuracy is None:
                                     e.control_test_accuracy = control.get("test_accuracy")  # same fine-tuning length
                                 entries.append(e)
@@ -145,17 +144,17 @@ def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]
                 doc = read_json(p, what="results file")
                 kind = doc.get("kind") if isinstance(doc, dict) else None
                 if kind == "edgeprune-bench":
-                    benches.extend(bench_rows(doc))
+                    benches.extend(read_bench_file(p)["results"])
                 elif kind == "edgeprune-sensitivity":
-                    sensitivity = doc
+                    sensitivity = read_sensitivity(p)
                 elif kind == "edgeprune-export":
                     entries.extend(entries_from_bundle(p.parent))
                 else:
                     raise UserError(f"{p} is not an edgeprune results file (sweep, bench, export or sensitivity)")
         except UserError as exc:
             warnings.append(str(exc))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            warnings.append(f"{p}: not a results file of a known shape ({exc.__class__.__name__}: {exc})")
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError) as exc:
+            warnings.append(f"{p}: not a results file of a known shape ({exc.__class__.__name__}: {str(exc)[:200]})")
     seen: dict[str, Entry] = {}
     for e in entries:  # the same bundle named twice (a folder and a sweep file) counts once, keeping what either knew
         if e.key in seen and seen[e.key].control_test_accuracy is not None and e.control_test_accuracy is None:

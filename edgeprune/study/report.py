@@ -1,12 +1,13 @@
 """`edgeprune report`: the comparison table (the study's Table 4, like with like), Pareto plots, and --pick."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..jsonio import atomic_write_text
+from ..jsonio import atomic_write_text, check_writable
 from .entries import Entry
 
 
@@ -104,6 +105,13 @@ class Pick:
 
 
 def pick(entries: list[Entry], max_gzip_mb: float | None, max_p50_ms: float | None, device: str | None) -> Pick:
+    if max_gzip_mb is None and max_p50_ms is None:
+        raise UserError("--pick needs --max-gzip-mb and/or --max-p50-ms")
+    for name, v in (("--max-gzip-mb", max_gzip_mb), ("--max-p50-ms", max_p50_ms)):
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise UserError(f"{name} must be a positive number, got {v}")
+    if not entries:
+        raise UserError("no results to pick from")
     devs = devices(entries)
     if max_p50_ms is not None:
         if not devs:
@@ -133,7 +141,16 @@ def pick(entries: list[Entry], max_gzip_mb: float | None, max_p50_ms: float | No
     return Pick(None, f"no model fits; {binds} binds: {len(fits_size)} fit the size limit, {len(fits_time)} the latency limit")
 
 
-def write_report(entries: list[Entry], out: Path, warnings: list[str], sensitivity: dict | None = None) -> dict:
+def check_report_folder(out: Path, force: bool) -> None:
+    """--out must be a folder (or not exist yet), and an existing report.md is replaced only with --force."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for report.md and the plots")
+    check_writable(out / "report.md", force)
+
+
+def write_report(entries: list[Entry], out: Path, warnings: list[str], sensitivity: dict | None = None,
+                 force: bool = False) -> dict:
+    check_report_folder(out, force)
     if not entries:
         raise UserError("no results to report: give sweep results (results.jsonl), export bundles or bench JSON files")
     out.mkdir(parents=True, exist_ok=True)

@@ -14,17 +14,57 @@ from .tf import keras
 
 FORBIDDEN_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
 
+# What a model file's config may name. Keras imports the module a config object names, even in safe mode, so an
+# unknown module is refused before Keras sees the file: only the layers edgeprune supports and the Keras objects
+# they are saved with (initializers, regularizers, constraints, the optimizer) may appear.
+SUPPORTED_LAYERS = frozenset({
+    "InputLayer", "Conv2D", "DepthwiseConv2D", "Dense", "BatchNormalization", "ReLU", "Activation", "LeakyReLU", "ELU",
+    "PReLU", "Softmax", "Dropout", "SpatialDropout2D", "GaussianNoise", "ActivityRegularization", "MaxPooling2D",
+    "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding2D",
+    "Cropping2D", "Add", "Multiply", "Concatenate", "Subtract", "Average", "Maximum", "Minimum", "Rescaling",
+    "Normalization", "Resizing",
+})
+MODELS = frozenset({"Sequential", "Functional", "Model"})
+ALLOWED_OBJECTS: dict[str, frozenset[str]] = {
+    "keras": MODELS,
+    "tf_keras.src.engine.functional": frozenset({"Functional"}),
+    "tf_keras.src.engine.sequential": frozenset({"Sequential"}),
+    "keras.layers": SUPPORTED_LAYERS,
+    "keras.initializers": frozenset({
+        "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform", "Ones", "Zeros",
+        "Constant", "VarianceScaling", "RandomNormal", "RandomUniform", "TruncatedNormal", "Orthogonal", "Identity"}),
+    "keras.regularizers": frozenset({"L1", "L2", "L1L2", "OrthogonalRegularizer"}),
+    "keras.constraints": frozenset({"MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "RadialConstraint"}),
+    "keras.optimizers": frozenset({"Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl"}),
+    "keras.optimizers.schedules": frozenset({"ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
+                                             "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts"}),
+    "builtins": frozenset({"function"}),  # a Keras built-in function by name (an activation), looked up in Keras only
+}
+_ALL_NAMES = frozenset().union(*ALLOWED_OBJECTS.values())
 
-def _walk_class_names(node, found: set[str]) -> None:
+
+def check_config(node, path: Path, depth: int = 0) -> None:
+    """Walk a model config; refuse Lambda layers and any object outside ``ALLOWED_OBJECTS``, naming it."""
+    if depth > 200:
+        raise UserError(f"{path}: the model config is nested too deeply to be a model edgeprune supports")
     if isinstance(node, dict):
         cn = node.get("class_name")
-        if isinstance(cn, str):
-            found.add(cn)
+        if cn is not None:
+            if cn in FORBIDDEN_LAYERS:
+                raise UserError(f"{path} contains a {cn} layer, which runs arbitrary code; edgeprune refuses it. "
+                                "Rebuild the model without Lambda layers")
+            module = node.get("module")
+            allowed = ALLOWED_OBJECTS.get(module) if module is not None else _ALL_NAMES
+            registered = node.get("registered_name")
+            if not isinstance(cn, str) or allowed is None or cn not in allowed or registered not in (None, cn):
+                what = f"{module}.{cn}" if module is not None else str(cn)
+                raise UserError(f"{path} uses {what!s:.120}, which is not a Keras layer or object edgeprune supports; "
+                                "it is refused without loading (only built-in Keras layers, no custom objects)")
         for v in node.values():
-            _walk_class_names(v, found)
+            check_config(v, path, depth + 1)
     elif isinstance(node, list):
         for v in node:
-            _walk_class_names(v, found)
+            check_config(v, path, depth + 1)
 
 
 def check_keras_file(path: str | Path) -> dict:
@@ -35,13 +75,10 @@ def check_keras_file(path: str | Path) -> dict:
     try:
         with zipfile.ZipFile(path) as zf:
             cfg = json.loads(zf.read("config.json").decode("utf-8"))
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError, OSError):
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError, OSError, RecursionError,
+            RuntimeError, NotImplementedError, EOFError):
         raise UserError(f"{path} is not a Keras model (.keras archive with config.json); save it with model.save('x.keras')") from None
-    names: set[str] = set()
-    _walk_class_names(cfg, names)
-    bad = names & FORBIDDEN_LAYERS
-    if bad:
-        raise UserError(f"{path} contains a {sorted(bad)[0]} layer, which runs arbitrary code; edgeprune refuses it. Rebuild the model without Lambda layers")
+    check_config(cfg, path)
     return cfg
 
 
