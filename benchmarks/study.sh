@@ -32,7 +32,7 @@ fi
 $EP sensitivity cifar-baseline -w "$WS" --out "$RES/sensitivity.json" --force -q
 # every file side by side in one bench call, three times; BENCHMARKS.md takes the median p50 of the three
 for i in 1 2 3; do
-  $EP bench "$SW"/exports/*/*.tflite --threads 2 --runs 300 --json "$RES/bench-cpu-$i.json" -q > /dev/null || true
+  $EP bench "$SW"/exports/*/*.tflite --threads 2 --runs 300 --json "$RES/bench-cpu-$i.json" --force -q > /dev/null || true
 done
 .venv/bin/python benchmarks/pipeline_speed.py --json "$RES/pipeline_speed.json"
 .venv/bin/python benchmarks/bench_overhead.py "$SW/exports/dense/fp32.tflite" "$SW/exports/dense/int8.tflite" --json "$RES/bench_overhead.json"

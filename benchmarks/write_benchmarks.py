@@ -55,7 +55,7 @@ def main() -> None:
     bench_path = merged_bench()
     sens = RES / "sensitivity.json"
     entries, warnings, _ = load_inputs([SW / "results.jsonl", SW / "exports", bench_path])
-    rep = write_report(entries, RES / "report", warnings, load(sens) if sens.is_file() else None)
+    rep = write_report(entries, RES / "report", warnings, load(sens) if sens.is_file() else None, force=True)
     device = load(bench_path)["device"]
     runtime = load(bench_path)["results"][0]["runtime"]
     dev = [d for e in entries for d in e.latency][0]

@@ -1,9 +1,13 @@
 """Shared fixtures: tiny datasets made on the fly (tests never read ../shared)."""
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,13 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The decoded-image cache and the list of known dataset folders live in the user's folders; tests (and the commands
+# they start, which inherit the environment) use a folder of their own, removed at the end.
+_USER_DIRS = Path(tempfile.mkdtemp(prefix="edgeprune-tests-"))
+os.environ["EDGEPRUNE_CACHE"] = str(_USER_DIRS / "cache")
+os.environ["EDGEPRUNE_CONFIG"] = str(_USER_DIRS / "config")
+atexit.register(shutil.rmtree, _USER_DIRS, True)
 
 
 def write_class_folders(root: Path, classes=("a", "b", "c"), per_class=12, size=16, seed=0) -> Path:
@@ -80,4 +91,71 @@ def tiny_bundle(tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("bundle") / "tiny"
     res = export(run, ws, ExportOptions(formats=["fp32", "int8"], sparse="off", calib=20, out=str(out)))
     assert not res.failed, res.rows
+    return out
+
+
+def run_inproc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run edgeprune's main() in this process, as `run_cli` does in a new one, for the many calls of the hostile-input
+    tests (TensorFlow loads once). Returns the exit code and what was printed, like subprocess.run."""
+    import contextlib
+    import io
+
+    from edgeprune.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old_argv, old_cwd = sys.argv, os.getcwd()
+    code = 0
+    try:
+        sys.argv = ["edgeprune", *args]
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except BaseException:  # a crash: what a user would see as a traceback
+                import traceback
+
+                err.write("Traceback (in process)\n" + traceback.format_exc())
+                code = -1
+    finally:
+        sys.argv = old_argv
+        os.chdir(old_cwd)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
+def private_run(tiny_run, root: Path) -> tuple[Path, Path]:
+    """A copy of the tiny run and of its dataset under ``root``, the copy's split.json pointing at the copied dataset
+    (named as a dataset, as `train --data` would), so a test can tamper with both. Returns (workspace, data folder)."""
+    from edgeprune.data.trust import remember
+
+    run, _ = tiny_run
+    ws, data = root / "ws", root / "data"
+    shutil.copytree(run.path, ws / "tiny")
+    shutil.copytree(Path(json.loads(run.split.read_text())["root"]), data)
+    remember(data)
+    rewrite_manifest(ws / "tiny" / "split.json", lambda d: d.update(root=str(data.resolve())))
+    return ws, data
+
+
+def rewrite_manifest(path: Path, change) -> dict:
+    """Apply ``change`` to a split.json and store it with a recomputed hash: what anyone editing the file can do."""
+    from edgeprune.data.manifest import Manifest
+
+    d = json.loads(path.read_text())
+    change(d)
+    m = Manifest(root=Path(d["root"]), classes=d["classes"], seed=d["seed"],
+                 splits={k: [tuple(i) for i in v] for k, v in d["splits"].items()})
+    d["hash"] = m.hash
+    path.write_text(json.dumps(d))
+    return d
+
+
+def tree_state(root: Path) -> dict[str, tuple]:
+    """Every path under root with its type, size and modification time: equal before and after means untouched."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        out[str(p.relative_to(root))] = (st.st_mode, st.st_size, st.st_mtime_ns)
     return out

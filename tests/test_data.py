@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +48,13 @@ def test_train_test_layout_keeps_its_test_split(tmp_path):
     assert len(m.splits["train"]) + len(m.splits["val"]) == 60
 
 
+def rehash(d: dict) -> str:
+    """The hash a manifest with these classes and splits carries (what anyone editing it can recompute)."""
+    m = Manifest(root=Path(d["root"]), classes=d["classes"], seed=d["seed"],
+                 splits={k: [tuple(i) for i in v] for k, v in d["splits"].items()})
+    return m.hash
+
+
 def test_manifest_round_trip_and_tamper_checks(tmp_path, tiny_data):
     m = build_manifest(tiny_data, seed=42)
     m.save(tmp_path / "split.json")
@@ -54,10 +62,13 @@ def test_manifest_round_trip_and_tamper_checks(tmp_path, tiny_data):
     assert again.hash == m.hash and again.splits == m.splits
     d = json.loads((tmp_path / "split.json").read_text())
     d["splits"]["test"][0][0] = "../../etc/passwd"
-    d.pop("hash")
-    (tmp_path / "evil.json").write_text(json.dumps(d))
+    (tmp_path / "evil.json").write_text(json.dumps({**d, "hash": rehash(d)}))  # an attacker recomputes the hash
     with pytest.raises(UserError, match="outside"):
         Manifest.load(tmp_path / "evil.json")
+    d.pop("hash")
+    (tmp_path / "nohash.json").write_text(json.dumps(d))
+    with pytest.raises(UserError, match="hash"):
+        Manifest.load(tmp_path / "nohash.json")
     d = json.loads((tmp_path / "split.json").read_text())
     d["splits"]["test"].pop()
     (tmp_path / "edited.json").write_text(json.dumps(d))

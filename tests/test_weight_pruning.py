@@ -11,7 +11,7 @@ from edgeprune.errors import UserError
 from edgeprune.workbench.schedule import plan_schedule
 
 
-@pytest.mark.parametrize("n_train, batch, epochs", [(20, 16, 3), (256, 64, 30), (27000, 64, 30), (5, 64, 1), (64, 64, 2)])
+@pytest.mark.parametrize("n_train, batch, epochs", [(20, 16, 3), (256, 64, 30), (27000, 64, 30), (5, 64, 3), (64, 64, 3)])
 def test_schedule_reaches_the_target_inside_the_run(n_train, batch, epochs):
     p = plan_schedule(n_train, batch, epochs, 0.8, 0.3)
     total = p.steps_per_epoch * epochs
@@ -35,6 +35,13 @@ def test_schedule_masks_reach_target_with_tfmot_semantics():
             if bool(update):
                 last = float(sparsity)
         assert last == pytest.approx(0.7), (n, p)
+
+
+@pytest.mark.parametrize("n_train, batch, epochs", [(5, 64, 1), (64, 64, 2), (20, 64, 1)])
+def test_a_schedule_of_one_step_is_refused_up_front(n_train, batch, epochs):
+    # tfmot 0.8.1 never updates the mask when the pruning window is step 0 alone: sparsity stayed 0 (measured)
+    with pytest.raises(UserError, match="too few steps for the pruning schedule"):
+        plan_schedule(n_train, batch, epochs, 0.8, 0.3)
 
 
 def test_bad_schedule_options():
