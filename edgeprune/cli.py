@@ -14,8 +14,9 @@ import typer
 
 from rich.markup import escape
 
+from . import methods
 from .errors import UserError
-from .runs import DEFAULT_WORKSPACE
+from .workspace import DEFAULT_WORKSPACE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train, prune, export and benchmark compact image classifiers for small devices.")
@@ -60,7 +61,7 @@ def train(
 ):
     """Train the study's compact CNN (or a transfer baseline) and write runs/<name>/."""
     from .ui import RichReporter, console, pct
-    from .workbench.train import TrainOptions, train as do_train
+    from .workbench.training.train import TrainOptions, train as do_train
 
     opts = TrainOptions(data=data, image_size=image_size, arch=arch, widths=_items(widths, "--widths", int), dense=dense,
                         weights=weights, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
@@ -98,7 +99,7 @@ def data_inspect(path: Path = typer.Argument(..., help="Dataset folder."),
 @app.command()
 def prune(
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
-    method: str = typer.Option(..., help="weight (zero small weights), filter (remove filters), hybrid (both), or none (fine-tune only: a control run)."),
+    method: str = typer.Option(..., help="; ".join(f"{m.name}: {m.help}" for m in map(methods.get, methods.names())) + "."),
     sparsity: Optional[float] = typer.Option(None, help="Target fraction of zero weights (weight, hybrid)."),
     initial_sparsity: float = typer.Option(0.3, help="Start of the polynomial schedule."),
     schedule: str = typer.Option("polynomial", help="polynomial or constant."),
@@ -125,9 +126,9 @@ def prune(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Prune a trained run, fine-tune it and write a new run with measured sparsity, params and MACs."""
-    from .runs import resolve_run
+    from .workspace import resolve_run
     from .ui import RichReporter, console, pct, table
-    from .workbench.prune import PruneOptions, prune as do_prune
+    from .workbench.pruning.prune import PruneOptions, prune as do_prune
 
     run = resolve_run(model, workspace)
     o = PruneOptions(method=method, sparsity=sparsity, initial_sparsity=initial_sparsity, schedule=schedule, ratio=ratio,
@@ -139,17 +140,11 @@ def prune(
     new = do_prune(run, workspace, o, RichReporter(quiet))
     info = new.info
     p = info["pruning"]
-    if "filter" in p:
-        f = p["filter"]
-        console.print(table("filters kept", ["layer", "before", "kept"], [[r["layer"], r["filters_before"], r["filters_kept"]] for r in f["layers"]]))
-        console.print(f"params {f['params_before']:,} -> {f['params_after']:,} (x{f['params_ratio']:.2f})   "
-                      f"MACs {f['macs_before']:,} -> {f['macs_after']:,} (x{f['macs_ratio']:.2f})")
-    if "weight" in p:
-        w = p["weight"]
-        console.print(table("measured sparsity", ["layer", "weights", "nonzero", "sparsity", "pruned"],
-                            [[r["layer"], r["kernel"], r["nonzero"], pct(r["sparsity"], 1), "yes" if r["pruned"] else "no"] for r in w["layers"]]))
-        console.print(f"sparsity {pct(w['sparsity'], 2)} of pruned kernels (target {pct(w['target_sparsity'], 0)}), "
-                      f"{pct(w['sparsity_all'], 2)} of all parameters; nonzero {w['nonzero_params']:,} of {w['params']:,}")
+    for item in methods.get(info["method"]).describe(p):
+        if isinstance(item, methods.SummaryTable):
+            console.print(table(item.title, item.columns, item.rows))
+        else:
+            console.print(item, highlight=False, markup=False)
     if "clustering" in p:
         console.print(f"clustered to {p['clustering']['clusters']} values: distinct per kernel {p['clustering']['distinct_values_per_kernel']}")
     par = info["parent"]
@@ -172,9 +167,9 @@ def sensitivity_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Prune one layer at a time (no fine-tuning) and measure validation accuracy at each ratio."""
-    from .runs import resolve_run
+    from .workspace import resolve_run
     from .ui import RichReporter, console, pct, table
-    from .workbench.sensitivity import run_sensitivity
+    from .workbench.pruning.sensitivity import run_sensitivity
 
     rs = _items(ratios, "--ratios", float)
     res, files = run_sensitivity(resolve_run(model, workspace), workspace, criterion, rs, out, force, RichReporter(quiet))
@@ -196,9 +191,9 @@ def export(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Write TFLite files and a bundle (labels, model card, test set), verifying each file in the TFLite runtime."""
-    from .runs import resolve_run
+    from .workspace import resolve_run
     from .ui import RichReporter, console, kb, pct, table
-    from .workbench.export import ExportOptions, export as do_export
+    from .workbench.export.bundle import ExportOptions, export as do_export
 
     run = resolve_run(model, workspace)
     res = do_export(run, workspace, ExportOptions(formats=_items(formats, "--formats"), sparse=sparse, calib=calib,
@@ -287,7 +282,7 @@ def bench(
 @app.command()
 def sweep(
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
-    method: str = typer.Option("weight", help="Comma-separated: weight, filter, hybrid."),
+    method: str = typer.Option("weight", help="Comma-separated: " + ", ".join(methods.swept()) + "."),
     values: str = typer.Option("0.3,0.5,0.7,0.9", help="Sparsities (weight, hybrid) or ratios (filter)."),
     formats: str = typer.Option("fp32", help="Export formats of every cell, e.g. fp32,int8."),
     hybrid_ratio: float = typer.Option(0.3, help="Filter ratio of hybrid cells (then weight-pruned to each value)."),
@@ -304,7 +299,7 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Prune, export (and bench) a grid of methods x values; resumable; one results file and a Table-2-style summary."""
-    from .runs import resolve_run
+    from .workspace import resolve_run
     from .study.sweep import SweepOptions, sweep as do_sweep
     from .ui import RichReporter, console, kb, pct, table
 

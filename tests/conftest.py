@@ -71,7 +71,7 @@ def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A tiny trained run (16 px, 4-8 channels), made once per test session through the library API."""
-    from edgeprune.workbench.train import TrainOptions, train
+    from edgeprune.workbench.training.train import TrainOptions, train
 
     base = tmp_path_factory.mktemp("tiny")
     data = write_class_folders(base / "data", per_class=16)
@@ -85,7 +85,7 @@ def tiny_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_run, tmp_path_factory):
     """fp32 and int8 files of the tiny run, exported and verified."""
-    from edgeprune.workbench.export import ExportOptions, export
+    from edgeprune.workbench.export.bundle import ExportOptions, export
 
     run, ws = tiny_run
     out = tmp_path_factory.mktemp("bundle") / "tiny"

@@ -9,8 +9,9 @@ import pytest
 
 from conftest import assert_user_error, run_cli
 from edgeprune.errors import UserError
-from edgeprune.runs import Run
-from edgeprune.workbench import export as ex
+from edgeprune.workspace import Run
+from edgeprune.formats import FORMATS
+from edgeprune.workbench.export import bundle as ex
 
 
 def _zeroed_run(tiny_run, tmp_path, sparsity=0.8) -> Run:
@@ -33,10 +34,10 @@ def _zeroed_run(tiny_run, tmp_path, sparsity=0.8) -> Run:
 
 def test_every_format_sparse_on_and_off(tiny_run, tmp_path):
     run = _zeroed_run(tiny_run, tmp_path)
-    res = ex.export(run, tiny_run[1], ex.ExportOptions(formats=list(ex.FORMATS), sparse="both", calib=16,
+    res = ex.export(run, tiny_run[1], ex.ExportOptions(formats=list(list(FORMATS)), sparse="both", calib=16,
                                                      out=str(tmp_path / "b")))
     files = {r["file"]: r for r in res.rows}
-    assert set(files) == {f"{f}{s}.tflite" for f in ex.FORMATS for s in ("", "-sparse")}
+    assert set(files) == {f"{f}{s}.tflite" for f in list(FORMATS) for s in ("", "-sparse")}
     # Seen with TF 2.21 / LiteRT 2.3: sparse-encoded quantized files fail to delegate to XNNPACK. They run on the
     # reference kernels, but not where users run them, so they are reported and not kept.
     rejected = {"dynamic-sparse.tflite", "int8-sparse.tflite"}
@@ -96,7 +97,7 @@ def test_a_file_the_runtime_cannot_run_is_rejected(tiny_run, tmp_path, monkeypat
 
 
 def test_agreement_threshold_rejects_a_wrong_fp32_file(tiny_run, tmp_path, monkeypatch):
-    from edgeprune.workbench.models import build_cnn
+    from edgeprune.workbench.training.models import build_cnn
 
     real = ex.convert
     other = build_cnn(3, 16, [4, 4, 8, 8], 8)  # untrained: predicts differently from the run's model

@@ -8,10 +8,10 @@ import pytest
 
 from conftest import assert_user_error, run_cli
 from edgeprune.errors import UserError
-from edgeprune.workbench.filter_pruning import FilterPlan, apply, plan_keep
-from edgeprune.workbench.macs import count_macs, params_from_shapes
-from edgeprune.workbench.models import build_cnn
-from edgeprune.workbench.surgery import flatten_rows, remove_channels, zero_channels
+from edgeprune.workbench.pruning.filters.plan import FilterPlan, apply, plan_keep
+from edgeprune.workbench.metrics.macs import count_macs, params_from_shapes
+from edgeprune.workbench.training.models import build_cnn
+from edgeprune.workbench.pruning.filters.surgery import flatten_rows, remove_channels, zero_channels
 from edgeprune.workbench.tf import keras
 
 

@@ -181,9 +181,9 @@ def test_decode_cache_is_keyed_on_the_dataset_and_its_files(tmp_path):
 # --- 6. sweep: stale runs are not reused, options are checked before the first cell ------------------------------------
 
 def test_sweep_reuses_only_a_run_made_with_the_same_options(tiny_run, tmp_path):
-    from edgeprune.runs import Run
+    from edgeprune.workspace import Run
     from edgeprune.study.sweep import Cell, SweepOptions, prune_options, reusable_run
-    from edgeprune.workbench.prune import prune
+    from edgeprune.workbench.pruning.prune import prune
 
     run, _ = tiny_run
     ws = tmp_path / "ws"
@@ -414,7 +414,7 @@ def test_markup_in_class_names_is_printed_as_it_is(tmp_path):
 
 def test_a_model_config_cannot_import_other_modules(tmp_path, monkeypatch):
     from edgeprune.workbench.modelio import load_model
-    from edgeprune.workbench.models import build_cnn
+    from edgeprune.workbench.training.models import build_cnn
 
     marker = tmp_path / "imported"
     probe = tmp_path / "mods"

@@ -87,7 +87,7 @@ def test_transfer_baselines_build_without_weights():
     import pytest
 
     from edgeprune.errors import UserError
-    from edgeprune.workbench.models import build
+    from edgeprune.workbench.training.models import build
 
     for arch in ("mobilenetv2", "efficientnetb0"):
         m = build(arch, 3, 32, weights="none")

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import assert_user_error, run_cli
 from edgeprune.errors import UserError
-from edgeprune.workbench.schedule import plan_schedule
+from edgeprune.workbench.pruning.schedule import plan_schedule
 
 
 @pytest.mark.parametrize("n_train, batch, epochs", [(20, 16, 3), (256, 64, 30), (27000, 64, 30), (5, 64, 3), (64, 64, 3)])
@@ -23,7 +23,7 @@ def test_schedule_reaches_the_target_inside_the_run(n_train, batch, epochs):
 
 def test_schedule_masks_reach_target_with_tfmot_semantics():
     """Replay tfmot's rule (prune at s when begin <= s <= end and (s - begin) % f == 0) over the run's steps."""
-    from edgeprune.workbench.schedule import make_schedule
+    from edgeprune.workbench.pruning.schedule import make_schedule
     from edgeprune.workbench.tf import tf
 
     for n in (20, 100, 1000):
@@ -76,24 +76,25 @@ def test_weight_prune_cli_measures_sparsity_and_control(tiny_run, tmp_path):
 
 
 def test_shortfall_in_measured_sparsity_fails_and_writes_nothing(tiny_run, monkeypatch):
-    from edgeprune.workbench import prune as pr
+    from edgeprune.workbench.pruning import prune as pr
+    from edgeprune.workbench.pruning import sparsity
 
     run, ws = tiny_run
-    real = pr.sparsity_report
+    real = sparsity.sparsity_report
 
     def short(model, names):
         rep = real(model, names)
         rep["sparsity"] -= 0.05  # as if tfmot had left part of the model unpruned
         return rep
 
-    monkeypatch.setattr(pr, "sparsity_report", short)
+    monkeypatch.setattr(sparsity, "sparsity_report", short)
     with pytest.raises(UserError, match="below the target"):
         pr.prune(run, ws, pr.PruneOptions(method="weight", sparsity=0.5, epochs=1, batch_size=16, out="short"))
     assert not (ws / "short").exists()  # no model that is not what was asked
 
 
 def test_skip_first_and_last_keep_layers_dense(tiny_run):
-    from edgeprune.workbench import prune as pr
+    from edgeprune.workbench.pruning import prune as pr
 
     run, ws = tiny_run
     new = pr.prune(run, ws, pr.PruneOptions(method="weight", sparsity=0.6, epochs=2, batch_size=16, lr=1e-3,
@@ -124,7 +125,7 @@ def test_prune_bad_input(tiny_run, tmp_path):
 
 
 def test_model_without_prunable_layers_is_refused():
-    from edgeprune.workbench.sparsity import select_layers
+    from edgeprune.workbench.pruning.sparsity import select_layers
     from edgeprune.workbench.tf import keras
 
     m = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Softmax()])
@@ -133,7 +134,7 @@ def test_model_without_prunable_layers_is_refused():
 
 
 def test_cluster_keeps_sparsity_and_limits_distinct_values(tiny_run):
-    from edgeprune.workbench import prune as pr
+    from edgeprune.workbench.pruning import prune as pr
 
     run, ws = tiny_run
     new = pr.prune(run, ws, pr.PruneOptions(method="weight", sparsity=0.5, epochs=2, batch_size=16, lr=1e-3,

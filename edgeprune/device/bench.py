@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .. import formats
 from ..errors import UserError
 from ..jsonio import atomic_write_text, check_writable, to_jsonable, write_json
 from ..readers import read_bench_file, read_export
@@ -98,11 +99,7 @@ def _format_of(model: Path) -> tuple[str, bool | None]:
         for row in exp["files"]:
             if row["file"] == model.name:
                 return row["format"], row.get("sparse")
-    stem = model.stem.lower()
-    for fmt in ("int8", "dynamic", "fp16", "fp32"):
-        if fmt in stem:
-            return fmt, "sparse" in stem
-    return model.stem, None
+    return formats.from_file_name(model.stem)
 
 
 def bench_one(model: Path, threads: int | None, opts: BenchOptions, device: dict) -> dict:

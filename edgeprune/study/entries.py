@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import methods
 from ..errors import UserError
 from ..jsonio import read_json
 from ..paths import is_inside
@@ -59,10 +60,9 @@ def device_label(dev: dict | None, threads=None) -> str:
 def entries_from_bundle(folder: Path) -> list[Entry]:
     exp, card = read_export(folder)
     src = card.get("source_run") or {}
-    pr = src.get("pruning") or {}
-    f = pr.get("filter") or {}
-    w = pr.get("weight") or {}
     method = src.get("method") or "none"
+    plugin = methods.find(method)  # a method this installation does not know: its row has no target
+    fields = plugin.report_fields(src.get("pruning") or {}) if plugin else {}
     out = []
     for row in exp["files"]:
         if not row.get("kept"):
@@ -71,9 +71,7 @@ def entries_from_bundle(folder: Path) -> list[Entry]:
             bundle=folder.name, file=row["file"], format=row["format"], sparse=row.get("sparse"), bytes=row.get("bytes"),
             gzip_bytes=row.get("gzip_bytes"), floor_bytes=row.get("floor_bytes"), accuracy=row.get("accuracy"),
             run=src.get("name"), parent=src.get("parent"), method=method,
-            target=w.get("target_sparsity") if method == "weight" else (f.get("ratio") if method == "filter" else
-                   (f"{f.get('ratio')}/{w.get('target_sparsity')}" if method == "hybrid" else None)),
-            ratio=f.get("ratio"), sparsity=w.get("sparsity"), params=src.get("params"),
+            target=fields.get("target"), ratio=fields.get("ratio"), sparsity=fields.get("sparsity"), params=src.get("params"),
             nonzero_params=src.get("nonzero_params"), macs=src.get("macs"),
             keras_test_accuracy=src.get("test_accuracy"),
             control_test_accuracy=(src.get("control") or {}).get("test_accuracy")))

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import formats, methods
 from ..errors import UserError
 from ..jsonio import atomic_write_text, check_writable
 from .entries import Entry
@@ -56,8 +57,7 @@ def _kb(n):
 
 
 def sort_key(e: Entry):
-    order = {"none": 0, "weight": 1, "filter": 2, "hybrid": 3}
-    return (order.get(e.method, 9), str(e.target), e.bundle, ["fp32", "fp16", "dynamic", "int8"].index(e.format) if e.format in ("fp32", "fp16", "dynamic", "int8") else 9, e.file)
+    return (methods.order(e.method), str(e.target), e.bundle, formats.order(e.format), e.file)
 
 
 def table_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
@@ -69,7 +69,7 @@ def table_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
         cols += [f"p50 ms [{d}]", f"speed-up [{d}]"]
     rows = []
     for e in sorted(entries, key=sort_key):
-        achieved = e.sparsity if e.method in ("weight", "hybrid") else (e.ratio if e.method == "filter" else None)
+        achieved = e.sparsity if e.sparsity is not None else e.ratio  # measured zeros, else the filters removed
         row = [e.bundle, e.method, str(e.target) if e.target is not None else "-", _f(achieved, "{:.3f}"),
                _f(e.params, "{:,}"), _f(e.nonzero_params, "{:,}"), _f(e.macs, "{:,}"), _pct(e.keras_test_accuracy),
                _pct(e.control_test_accuracy), e.format + (" sparse" if e.sparse else ""), _pct(e.accuracy), _f(e.bytes, "{:,}"),

@@ -9,11 +9,12 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import formats, methods
 from ..errors import UserError
 from ..jsonio import atomic_write_text, to_jsonable
 from ..progress import Reporter, Silent
 from ..readers import read_sweep_cells
-from ..runs import Run
+from ..workspace import Run
 
 RESULTS = "results.jsonl"
 
@@ -75,16 +76,14 @@ def cells(o: SweepOptions) -> list[Cell]:
 
 def validate(o: SweepOptions) -> None:
     """Every option of every cell, checked before the first cell runs."""
-    from ..workbench.export import FORMATS
-    from ..workbench.prune import validate as validate_prune
+    from ..workbench.pruning.prune import validate as validate_prune
 
-    bad = [m for m in o.methods if m not in ("weight", "filter", "hybrid")]
+    bad = [m for m in o.methods if m not in methods.swept()]
     if bad or not o.methods:
-        raise UserError(f"--method takes weight, filter and/or hybrid, got {','.join(bad) or '(none)'}")
+        raise UserError(f"--method takes {', '.join(methods.swept())}, got {','.join(bad) or '(none)'}")
     if not o.values or any(not 0 < v < 1 for v in o.values):
         raise UserError("--values must be numbers between 0 and 1, e.g. 0.3,0.5,0.7,0.9")
-    if not o.formats or any(f not in FORMATS for f in o.formats):
-        raise UserError(f"--formats takes {', '.join(FORMATS)}")
+    formats.check_names(o.formats)
     if "hybrid" in o.methods and not 0 < o.hybrid_ratio < 1:
         raise UserError(f"--hybrid-ratio must be between 0 and 1 (exclusive), got {o.hybrid_ratio}")
     if o.bench_runs < 1:
@@ -98,16 +97,13 @@ def validate(o: SweepOptions) -> None:
 
 def prune_options(cell: Cell, o: SweepOptions, name: str):
     """The prune options of one cell."""
-    from ..workbench.prune import PruneOptions
+    from ..workbench.pruning.prune import PruneOptions
 
     po = PruneOptions(method=cell.method, epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, criterion=o.criterion,
                       round_to=o.round_to, out=name, force=True)
-    if cell.method == "weight":
-        po.sparsity = cell.value
-    elif cell.method == "filter":
-        po.ratio = cell.value
-    elif cell.method == "hybrid":
-        po.ratio, po.sparsity = o.hybrid_ratio, cell.value
+    if cell.value is not None:
+        for key, v in methods.get(cell.method).sweep_options(cell.value, o).items():
+            setattr(po, key, v)
     return po
 
 
@@ -129,8 +125,8 @@ def _append(path: Path, record: dict) -> None:
 
 def run_cell(cell: Cell, run: Run, workspace: Path, folder: Path, o: SweepOptions, reporter) -> dict:
     from ..device.bench import BenchOptions, bench
-    from ..workbench.export import ExportOptions, export
-    from ..workbench.prune import prune
+    from ..workbench.export.bundle import ExportOptions, export
+    from ..workbench.pruning.prune import prune
 
     rec: dict = {"kind": "edgeprune-sweep-cell", "cell": cell.key, "method": cell.method, "value": cell.value,
                  "parent": run.name, "epochs": o.epochs if cell.finetune else 0, "options": cell_options(o)}
@@ -168,8 +164,8 @@ def cell_options(o: SweepOptions) -> dict:
 
 def reusable_run(parent: Run, workspace: Path, name: str, po) -> Run | None:
     """The run ``name`` when it was pruned from ``parent`` with exactly the options ``po``, else None."""
-    from ..runs import resolve_run
-    from ..workbench.prune import recorded_options
+    from ..workspace import resolve_run
+    from ..workbench.pruning.prune import recorded_options
 
     if not (Path(workspace) / name / "run.json").is_file():
         return None

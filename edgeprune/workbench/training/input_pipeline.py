@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserError
-from .tf import keras, tf
+from ...errors import UserError
+from ..tf import keras, tf
 
 # (rotation as a fraction of a full turn, shift fraction, horizontal flip)
 AUGMENTATIONS = {

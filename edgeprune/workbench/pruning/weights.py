@@ -1,11 +1,11 @@
 """Magnitude (weight) pruning with tfmot: wrap layer by layer, fine-tune on a schedule, strip, measure."""
 from __future__ import annotations
 
-from ..errors import UserError
-from ..progress import Reporter
-from .fit import FitConfig, FitResult, fit
+from ...errors import UserError
+from ...progress import Reporter
+from ..training.fit import FitConfig, FitResult, fit
 from .schedule import SchedulePlan, make_schedule
-from .tf import keras, tfmot
+from ..tf import keras, tfmot
 
 
 def wrap_for_pruning(model: keras.Model, layer_names: list[str], plan: SchedulePlan) -> keras.Model:

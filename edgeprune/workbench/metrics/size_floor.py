@@ -9,18 +9,14 @@ import math
 
 import numpy as np
 
-BYTES_PER_WEIGHT = {"fp32": 4.0, "fp16": 2.0, "dynamic": 1.0, "int8": 1.0}
+from ... import formats
+
 
 
 def weight_arrays(model) -> list[np.ndarray]:
-    from .macs import leaf_layers
-    from .tf import keras
+    from ..graph import weighted_layers
 
-    out = []
-    for layer in leaf_layers(model):  # a transfer model's backbone is a nested model
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense, keras.layers.DepthwiseConv2D)):
-            out.extend(np.asarray(w) for w in layer.get_weights())
-    return out
+    return [np.asarray(w) for layer in weighted_layers(model) for w in layer.get_weights()]
 
 
 def mask_entropy_bytes(total: int, nonzero: int) -> float:
@@ -35,7 +31,7 @@ def floor_bytes(model, fmt: str) -> dict:
     arrays = weight_arrays(model)
     total = int(sum(a.size for a in arrays))
     nonzero = int(sum(np.count_nonzero(a) for a in arrays))
-    bpw = BYTES_PER_WEIGHT[fmt]
+    bpw = formats.get(fmt).bytes_per_weight
     return {"weights": total, "nonzero_weights": nonzero, "bytes_per_weight": bpw,
             "floor_bytes": int(round(nonzero * bpw + mask_entropy_bytes(total, nonzero)))}
 

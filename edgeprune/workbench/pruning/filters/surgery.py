@@ -10,9 +10,9 @@ import copy
 
 import numpy as np
 
-from ..errors import UserError
-from .chain import Group, groups
-from .tf import keras
+from ....errors import UserError
+from ...graph import Group, groups
+from ...tf import keras
 
 L = keras.layers
 

@@ -10,25 +10,24 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from ..device.bench import run_child
-from ..device.measure import Spec, gzip_size
-from ..device.testdata import LABELS_FILE, TESTSET_FILE
-from ..errors import UserError
-from ..jsonio import atomic_write_bytes, atomic_write_text, write_json
-from ..paths import check_replaceable, replace_dir
-from ..progress import Reporter, Silent
-from ..runs import Run, check_name
-from .evaluate import predict
-from .macs import count_macs
-from .modelio import load_model
-from .runio import run_data, versions
-from .sizefloor import floor_bytes, measured_sparsity
-from .tf import quiet_native_stderr, tf
+from ... import __version__
+from ...device.bench import run_child
+from ...device.measure import Spec, gzip_size
+from ...device.testdata import LABELS_FILE, TESTSET_FILE
+from ...errors import UserError
+from ...formats import check_names, get as get_format
+from ...jsonio import atomic_write_bytes, atomic_write_text, write_json
+from ...paths import check_replaceable, replace_dir
+from ...progress import Reporter, Silent
+from ...workspace import Run, check_name
+from ..metrics.evaluate import predict
+from ..metrics.macs import count_macs
+from ..modelio import load_model
+from ..run_files import run_data, versions
+from ..metrics.size_floor import floor_bytes, measured_sparsity
+from .convert import convert
 
-FORMATS = ("fp32", "fp16", "dynamic", "int8")
 IO_TYPES = ("uint8", "int8", "float32")
-AGREEMENT_REQUIRED = {"fp32": 0.995, "fp16": 0.995}
 SPARSE_AUTO_THRESHOLD = 0.5
 EXPORT_FILE = "export.json"
 BUNDLE_KINDS = ("edgeprune-export",)
@@ -44,33 +43,6 @@ class ExportOptions:
     force: bool = False
     threads: int | None = None
     seed: int = 42
-
-
-def convert(model, fmt: str, sparse: bool, calib_x: np.ndarray | None = None, io_type: str = "uint8") -> bytes:
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    opts = []
-    if fmt in ("fp16", "dynamic", "int8"):
-        opts.append(tf.lite.Optimize.DEFAULT)
-    if sparse:
-        opts.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
-    conv.optimizations = opts
-    if fmt == "fp16":
-        conv.target_spec.supported_types = [tf.float16]
-    if fmt == "int8":
-        if calib_x is None or len(calib_x) == 0:
-            raise UserError("int8 needs calibration images from the run's training split, and there are none; use --calib N with N > 0")
-
-        def representative():
-            for i in range(len(calib_x)):
-                yield [calib_x[i : i + 1].astype(np.float32)]
-
-        conv.representative_dataset = representative
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        dtype = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}[io_type]
-        conv.inference_input_type = dtype
-        conv.inference_output_type = dtype
-    with quiet_native_stderr():  # the converter prints its MLIR passes' chatter on fd 2
-        return conv.convert()
 
 
 @dataclass
@@ -102,9 +74,7 @@ def bundle_path(run: Run, out: str | None) -> Path:
 
 def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | None = None) -> ExportResult:
     reporter = reporter or Silent()
-    bad = [f for f in opts.formats if f not in FORMATS]
-    if bad or not opts.formats:
-        raise UserError(f"unknown format {bad[0] if bad else '(none)'!r}; choose from {', '.join(FORMATS)}")
+    check_names(opts.formats)
     if opts.sparse not in ("auto", "on", "off", "both"):
         raise UserError(f"--sparse must be auto, on, off or both, got {opts.sparse!r}")
     if opts.io not in IO_TYPES:
@@ -179,7 +149,7 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
 
 def _export_one(model, fmt: str, sparse: bool, calib, opts: ExportOptions, staging: Path, keras_pred, keras_acc) -> dict:
     """Convert one variant into staging, verify it, and delete it again unless it runs and agrees."""
-    name = f"{fmt}{'-sparse' if sparse else ''}.tflite"
+    name = get_format(fmt).file_name(sparse)
     row = {"file": name, "format": fmt, "sparse": sparse, "io": opts.io if fmt == "int8" else "float32",
            "bytes": None, "gzip_bytes": None, "accuracy": None, "agreement": None, "accuracy_change": None,
            "runs_xnnpack": False, "runs_reference": False, "kept": False, "error": None}
@@ -207,7 +177,7 @@ def _export_one(model, fmt: str, sparse: bool, calib, opts: ExportOptions, stagi
         if row["runs_reference"]:
             row["agreement_reference"] = float(np.mean(np.asarray(res[False]["predictions"]) == keras_pred))
     errors = [f"XNNPACK {'on' if k else 'off'}: {v['error']}" for k, v in res.items() if not v.get("ok")]
-    need = AGREEMENT_REQUIRED.get(fmt)
+    need = get_format(fmt).agreement_required
     if good and need is not None and row["agreement"] < need:
         errors.append(f"agrees with the Keras model on {100 * row['agreement']:.2f}% of test images, "
                       f"below the required {100 * need:.1f}%")

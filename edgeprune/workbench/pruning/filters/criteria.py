@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import UserError
+from ....errors import UserError
 
 
 @dataclass

@@ -1,5 +1,7 @@
-"""Which channels are coupled in a single-chain model: each prunable layer, the BatchNorm after it, and the layer
-that consumes its channels (a Conv2D's input channels, or a Dense's rows behind Flatten or global pooling)."""
+"""The model's graph, in one place: its leaf layers, the layers whose weights can be pruned, the layers that hold
+weights a file must store, and which channels are coupled in a single-chain model (each prunable layer, the
+BatchNorm after it, and the layer that consumes its channels: a Conv2D's input channels, or a Dense's rows behind
+Flatten or global pooling)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,6 +14,33 @@ PASS_THROUGH = (L.ReLU, L.Activation, L.LeakyReLU, L.ELU, L.PReLU, L.Softmax, L.
                 L.MaxPooling2D, L.AveragePooling2D, L.ZeroPadding2D, L.Cropping2D, L.GaussianNoise, L.ActivityRegularization)
 GLOBAL_POOL = (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)
 INPUT_SIDE = (L.InputLayer, L.Rescaling, L.Normalization, L.Resizing)
+
+
+def leaf_layers(model, unwrap: bool = False):
+    """Every layer of the model, nested models flattened; with unwrap, also the layer inside a tfmot wrapper."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from leaf_layers(layer, unwrap)
+        else:
+            yield layer
+            inner = getattr(layer, "layer", None) if unwrap else None
+            if inner is not None:
+                yield inner
+
+
+def is_prunable(layer) -> bool:
+    """Conv2D and Dense, whose kernels weight pruning thins (DepthwiseConv2D, a Conv2D subclass, is left dense)."""
+    return isinstance(layer, (L.Conv2D, L.Dense)) and not isinstance(layer, L.DepthwiseConv2D)
+
+
+def prunable_layers(model: keras.Model) -> list:
+    """The model's own prunable layers, in model order."""
+    return [l for l in model.layers if is_prunable(l)]
+
+
+def weighted_layers(model: keras.Model) -> list:
+    """Every layer whose weights a TFLite file stores (BatchNorm folds into them), nested models included."""
+    return [l for l in leaf_layers(model) if isinstance(l, (L.Conv2D, L.Dense, L.DepthwiseConv2D))]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..errors import UserError
+from ...errors import UserError
 
 MIN_PRUNING_STEPS = 2
 
@@ -66,7 +66,7 @@ def plan_schedule(n_train: int, batch_size: int, epochs: int, target: float, ini
 
 
 def make_schedule(plan: SchedulePlan):
-    from .tf import tfmot
+    from ..tf import tfmot
 
     s = tfmot().sparsity.keras
     if plan.kind == "constant":

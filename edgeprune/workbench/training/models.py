@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..errors import UserError
-from .tf import keras
+from ...errors import UserError
+from ..tf import keras
 
 STUDY_WIDTHS = (32, 32, 64, 64, 128, 128)
 STUDY_DENSE = 256

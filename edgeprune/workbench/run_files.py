@@ -11,8 +11,8 @@ from ..data.arrays import SplitArrays, load_split_arrays
 from ..data.manifest import Manifest
 from ..jsonio import write_json
 from ..progress import Reporter
-from ..runs import RUN_FILE, SPLIT_FILE, MODEL_FILE, Run, finalize
-from .evaluate import accuracy
+from ..workspace import RUN_FILE, SPLIT_FILE, MODEL_FILE, Run, finalize
+from .metrics.evaluate import accuracy
 from .modelio import count_params, save_model
 from .tf import keras, tf
 

@@ -3,19 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tf import keras
+from ..graph import prunable_layers
+from ..tf import keras
 
-PRUNABLE = (keras.layers.Conv2D, keras.layers.Dense)
-
-
-def prunable_layers(model: keras.Model) -> list:
-    """Conv2D and Dense layers in model order (DepthwiseConv2D is a Conv2D subclass and is excluded)."""
-    return [l for l in model.layers if isinstance(l, PRUNABLE) and not isinstance(l, keras.layers.DepthwiseConv2D)]
 
 
 def select_layers(model: keras.Model, skip_first: bool = False, skip_last: bool = False,
                   names: list[str] | None = None) -> list[str]:
-    from ..errors import UserError
+    from ...errors import UserError
 
     layers = [l.name for l in prunable_layers(model)]
     if not layers:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import schema
-from ..errors import UserError
-from ..jsonio import atomic_write_bytes, atomic_write_text, read_json
-from ..paths import safe_join
-from ..progress import Reporter, Silent
-from .modelio import save_model
-from .pipeline import AUGMENTATIONS, eval_dataset, train_dataset
-from .tf import keras
+from ... import schema
+from ...errors import UserError
+from ...jsonio import atomic_write_bytes, atomic_write_text, read_json
+from ...paths import safe_join
+from ...progress import Reporter, Silent
+from ..modelio import save_model
+from .input_pipeline import AUGMENTATIONS, eval_dataset, train_dataset
+from ..tf import keras
 
 MAX_SEED = 2**32 - 1
 
@@ -151,7 +151,7 @@ def save_weights(weights: list, path: Path) -> None:
 
 
 def load_weights(path: Path) -> list:
-    from ..data.arrays import load_npz_arrays
+    from ...data.arrays import load_npz_arrays
 
     arrays = load_npz_arrays(path)
     try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tf import keras, tf
+from ..tf import keras, tf
 
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

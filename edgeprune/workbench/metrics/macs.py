@@ -3,21 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tf import keras
+from ..graph import leaf_layers
+from ..tf import keras
 
 L = keras.layers
-
-
-def leaf_layers(model, unwrap: bool = False):
-    """Every layer of the model, nested models flattened; with unwrap, also the layer inside a tfmot wrapper."""
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from leaf_layers(layer, unwrap)
-        else:
-            yield layer
-            inner = getattr(layer, "layer", None) if unwrap else None
-            if inner is not None:
-                yield inner
 
 
 def count_macs(model: keras.Model) -> int:

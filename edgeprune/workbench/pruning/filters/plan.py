@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import UserError
-from .chain import groups
+from ....errors import UserError
+from ...graph import groups
 from .criteria import ChannelInfo, get
-from .macs import count_macs
+from ...metrics.macs import count_macs
 from .surgery import remove_channels
-from .tf import keras
+from ...tf import keras
 
 
 @dataclass

@@ -6,20 +6,20 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import schema
-from ..data.arrays import load_split_arrays, prepare
-from ..data.demo import make_demo
-from ..data.manifest import Manifest
-from ..errors import UserError
-from ..jsonio import read_json, write_json
-from ..progress import Reporter, Silent
-from ..runs import SPLIT_FILE, Run, check_name, check_replaceable_run, new_name, staging_dir
+from ... import schema
+from ...data.arrays import load_split_arrays, prepare
+from ...data.demo import make_demo
+from ...data.manifest import Manifest
+from ...errors import UserError
+from ...jsonio import read_json, write_json
+from ...progress import Reporter, Silent
+from ...workspace import SPLIT_FILE, Run, check_name, check_replaceable_run, new_name, staging_dir
 from .bn_recalibration import recalibrate_checked
 from .fit import FitConfig, fit, load_checkpoint
-from .macs import count_macs
-from .modelio import load_model
+from ..metrics.macs import count_macs
+from ..modelio import load_model
 from .models import ARCHS, STUDY_DENSE, STUDY_WIDTHS, build, check_cnn_shape
-from .runio import scores, write_run
+from ..run_files import scores, write_run
 
 OPTIONS_FILE = "train_options.json"
 

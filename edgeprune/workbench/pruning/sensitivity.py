@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserError
-from ..progress import Reporter, Silent
-from .bn_recalibration import recalibrate
-from .chain import groups
-from .evaluate import accuracy
-from .filter_pruning import FilterPlan, apply
+from ...errors import UserError
+from ...progress import Reporter, Silent
+from ..training.bn_recalibration import recalibrate
+from ..graph import groups
+from ..metrics.evaluate import accuracy
+from .filters.plan import FilterPlan, apply
 
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -54,9 +54,9 @@ def run_sensitivity(run, workspace, criterion: str, ratios, out, force: bool, re
     """Analyse a run and write the JSON (and a CSV beside it); refuses to replace files without force."""
     from pathlib import Path
 
-    from ..jsonio import atomic_write_text, check_writable, write_json
-    from .modelio import load_model
-    from .runio import run_data
+    from ...jsonio import atomic_write_text, check_writable, write_json
+    from ..modelio import load_model
+    from ..run_files import run_data
 
     if not ratios or any(not 0 < r < 1 for r in ratios):
         raise UserError("--ratios must be numbers between 0 and 1")

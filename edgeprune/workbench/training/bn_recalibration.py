@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .macs import leaf_layers
-from .tf import keras, tf
+from ..graph import leaf_layers
+from ..tf import keras, tf
 
 
 @dataclass
@@ -72,7 +72,7 @@ def set_bn_state(model: keras.Model, state: list[np.ndarray]) -> None:
 
 def recalibrate_checked(model: keras.Model, train_x: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, seed: int = 0) -> Recalibration:
     """Recalibrate and keep the new statistics unless they score worse on validation; record both accuracies."""
-    from .evaluate import accuracy
+    from ..metrics.evaluate import accuracy
 
     before_state = bn_state(model)
     before = accuracy(model, val_x, val_y)

@@ -1,0 +1,97 @@
+"""A bundle's export.json (one row per TFLite file) and model.json (the model card)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .base import Record, extra_field, fraction, matching
+from .run import ControlScores
+
+FILE_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}"
+
+
+@dataclass
+class ExportRow(Record):
+    WHAT = "export row"
+    file: str = matching(FILE_NAME)  # a plain name inside the bundle, never a path
+    format: str
+    kept: bool
+    sparse: bool | None = None
+    io: str | None = None
+    bytes: int | None = None
+    gzip_bytes: int | None = None
+    floor_bytes: int | None = None
+    gzip_over_floor: float | None = None
+    accuracy: float | None = fraction()
+    agreement: float | None = fraction()
+    accuracy_change: float | None = None
+    agreement_reference: float | None = fraction()
+    runs_xnnpack: bool = False
+    runs_reference: bool = False
+    input: dict | None = None
+    error: str | None = None
+    note: str | None = None
+    extra: dict = extra_field()
+
+    def check(self, where: str) -> None:
+        if ".." in self.file:
+            from ..errors import UserError
+
+            raise UserError(f"{where}: 'file' must be a plain file name, got {self.file!r}")
+
+
+@dataclass
+class ExportRecord(Record):
+    KIND = "edgeprune-export"
+    TOP = True
+    VERSION = 2
+    WHAT = "export file"
+    run: str | None = None
+    keras_test_accuracy: float | None = fraction()
+    n_test: int | None = None
+    measured_sparsity: float | None = fraction()
+    sparse_mode: str | None = None
+    edgeprune: str | None = None
+    files: list[ExportRow] = field(default_factory=list)
+    extra: dict = extra_field()
+
+    def kept(self) -> list[ExportRow]:
+        return [r for r in self.files if r.kept]
+
+
+@dataclass
+class SourceRun(Record):
+    """What the model card says of the run a bundle was exported from."""
+
+    WHAT = "source run"
+    name: str | None = None
+    path: str | None = None
+    kind: str | None = None
+    arch: str | None = None
+    method: str | None = None
+    parent: str | None = None
+    params: int | None = None
+    nonzero_params: int | None = None
+    macs: int | None = None
+    val_accuracy: float | None = fraction()
+    test_accuracy: float | None = fraction()
+    sparsity: float | None = fraction()
+    pruning: dict | None = None
+    control: ControlScores | None = None
+    split_hash: str | None = None
+    extra: dict = extra_field()
+
+
+@dataclass
+class ModelCard(Record):
+    TOP = True
+    VERSION = 2
+    WHAT = "model card"
+    classes: list[str] = field(default_factory=list)
+    input: dict | None = None
+    files: dict = field(default_factory=dict)
+    source_run: SourceRun | None = None
+    keras_test_accuracy: float | None = fraction()
+    measured_sparsity: float | None = fraction()
+    versions: dict = field(default_factory=dict)
+    created: str | None = None
+    extra: dict = extra_field()

@@ -1,0 +1,1 @@
+"""Export: TFLite conversion and the verified bundle."""

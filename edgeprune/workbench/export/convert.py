@@ -1,0 +1,34 @@
+"""TFLite conversion: one Keras model into the bytes of one format (the table of formats is ``edgeprune.formats``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import UserError
+from ..tf import quiet_native_stderr, tf
+
+
+def convert(model, fmt: str, sparse: bool, calib_x: np.ndarray | None = None, io_type: str = "uint8") -> bytes:
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    opts = []
+    if fmt in ("fp16", "dynamic", "int8"):
+        opts.append(tf.lite.Optimize.DEFAULT)
+    if sparse:
+        opts.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+    conv.optimizations = opts
+    if fmt == "fp16":
+        conv.target_spec.supported_types = [tf.float16]
+    if fmt == "int8":
+        if calib_x is None or len(calib_x) == 0:
+            raise UserError("int8 needs calibration images from the run's training split, and there are none; use --calib N with N > 0")
+
+        def representative():
+            for i in range(len(calib_x)):
+                yield [calib_x[i : i + 1].astype(np.float32)]
+
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        dtype = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}[io_type]
+        conv.inference_input_type = dtype
+        conv.inference_output_type = dtype
+    with quiet_native_stderr():  # the converter prints its MLIR passes' chatter on fd 2
+        return conv.convert()
