@@ -53,7 +53,7 @@ def train(
     augment: str = typer.Option("study", help="study (rotation 20, shift 0.2, flip), light (shift 0.1, flip) or none."),
     seed: int = typer.Option(42, help="Seed of the split and the training."),
     limit_per_class: Optional[int] = typer.Option(None, help="Use at most N images per class (quick runs)."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Run name (default: <arch>-<time>)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Run name (in the workspace) or folder (default: <arch>-<time>)."),
     force: bool = typer.Option(False, help="Replace an existing run of that name."),
     resume: bool = typer.Option(False, help="Continue an interrupted run (the latest, or --out NAME)."),
     workspace: Path = WorkspaceOpt,
@@ -69,9 +69,9 @@ def train(
                         out=out, force=force)
     run = do_train(opts, resume=resume, reporter=RichReporter(quiet))
     info = run.info
-    rec = info["bn_recalibration"]
-    console.print(f"[bold green]run[/] {escape(str(run.path))}  params {info['params']:,}  epochs {info['epochs_run']}  "
-                  f"val {pct(info['val_accuracy'])}  test {pct(info['test_accuracy'])}  "
+    rec = info.bn_recalibration
+    console.print(f"[bold green]run[/] {escape(str(run.path))}  params {info.params:,}  epochs {info.epochs_run}  "
+                  f"val {pct(info.val_accuracy)}  test {pct(info.test_accuracy)}  "
                   f"(BatchNorm re-estimated: val {pct(rec['val_accuracy_before'])} -> {pct(rec['val_accuracy_after'])})")
 
 
@@ -120,7 +120,7 @@ def prune(
     control: bool = typer.Option(False, help="Also fine-tune the unpruned model the same way, for a fair comparison."),
     cluster: Optional[int] = typer.Option(None, help="Sparsity-preserving weight clustering to N values per kernel."),
     seed: int = typer.Option(42),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name of the new run."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name (in the workspace) or folder of the new run."),
     force: bool = typer.Option(False, help="Replace an existing run of that name."),
     workspace: Path = WorkspaceOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -139,21 +139,21 @@ def prune(
                      seed=seed, out=out, force=force)
     new = do_prune(run, workspace, o, RichReporter(quiet))
     info = new.info
-    p = info["pruning"]
-    for item in methods.get(info["method"]).describe(p):
+    p = info.pruning
+    for item in methods.get(info.method).describe(p):
         if isinstance(item, methods.SummaryTable):
             console.print(table(item.title, item.columns, item.rows))
         else:
             console.print(item, highlight=False, markup=False)
     if "clustering" in p:
         console.print(f"clustered to {p['clustering']['clusters']} values: distinct per kernel {p['clustering']['distinct_values_per_kernel']}")
-    par = info["parent"]
-    console.print(f"[bold green]run[/] {escape(str(new.path))}  val {pct(info['val_accuracy'])}  test {pct(info['test_accuracy'])}  "
-                  f"(parent: val {pct(par['val_accuracy'])}, test {pct(par['test_accuracy'])})")
-    if "control" in info:
-        c = info["control"]
-        console.print(f"control (unpruned, same fine-tuning): val {pct(c['val_accuracy'])}  test {pct(c['test_accuracy'])}  "
-                      f"-> pruned minus control: test {100 * info['vs_control']['test_accuracy']:+.2f} points")
+    par = info.parent
+    console.print(f"[bold green]run[/] {escape(str(new.path))}  val {pct(info.val_accuracy)}  test {pct(info.test_accuracy)}  "
+                  f"(parent: val {pct(par.val_accuracy)}, test {pct(par.test_accuracy)})")
+    if info.control is not None:
+        c = info.control
+        console.print(f"control (unpruned, same fine-tuning): val {pct(c.val_accuracy)}  test {pct(c.test_accuracy)}  "
+                      f"-> pruned minus control: test {100 * info.vs_control['test_accuracy']:+.2f} points")
 
 
 @app.command("sensitivity")
@@ -185,7 +185,7 @@ def export(
     sparse: str = typer.Option("auto", help="Sparse weight encoding: auto (when sparsity >= 0.5), on, off, both."),
     calib: int = typer.Option(200, help="Training images used to calibrate int8."),
     io: str = typer.Option("uint8", help="int8 input/output type: uint8 (raw pixels), int8 or float32."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Bundle folder (default: exports/<run>)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name or folder of the bundle (default: <workspace>/exports/<run>)."),
     force: bool = typer.Option(False, help="Replace an existing bundle."),
     workspace: Path = WorkspaceOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -198,14 +198,14 @@ def export(
     run = resolve_run(model, workspace)
     res = do_export(run, workspace, ExportOptions(formats=_items(formats, "--formats"), sparse=sparse, calib=calib,
                                                   io=io, out=out, force=force), RichReporter(quiet))
-    rows = [[r["file"], kb(r["bytes"]), kb(r["gzip_bytes"]), f"{r['gzip_over_floor']:.2f}x" if r.get("gzip_over_floor") else "-",
-             pct(r["accuracy"]), pct(r["agreement"]), "yes" if r["runs_xnnpack"] else "NO",
-             "yes" if r["runs_reference"] else "NO", "kept" if r["kept"] else "REJECTED"] for r in res.rows]
+    rows = [[r.file, kb(r.bytes), kb(r.gzip_bytes), f"{r.gzip_over_floor:.2f}x" if r.gzip_over_floor else "-",
+             pct(r.accuracy), pct(r.agreement), "yes" if r.runs_xnnpack else "NO", "yes" if r.runs_reference else "NO",
+             "kept" if r.kept else "REJECTED"] for r in res.rows]
     console.print(table(f"bundle {res.bundle}", ["file", "size", "gzip", "gzip/floor", "accuracy", "agrees w/ Keras",
                                                   "XNNPACK", "reference", ""], rows))
     for r in res.rows:
-        if r["error"]:
-            console.print(f"[yellow]{escape(r['file'])}[/]: {escape(r['error'])}", highlight=False)
+        if r.error:
+            console.print(f"[yellow]{escape(r.file)}[/]: {escape(r.error)}", highlight=False)
     if res.failed:
         raise typer.Exit(1)
 
@@ -248,29 +248,23 @@ def bench(
     check_outputs(json_out, csv_out, append, force)
     res = do_bench([str(m) for m in models], opts, RichReporter(quiet))
     dev = res.device
-    rtms = sorted({f"{r['runtime']['name']} {r['runtime']['version']}" for r in res.rows if r.get("runtime") and r['runtime'].get('version')})
-    console.print(f"device: {escape(str(dev['cpu']))} ({dev['machine']}, {dev['cores']} cores{', ' + dev['pi_model'] if dev.get('pi_model') else ''})"
+    rtms = sorted({f"{r.runtime['name']} {r.runtime['version']}" for r in res.rows if r.runtime and r.runtime.get("version")})
+    console.print(f"device: {escape(str(dev['cpu']))} ({dev['machine']}, {dev['cores']} cores{', ' + escape(dev['pi_model']) if dev.get('pi_model') else ''})"
                   f"  runtime: {', '.join(rtms) or '-'}  XNNPACK: {'on' if opts.xnnpack else 'off'}", highlight=False)
     rows = []
     for r in res.rows:
-        lat = r.get("latency_ms") or {}
-        rows.append([r["name"], r["format"], r["threads"], kb(r["bytes"]), kb(r["gzip_bytes"]),
-                     pct(r.get("accuracy")) if r.get("accuracy") is not None else ("-" if r.get("error") else "not measured"),
-                     f"{lat['p50']:.3f}" if lat else "-", f"{lat['p99']:.3f}" if lat else "-",
-                     f"{r['images_per_s']:.0f}" if r.get("images_per_s") else "-",
-                     f"{r['speedup']:.2f}x" if r.get("speedup") else "-"])
+        lat = r.latency_ms
+        rows.append([r.label, r.format, r.threads, kb(r.bytes), kb(r.gzip_bytes),
+                     pct(r.accuracy) if r.accuracy is not None else ("-" if r.error else "not measured"),
+                     f"{lat.p50:.3f}" if lat else "-", f"{lat.p99:.3f}" if lat else "-",
+                     f"{r.images_per_s:.0f}" if r.images_per_s else "-", f"{r.speedup:.2f}x" if r.speedup else "-"])
     console.print(table("bench (latency per image at batch 1, ms)", ["model", "format", "threads", "size", "gzip",
                                                                     "accuracy", "p50", "p99", "img/s", "speed-up"], rows))
     for r in res.rows:
-        if r.get("error"):
-            console.print(f"[red]{escape(r['name'])}[/]: {escape(r['error'])}", highlight=False)
-        elif r.get("note"):
-            console.print(f"[yellow]{escape(r['name'])}[/]: {escape(r['note'])}", highlight=False)
-        t1 = r.get("temperature_c_after")
-        if t1 is not None and t1 >= 80:
-            console.print(f"[yellow]{escape(r['name'])}[/]: CPU at {t1:.0f} C after the run: results may be throttled", highlight=False)
-        if r.get("throttled") not in (None, "0x0"):
-            console.print(f"[yellow]{escape(r['name'])}[/]: the firmware reports throttling ({r['throttled']})", highlight=False)
+        if r.error:
+            console.print(f"[red]{escape(r.label)}[/]: {escape(r.error)}", highlight=False)
+        for w in r.warnings():
+            console.print(f"[yellow]{escape(r.label)}[/]: {escape(w)}", highlight=False)
     if json_out:
         save_json(res, json_out, append)
     if csv_out:
@@ -294,7 +288,7 @@ def sweep(
     criterion: str = typer.Option("l1", help="Filter criterion for filter and hybrid cells."),
     round_to: int = typer.Option(1, help="Kept filter counts at multiples of N."),
     runs: int = typer.Option(100, help="Timed runs per file when benchmarking."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Sweep folder (default: sweeps/<run>)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name or folder of the sweep (default: <workspace>/sweeps/<run>)."),
     workspace: Path = WorkspaceOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
@@ -311,42 +305,39 @@ def sweep(
     folder, recs = do_sweep(run, workspace, o, RichReporter(quiet))
     rows = []
     for r in recs:
-        p50 = "-"
-        for b in r.get("bench") or []:
-            if b.get("format") == "fp32" and b.get("latency_ms"):
-                p50 = f"{b['latency_ms']['p50']:.3f}"
-        rows.append([r["cell"], pct(r.get("val_accuracy")), pct(r.get("test_accuracy")), pct(r.get("sparsity")),
-                     f"{r['nonzero_params']:,}" if r.get("nonzero_params") else "-", f"{r['params']:,}" if r.get("params") else "-",
-                     kb(r.get("fp32_gzip_bytes")), p50, (r.get("error") or "")[:60]])
+        p50 = r.p50("fp32")
+        rows.append([r.cell, pct(r.val_accuracy), pct(r.test_accuracy), pct(r.sparsity),
+                     f"{r.nonzero_params:,}" if r.nonzero_params else "-", f"{r.params:,}" if r.params else "-",
+                     kb(r.fp32_gzip_bytes), f"{p50:.3f}" if p50 else "-", (r.error or "")[:60]])
     console.print(table(f"sweep of {run.name} ({folder / 'results.jsonl'})", ["cell", "val acc", "test acc", "sparsity",
                         "nonzero params", "params", "fp32 gzip", "fp32 p50 ms", "error"], rows))
-    if any(r.get("error") for r in recs):
+    if any(r.error for r in recs):
         raise typer.Exit(1)
 
 
 @app.command()
 def report(
     results: List[Path] = typer.Argument(None, help="Sweep results.jsonl, export bundle folders, bench JSON, sensitivity JSON."),
-    out: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md and the plots."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name or folder for report.md and the plots (default: <workspace>/reports/report)."),
     pick_: bool = typer.Option(False, "--pick", help="Name the most accurate model within the limits below."),
     max_gzip_mb: Optional[float] = typer.Option(None, help="With --pick: largest gzip size in MB."),
     max_p50_ms: Optional[float] = typer.Option(None, help="With --pick: largest median latency in ms."),
     device: Optional[str] = typer.Option(None, help="With --pick: the device whose latency counts (part of its name)."),
     force: bool = typer.Option(False, help="Replace an existing report.md in --out."),
+    workspace: Path = WorkspaceOpt,
 ):
     """Write report.md (the comparison table) and PNG plots, or --pick the best model under size/latency limits."""
     from .study.entries import load_inputs
     from .study.report import check_report_folder, pick, write_report
     from .ui import console, err_console
+    from .workspace import output_folder
 
+    folder = output_folder(workspace, "report", out, "report")
     if not pick_:
-        check_report_folder(out, force)
+        check_report_folder(folder, force)
     if not results:
         raise UserError("name the results to report: a sweep's results.jsonl, export bundle folders, bench JSON files")
-    missing = [str(p) for p in results if not p.exists()]
-    for m in missing:
-        err_console.print(f"[yellow]warning:[/] {escape(m)} not found", highlight=False, soft_wrap=True)
-    entries, warnings, sens = load_inputs([p for p in results if p.exists()])
+    entries, warnings, sens = load_inputs(results)
     for w in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
     if pick_:
@@ -355,7 +346,7 @@ def report(
         if res.entry is None:
             raise typer.Exit(1)
         return
-    rep = write_report(entries, out, warnings + [f"{m} not found" for m in missing], sens, force=force)
+    rep = write_report(entries, folder, warnings, sens, force=force)
     console.print(f"written {rep['report']}" + "".join(f", {p}" for p in rep["plots"]), highlight=False, markup=False)
     if rep["note"]:
         console.print(rep["note"], highlight=False)

@@ -1,7 +1,12 @@
-"""The workspace of runs: ``runs/<name>/`` holds model.keras, run.json and split.json.
+"""The workspace: one root for every output (``-w``, default ``runs``, or ``$EDGEPRUNE_WORKSPACE``).
 
-A run is built in a hidden staging folder (``runs/.<name>.partial/``) that also keeps the checkpoints, and
-renamed into place only when it is complete, so an interrupted command never leaves a half-written run.
+- runs: ``<workspace>/<name>/`` holds model.keras, run.json and split.json;
+- export bundles, sweeps and reports: ``<workspace>/exports/``, ``sweeps/`` and ``reports/`` by default.
+
+``--out`` takes a name (placed in its default folder) or a path (a '/' in it, or a leading '.' or '~'), which is
+honoured as given. A run is built in a hidden staging folder beside it (``.<name>.partial/``, which also keeps the
+checkpoints) and renamed into place only when it is complete, so an interrupted command never leaves a
+half-written run.
 """
 from __future__ import annotations
 
@@ -12,9 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import schema
 from .errors import UserError
-from .jsonio import read_json
+from .readers import read_run
+from .records import RunRecord
 from .paths import check_replaceable, replace_dir
 
 DEFAULT_WORKSPACE = Path(os.environ.get("EDGEPRUNE_WORKSPACE", "runs"))
@@ -22,6 +27,7 @@ MODEL_FILE = "model.keras"
 RUN_FILE = "run.json"
 SPLIT_FILE = "split.json"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+OUTPUT_DIRS = {"export bundle": "exports", "sweep": "sweeps", "report": "reports"}
 
 
 @dataclass
@@ -39,9 +45,9 @@ class Run:
         return self.path / SPLIT_FILE
 
     @property
-    def info(self) -> dict:
-        """run.json, checked against its schema (a file of the wrong shape is a one-line error)."""
-        return schema.check(read_json(self.path / RUN_FILE, what="run.json"), schema.RUN, str(self.path / RUN_FILE))
+    def info(self) -> RunRecord:
+        """run.json as its typed record (a file of the wrong shape is a one-line error)."""
+        return read_run(self.path / RUN_FILE)
 
     @property
     def name(self) -> str:
@@ -52,6 +58,39 @@ def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
         raise UserError(f"run name {name!r} is not allowed: use letters, digits, '.', '_' and '-'")
     return name
+
+
+def is_path(out: str) -> bool:
+    """--out names a path (honoured as given) rather than a name (placed in its default folder)."""
+    return "/" in out or os.sep in out or out.startswith((".", "~"))
+
+
+def _absolute(out: str) -> Path:
+    p = Path(os.path.abspath(Path(out).expanduser()))  # '..' folded, so the last part is a real name
+    if p == Path(p.anchor):
+        raise UserError(f"--out {out} is a file-system root; give a folder")
+    return p
+
+
+def output_folder(workspace: Path, what: str, out: str | None, default_name: str) -> Path:
+    """Where an export bundle, a sweep or a report goes: --out as a path, else a name in its default folder."""
+    if out is not None and not out.strip():
+        raise UserError(f"--out is empty; give a name or a folder for the {what}")
+    if out is not None and is_path(out):
+        return _absolute(out)
+    return Path(os.path.abspath(Path(workspace) / OUTPUT_DIRS[what] / check_name(out if out is not None else default_name)))
+
+
+def run_folder(workspace: Path, out: str | None, default_name: str) -> Path:
+    """Where a new run goes: a name in the workspace, or a path as given (its last part is the run's name)."""
+    if out is not None and out.strip() and is_path(out):
+        final = _absolute(out)
+        check_name(final.name)
+        return final
+    name = check_name(out if out is not None else default_name)
+    if name in OUTPUT_DIRS.values():
+        raise UserError(f"run name {name!r} is the workspace's folder for {name}; choose another --out")
+    return Path(workspace) / name
 
 
 def new_name(prefix: str, workspace: Path) -> str:

@@ -159,3 +159,13 @@ def tree_state(root: Path) -> dict[str, tuple]:
         st = p.lstat()
         out[str(p.relative_to(root))] = (st.st_mode, st.st_size, st.st_mtime_ns)
     return out
+
+
+SLOW_FIXTURES = {"tiny_run", "tiny_bundle", "tiny_data"}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that train, prune, export or bench a model are `slow`: `pytest -m "not slow"` runs the rest in seconds."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -89,16 +89,16 @@ def _bad_inputs(tmp_path, tiny_bundle):
 def test_faults_are_errors_for_that_model_only(tiny_bundle, tmp_path):
     bad = _bad_inputs(tmp_path, tiny_bundle)
     res = bench([tiny_bundle / "fp32.tflite", *bad.values(), tmp_path / "missing.tflite"], BenchOptions(runs=3, warmup=0))
-    assert res.rows[0]["error"] is None and res.rows[0]["accuracy"] is not None
+    assert res.rows[0].error is None and res.rows[0].accuracy is not None
     for r in res.rows[1:]:
-        assert r["error"] and "\n" not in r["error"], r
+        assert r.error and "\n" not in r.error, r
     assert res.failed == 4
     # data whose image size does not fit the model
     buf = io.BytesIO()
     np.savez(buf, x=np.zeros((4, 8, 8, 3), np.uint8), y=np.zeros(4, np.int64))
     (tmp_path / "small.npz").write_bytes(buf.getvalue())
     r = bench([tiny_bundle / "fp32.tflite"], BenchOptions(runs=3, warmup=0, data=str(tmp_path / "small.npz"))).rows[0]
-    assert "8x8" in r["error"] and "16x16" in r["error"]
+    assert "8x8" in r.error and "16x16" in r.error
     # a pickled .npz is refused, never unpickled
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     import zipfile
@@ -106,7 +106,7 @@ def test_faults_are_errors_for_that_model_only(tiny_bundle, tmp_path):
         z.write(tmp_path / "obj.npy", "x.npy")
         z.write(tmp_path / "obj.npy", "y.npy")
     r = bench([tiny_bundle / "fp32.tflite"], BenchOptions(runs=3, warmup=0, data=str(tmp_path / "evil.npz"))).rows[0]
-    assert r["error"] and "pickle" in r["error"].lower() or "readable" in r["error"]
+    assert r.error and "pickle" in r.error.lower() or "readable" in r.error
     # the CLI: one line per failed model, exit code 1 since some failed
     proc = run_cli("bench", str(tiny_bundle / "fp32.tflite"), str(bad["random"]), "--runs", "3")
     assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
@@ -121,7 +121,7 @@ def test_two_input_model_is_refused(tmp_path):
     p = tmp_path / "two.tflite"
     p.write_bytes(tf.lite.TFLiteConverter.from_keras_model(m).convert())
     r = bench([p], BenchOptions(runs=2, warmup=0)).rows[0]
-    assert "2 inputs" in r["error"]
+    assert "2 inputs" in r.error
 
 
 def test_native_crash_is_isolated_and_falls_back(tiny_bundle, tmp_path, monkeypatch):
@@ -132,12 +132,12 @@ def test_native_crash_is_isolated_and_falls_back(tiny_bundle, tmp_path, monkeypa
         "import os, signal\nclass Interpreter:\n    def __init__(self, *a, **k):\n        os.kill(os.getpid(), signal.SIGSEGV)\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "fake"), str(ROOT)]))
     crashed = bench([tiny_bundle / "fp32.tflite"], BenchOptions(runs=2, warmup=0, runtime="ai-edge-litert")).rows[0]
-    assert "crashed (SIGSEGV)" in crashed["error"]
+    assert "crashed (SIGSEGV)" in crashed.error
     # without a named runtime the harness retries with the next one it finds, and says so
     monkeypatch.setattr("edgeprune.device.runtime.available", lambda names=None: ["ai-edge-litert", "tensorflow"])
     row = bench([tiny_bundle / "fp32.tflite"], BenchOptions(runs=2, warmup=0)).rows[0]
-    assert row["error"] is None and row["runtime"]["name"] == "tensorflow"
-    assert "crashed" in row["note"] and "tensorflow" in row["note"]
+    assert row.error is None and row.runtime["name"] == "tensorflow"
+    assert "crashed" in row.note and "tensorflow" in row.note
 
 
 def test_mutated_files_end_in_a_result_or_a_clear_error(tiny_bundle, tmp_path):
@@ -168,10 +168,10 @@ def test_mutated_files_end_in_a_result_or_a_clear_error(tiny_bundle, tmp_path):
     assert len(res.rows) == 240
     outcomes = {"ok": 0, "error": 0}
     for r in res.rows:
-        if r["error"]:
-            assert isinstance(r["error"], str) and r["error"].strip() and "\n" not in r["error"]
+        if r.error:
+            assert isinstance(r.error, str) and r.error.strip() and "\n" not in r.error
             outcomes["error"] += 1
         else:
-            assert r["latency_ms"]["p50"] > 0
+            assert r.latency_ms.p50 > 0
             outcomes["ok"] += 1
     assert outcomes["error"] >= 60  # every truncation at least fails cleanly

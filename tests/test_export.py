@@ -36,7 +36,7 @@ def test_every_format_sparse_on_and_off(tiny_run, tmp_path):
     run = _zeroed_run(tiny_run, tmp_path)
     res = ex.export(run, tiny_run[1], ex.ExportOptions(formats=list(list(FORMATS)), sparse="both", calib=16,
                                                      out=str(tmp_path / "b")))
-    files = {r["file"]: r for r in res.rows}
+    files = {r.file: r for r in res.rows}
     assert set(files) == {f"{f}{s}.tflite" for f in list(FORMATS) for s in ("", "-sparse")}
     # Seen with TF 2.21 / LiteRT 2.3: sparse-encoded quantized files fail to delegate to XNNPACK. They run on the
     # reference kernels, but not where users run them, so they are reported and not kept.
@@ -44,19 +44,19 @@ def test_every_format_sparse_on_and_off(tiny_run, tmp_path):
     assert set(res.failed) == rejected
     for name in rejected:
         r = files[name]
-        assert not r["kept"] and not r["runs_xnnpack"] and r["runs_reference"]
-        assert "XNNPACK on" in r["error"] and "delegate" in r["error"]
+        assert not r.kept and not r.runs_xnnpack and r.runs_reference
+        assert "XNNPACK on" in r.error and "delegate" in r.error
         assert not (tmp_path / "b" / name).exists()
     for name, r in files.items():
         if name in rejected:
             continue
-        assert (tmp_path / "b" / name).is_file() and r["kept"] and r["error"] is None
-        assert r["runs_xnnpack"] and r["runs_reference"]
-        assert r["gzip_bytes"] < r["bytes"] and r["floor_bytes"] > 0
-    assert files["fp32.tflite"]["agreement"] >= 0.995 and files["fp16.tflite"]["agreement"] >= 0.995
-    assert files["fp32-sparse.tflite"]["agreement"] >= 0.995
-    assert files["int8.tflite"]["input"]["dtype"] == "uint8"
-    assert files["fp32-sparse.tflite"]["bytes"] < files["fp32.tflite"]["bytes"]  # 80 % zeros stored sparse
+        assert (tmp_path / "b" / name).is_file() and r.kept and r.error is None
+        assert r.runs_xnnpack and r.runs_reference
+        assert r.gzip_bytes < r.bytes and r.floor_bytes > 0
+    assert files["fp32.tflite"].agreement >= 0.995 and files["fp16.tflite"].agreement >= 0.995
+    assert files["fp32-sparse.tflite"].agreement >= 0.995
+    assert files["int8.tflite"].input["dtype"] == "uint8"
+    assert files["fp32-sparse.tflite"].bytes < files["fp32.tflite"].bytes  # 80 % zeros stored sparse
     doc = json.loads((tmp_path / "b" / "export.json").read_text())
     for key in ("file", "format", "sparse", "bytes", "gzip_bytes", "accuracy", "agreement", "runs_xnnpack",
                 "runs_reference", "error"):
@@ -71,12 +71,12 @@ def test_every_format_sparse_on_and_off(tiny_run, tmp_path):
 
 def test_sparse_auto_follows_measured_sparsity_and_falls_back(tiny_run, tmp_path):
     dense = ex.export(tiny_run[0], tiny_run[1], ex.ExportOptions(formats=["fp32"], out=str(tmp_path / "d")))
-    assert [r["file"] for r in dense.rows] == ["fp32.tflite"]
+    assert [r.file for r in dense.rows] == ["fp32.tflite"]
     sparse = ex.export(_zeroed_run(tiny_run, tmp_path), tiny_run[1],
                        ex.ExportOptions(formats=["fp32", "int8"], calib=16, out=str(tmp_path / "s")))
-    assert [(r["file"], r["kept"]) for r in sparse.rows] == [
+    assert [(r.file, r.kept) for r in sparse.rows] == [
         ("fp32-sparse.tflite", True), ("int8-sparse.tflite", False), ("int8.tflite", True)]
-    assert "dense encoding was written instead" in sparse.rows[1]["note"]
+    assert "dense encoding was written instead" in sparse.rows[1].note
     assert not sparse.failed
 
 
@@ -90,8 +90,8 @@ def test_a_file_the_runtime_cannot_run_is_rejected(tiny_run, tmp_path, monkeypat
     monkeypatch.setattr(ex, "convert", broken)
     res = ex.export(tiny_run[0], tiny_run[1], ex.ExportOptions(formats=["fp32"], out=str(tmp_path / "b")))
     row = res.rows[0]
-    assert res.failed == ["fp32.tflite"] and not row["kept"] and not row["runs_xnnpack"]
-    assert "XNNPACK on" in row["error"]
+    assert res.failed == ["fp32.tflite"] and not row.kept and not row.runs_xnnpack
+    assert "XNNPACK on" in row.error
     assert not (tmp_path / "b" / "fp32.tflite").exists()  # not left in the bundle as if it were good
     assert json.loads((tmp_path / "b" / "export.json").read_text())["files"][0]["kept"] is False
 
@@ -104,11 +104,11 @@ def test_agreement_threshold_rejects_a_wrong_fp32_file(tiny_run, tmp_path, monke
 
     monkeypatch.setattr(ex, "convert", lambda model, fmt, *a, **k: real(other, fmt, *a, **k))
     res = ex.export(tiny_run[0], tiny_run[1], ex.ExportOptions(formats=["fp32", "dynamic"], out=str(tmp_path / "b")))
-    rows = {r["file"]: r for r in res.rows}
-    assert rows["fp32.tflite"]["agreement"] < 0.995 and "required 99.5%" in rows["fp32.tflite"]["error"]
+    rows = {r.file: r for r in res.rows}
+    assert rows["fp32.tflite"].agreement < 0.995 and "required 99.5%" in rows["fp32.tflite"].error
     assert "fp32.tflite" in res.failed and not (tmp_path / "b" / "fp32.tflite").exists()
-    assert rows["dynamic.tflite"]["kept"]  # dynamic and int8 report agreement; they are not held to 99.5 %
-    assert rows["dynamic.tflite"]["accuracy_change"] is not None
+    assert rows["dynamic.tflite"].kept  # dynamic and int8 report agreement; they are not held to 99.5 %
+    assert rows["dynamic.tflite"].accuracy_change is not None
 
 
 def test_export_user_errors(tiny_run, tmp_path):
@@ -144,9 +144,9 @@ def test_int8_io_types_run_and_agree(tiny_run, tmp_path, io):
 
     res = ex.export(tiny_run[0], tiny_run[1], ex.ExportOptions(formats=["int8"], io=io, calib=16, out=str(tmp_path / io)))
     row = res.rows[0]
-    assert row["kept"] and row["input"]["dtype"] == io
+    assert row.kept and row.input["dtype"] == io
     if io == "int8":
-        assert row["input"]["scale"] > 0  # raw pixels are quantized with the file's scale and zero point
+        assert row.input["scale"] > 0  # raw pixels are quantized with the file's scale and zero point
     b = bench([tmp_path / io / "int8.tflite"], BenchOptions(runs=3, warmup=0, xnnpack=False)).rows[0]
-    assert b["error"] is None and b["xnnpack"] is False
-    assert b["accuracy"] == pytest.approx(row["accuracy"], abs=0.05)  # reference kernels, same images
+    assert b.error is None and b.xnnpack is False
+    assert b.accuracy == pytest.approx(row.accuracy, abs=0.05)  # reference kernels, same images

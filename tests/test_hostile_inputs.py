@@ -30,12 +30,12 @@ def test_export_of_dotdot_from_inside_a_run_deletes_nothing(tiny_run, tmp_path):
     sub.mkdir()
     (sub / "keep.txt").write_text("mine")
     before = tree_state(ws)
-    # `..` is the run; the default bundle is then exports/<the run's real name>, never exports/.. (the current folder)
+    # `..` is the run; the default bundle is then <workspace>/exports/<the run's real name>, never exports/..
     proc = run_inproc("export", "..", "-w", str(ws), "--formats", "fp32", "-q", cwd=sub)
     assert proc.returncode == 0, proc.stderr
-    assert (sub / "exports" / "tiny" / "fp32.tflite").is_file()
+    assert (ws / "exports" / "tiny" / "fp32.tflite").is_file()
     files = lambda state: {k: v for k, v in state.items() if stat.S_ISREG(v[0])}  # noqa: E731
-    assert {k: v for k, v in files(tree_state(ws)).items() if not k.startswith("tiny/sub/exports")} == files(before)
+    assert {k: v for k, v in files(tree_state(ws)).items() if not k.startswith("exports/")} == files(before)
     # --out .. --force would replace the folder holding the current one: refused, nothing touched
     before = tree_state(ws)
     assert_user_error(run_inproc("export", "..", "--out", "..", "--force", "-w", str(ws), cwd=sub), "current folder")
@@ -117,8 +117,8 @@ def test_a_hostile_bundle_is_one_error_row(tiny_bundle, tmp_path, export_json):
     shutil.copy(tiny_bundle / "fp32.tflite", bad / "fp32.tflite")
     (bad / "export.json").write_text(export_json)
     res = bench([bad / "fp32.tflite", tiny_bundle / "int8.tflite"], BenchOptions(runs=2, warmup=0))
-    assert "damaged" in res.rows[0]["error"] and "\n" not in res.rows[0]["error"]
-    assert res.rows[1]["error"] is None and res.rows[1]["accuracy"] is not None
+    assert "damaged" in res.rows[0].error and "\n" not in res.rows[0].error
+    assert res.rows[1].error is None and res.rows[1].accuracy is not None
 
 
 # --- 4. nothing hangs --------------------------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def test_bench_timeout_is_an_option(tiny_bundle, tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "fake"), str(ROOT)]))
     row = bench([tiny_bundle / "fp32.tflite"], BenchOptions(runs=1, warmup=0, runtime="ai-edge-litert",
                                                             timeout_s=3)).rows[0]
-    assert "timed out after 3 s" in row["error"]
+    assert "timed out after 3 s" in row.error
     assert_user_error(run_inproc("bench", str(tiny_bundle / "fp32.tflite"), "--timeout", "0"), "--timeout")
 
 
@@ -249,13 +249,13 @@ def test_bench_refuses_labels_outside_the_classes(tiny_bundle, tmp_path):
     for labels in ([0, 1, -1, 2], [0, 1, 2, 3]):
         data = _npz(tmp_path / "t.npz", x, np.asarray(labels, np.int64))
         row = bench([tiny_bundle / "fp32.tflite"], BenchOptions(runs=1, warmup=0, data=str(data))).rows[0]
-        assert "labels must be from 0 to 2" in row["error"], row["error"]
+        assert "labels must be from 0 to 2" in row.error, row.error
     # a labels.txt naming another number of classes than the model has
     b = tmp_path / "b"
     shutil.copytree(tiny_bundle, b)
     (b / "labels.txt").write_text("a\nb\n")
     row = bench([b / "fp32.tflite"], BenchOptions(runs=1, warmup=0)).rows[0]
-    assert "names 2 classes but the model has 3 outputs" in row["error"]
+    assert "names 2 classes but the model has 3 outputs" in row.error
     assert_user_error(run_inproc("bench", str(tiny_bundle / "fp32.tflite"), "--max-images", "-1"), "--max-images")
 
 
@@ -312,7 +312,7 @@ def test_links_leaving_the_dataset_are_skipped_and_counted(tmp_path):
     (["--widths", ""], "--widths"), (["--dense", "0"], "--dense"), (["--arch", "vgg"], "--arch"),
     (["--weights", "resnet"], "--weights"), (["--augment", "heavy"], "--augment"), (["--seed", "-1"], "--seed"),
     (["--seed", "4294967296"], "--seed"), (["--batch-size", "0"], "--batch-size"), (["--lr", "nan"], "--lr"),
-    (["--lr", "-1"], "--lr"), (["--out", ""], "run name"), (["--out", "../escape"], "run name"),
+    (["--lr", "-1"], "--lr"), (["--out", ""], "run name"), (["--out", "bad name!"], "run name"), (["--out", "exports"], "workspace's folder"),
 ])
 def test_train_option_errors_write_nothing(tmp_path, tiny_data, args, needle):
     ws = tmp_path / "runs"
@@ -362,7 +362,11 @@ def test_resume_treats_the_staging_folder_as_untrusted(tmp_path, tamper, needle)
 def test_resume_name_is_checked(tmp_path):
     ws = tmp_path / "runs"
     _staging(tmp_path, "escape")  # a staging folder outside the workspace
-    assert_user_error(run_inproc("train", "--resume", "--out", "x/../../escape", "-w", str(ws)), "run name")
+    before = tree_state(tmp_path)
+    # a path is a path from the current folder (the repository here), never a name that climbs out of the workspace
+    assert_user_error(run_inproc("train", "--resume", "--out", "x/../../escape", "-w", str(ws)), "no interrupted")
+    assert_user_error(run_inproc("train", "--resume", "--out", "bad name!", "-w", str(ws)), "run name")
+    assert tree_state(tmp_path) == before
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -471,7 +475,7 @@ def test_bench_checks_its_outputs_before_measuring(tiny_bundle, tmp_path):
     assert_user_error(run_inproc("bench", str(tiny_bundle / "fp32.tflite"), "--json", str(tmp_path / "old.json")),
                       "--force")
     assert_user_error(run_inproc("bench", str(tiny_bundle / "fp32.tflite"), "--json", str(tmp_path / "old.json"),
-                                 "--append"), "not an edgeprune bench file")
+                                 "--append"), "not a bench results file")
     assert (tmp_path / "old.json").read_text() == "{}"
 
 

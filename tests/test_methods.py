@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,3 +94,18 @@ def test_hybrid_is_filter_then_weight():
         ratio, sparsity, epochs, sensitivity = 0.3, 0.5, 3, None
 
     assert h.name_part(O) == "f30-w50"
+
+
+def test_outputs_default_under_the_workspace_and_out_takes_a_name_or_a_path(tmp_path):
+    from edgeprune.workspace import output_folder, run_folder
+
+    ws = tmp_path / "ws"
+    assert run_folder(ws, None, "r1") == ws / "r1" and run_folder(ws, "r2", "x") == ws / "r2"
+    assert run_folder(ws, str(tmp_path / "elsewhere" / "r3"), "x") == tmp_path / "elsewhere" / "r3"
+    assert output_folder(ws, "export bundle", None, "r1") == ws.resolve() / "exports" / "r1"
+    assert output_folder(ws, "sweep", "grid", "r1") == ws.resolve() / "sweeps" / "grid"
+    assert output_folder(ws, "report", None, "report") == ws.resolve() / "reports" / "report"
+    assert output_folder(ws, "report", "./mine", "report") == Path.cwd() / "mine"
+    for bad in ("", "a b", "exports"):
+        with pytest.raises(Exception):
+            run_folder(ws, bad, "x")

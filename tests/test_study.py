@@ -24,11 +24,12 @@ def test_sweep_resumes_and_records_failures(tiny_run, tmp_path, monkeypatch):
 
     monkeypatch.setattr(sw, "run_cell", flaky)
     folder, recs = sw.sweep(run, ws, o)
-    by = {r["cell"]: r for r in recs}
+    by = {r.cell: r for r in recs}
     assert set(by) == {"dense", "control-ft1", "weight-50", "filter-50"}
-    assert "boom" in by["filter-50"]["error"] and by["weight-50"].get("error") is None
-    assert by["weight-50"]["sparsity"] >= 0.49 and by["weight-50"]["bench"][0]["latency_ms"]["p50"] > 0
-    assert by["dense"]["epochs"] == 0 and by["control-ft1"]["epochs"] == 1
+    assert "boom" in by["filter-50"].error and by["weight-50"].error is None
+    assert by["weight-50"].sparsity >= 0.49 and by["weight-50"].bench[0].latency_ms.p50 > 0
+    assert by["weight-50"].p50("fp32") == by["weight-50"].bench[0].latency_ms.p50
+    assert by["dense"].epochs == 0 and by["control-ft1"].epochs == 1
     # a second run skips the done cells and retries the failed one
     calls = []
     monkeypatch.setattr(sw, "run_cell", lambda cell, *a, **k: calls.append(cell.key) or real(cell, *a, **k))
@@ -40,7 +41,7 @@ def test_sweep_resumes_and_records_failures(tiny_run, tmp_path, monkeypatch):
     # the report reads the sweep: dense reference, compression, speed-up on the same device, plots
     entries, warnings, _ = load_inputs([folder / "results.jsonl"])
     assert not warnings and {e.bundle for e in entries} == {"dense", "control-ft1", "weight-50", "filter-50"}
-    control = by["control-ft1"]["test_accuracy"]
+    control = by["control-ft1"].test_accuracy
     assert all(e.control_test_accuracy == control for e in entries if e.bundle in ("weight-50", "filter-50"))
     assert next(e for e in entries if e.bundle == "dense").macs > 0
     rep = write_report(entries, tmp_path / "rep", warnings)

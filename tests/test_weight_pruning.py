@@ -72,7 +72,7 @@ def test_weight_prune_cli_measures_sparsity_and_control(tiny_run, tmp_path):
     assert {"val_accuracy", "test_accuracy", "epochs_run"} <= set(info["control"])
     assert info["vs_control"]["test_accuracy"] == pytest.approx(info["test_accuracy"] - info["control"]["test_accuracy"])
     assert info["control"]["epochs_run"] == info["epochs_run"] or info["control"]["epochs_run"] <= 3
-    assert json.loads((ws / "w80" / "split.json").read_text())["hash"] == run.info["split_hash"]
+    assert json.loads((ws / "w80" / "split.json").read_text())["hash"] == run.info.split_hash
 
 
 def test_shortfall_in_measured_sparsity_fails_and_writes_nothing(tiny_run, monkeypatch):
@@ -99,7 +99,7 @@ def test_skip_first_and_last_keep_layers_dense(tiny_run):
     run, ws = tiny_run
     new = pr.prune(run, ws, pr.PruneOptions(method="weight", sparsity=0.6, epochs=2, batch_size=16, lr=1e-3,
                                             skip_first=True, skip_last=True, out="skips", schedule="constant"))
-    rows = {r["layer"]: r for r in new.info["pruning"]["weight"]["layers"]}
+    rows = {r["layer"]: r for r in new.info.pruning["weight"]["layers"]}
     assert not rows["conv1"]["pruned"] and rows["conv1"]["sparsity"] < 0.05
     assert not rows["classifier"]["pruned"] and rows["classifier"]["sparsity"] < 0.05
     assert rows["conv2"]["sparsity"] >= 0.59
@@ -139,7 +139,7 @@ def test_cluster_keeps_sparsity_and_limits_distinct_values(tiny_run):
     run, ws = tiny_run
     new = pr.prune(run, ws, pr.PruneOptions(method="weight", sparsity=0.5, epochs=2, batch_size=16, lr=1e-3,
                                             cluster=4, out="clustered"))
-    c = new.info["pruning"]["clustering"]
+    c = new.info.pruning["clustering"]
     assert c["clusters"] == 4
     assert all(1 < n <= 4 + 1 for n in c["distinct_values_per_kernel"].values())  # 4 centroids (+ the kept zeros)
-    assert new.info["pruning"]["weight"]["sparsity"] >= 0.49  # clustering preserved the zeros
+    assert new.info.pruning["weight"]["sparsity"] >= 0.49  # clustering preserved the zeros

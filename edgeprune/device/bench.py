@@ -18,6 +18,7 @@ from .. import formats
 from ..errors import UserError
 from ..jsonio import atomic_write_text, check_writable, to_jsonable, write_json
 from ..readers import read_bench_file, read_export
+from ..records import BenchFile, BenchRow
 from ..progress import Reporter, Silent
 from . import runtime as rt
 from .measure import Spec, gzip_size
@@ -96,13 +97,22 @@ def _format_of(model: Path) -> tuple[str, bool | None]:
     file's error row (the other files are still measured)."""
     if (model.parent / "export.json").is_file():
         exp, _ = read_export(model.parent)
-        for row in exp["files"]:
-            if row["file"] == model.name:
-                return row["format"], row.get("sparse")
+        for row in exp.files:
+            if row.file == model.name:
+                return row.format, row.sparse
     return formats.from_file_name(model.stem)
 
 
-def bench_one(model: Path, threads: int | None, opts: BenchOptions, device: dict) -> dict:
+def bench_one(model: Path, threads: int | None, opts: BenchOptions, device: dict) -> BenchRow:
+    row = _measure_row(model, threads, opts, device)
+    try:
+        return BenchRow.from_dict(to_jsonable(row), f"the result of {model.name}")
+    except UserError as exc:  # a measurement of a shape no row may have: this file's error, never a crash
+        return BenchRow(model=str(model), name=row["name"], threads=row["threads"], device=device,
+                        error=f"the measurement could not be recorded: {exc}")
+
+
+def _measure_row(model: Path, threads: int | None, opts: BenchOptions, device: dict) -> dict:
     row: dict = {"model": str(model), "name": model.parent.name + "/" + model.name, "format": None, "sparse": None,
                  "bytes": None, "gzip_bytes": None, "threads": threads or os.cpu_count(), "xnnpack": opts.xnnpack,
                  "device": device, "error": None}
@@ -144,11 +154,11 @@ def bench_one(model: Path, threads: int | None, opts: BenchOptions, device: dict
 @dataclass
 class BenchResult:
     device: dict
-    rows: list[dict]
+    rows: list[BenchRow]
 
     @property
     def failed(self) -> int:
-        return sum(1 for r in self.rows if r.get("error"))
+        return sum(1 for r in self.rows if r.error)
 
 
 def bench(models: list[str | Path], opts: BenchOptions, reporter: Reporter | None = None) -> BenchResult:
@@ -168,14 +178,13 @@ def bench(models: list[str | Path], opts: BenchOptions, reporter: Reporter | Non
     return BenchResult(device, rows)
 
 
-def add_speedups(rows: list[dict]) -> None:
+def add_speedups(rows: list[BenchRow]) -> None:
     """Speed-up of each row against the first measured model at the same thread count (p50 ratio)."""
     base: dict = {}
     for r in rows:
-        p50 = (r.get("latency_ms") or {}).get("p50")
-        if p50 and r["threads"] not in base:
-            base[r["threads"]] = p50
-        r["speedup"] = base[r["threads"]] / p50 if p50 and r["threads"] in base else None
+        if r.p50 and r.threads not in base:
+            base[r.threads] = r.p50
+        r.speedup = base[r.threads] / r.p50 if r.p50 and r.threads in base else None
 
 
 def check_outputs(json_out: Path | None, csv_out: Path | None, append: bool, force: bool) -> None:
@@ -192,25 +201,22 @@ def check_outputs(json_out: Path | None, csv_out: Path | None, append: bool, for
 
 
 def save_json(result: BenchResult, path: Path, append: bool) -> Path:
-    doc = {"kind": "edgeprune-bench", "version": 1, "device": result.device,
-           "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": result.rows}
-    if append and path.is_file():
-        doc["results"] = read_bench_file(path)["results"] + result.rows
-    return write_json(path, doc)
+    old = read_bench_file(path).results if append and path.is_file() else []
+    doc = BenchFile(device=result.device, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), results=old + result.rows)
+    return write_json(path, doc.to_dict())
 
 
-def csv_row(r: dict) -> dict:
-    lat = r.get("latency_ms") or {}
-    dev = r.get("device") or {}
-    rtm = r.get("runtime") or {}
-    return {"model": r.get("model"), "format": r.get("format"), "threads": r.get("threads"), "xnnpack": r.get("xnnpack"),
-            "bytes": r.get("bytes"), "gzip_bytes": r.get("gzip_bytes"), "accuracy": r.get("accuracy"),
-            "n_images": r.get("n_images"), "p50_ms": lat.get("p50"), "p90_ms": lat.get("p90"), "p99_ms": lat.get("p99"),
-            "mean_ms": lat.get("mean"), "std_ms": lat.get("std"), "min_ms": lat.get("min"),
-            "images_per_s": r.get("images_per_s"), "init_ms": r.get("init_ms"), "first_ms": r.get("first_ms"),
-            "peak_rss_mb": r.get("peak_rss_mb"), "speedup": r.get("speedup"), "runtime": rtm.get("name"),
-            "runtime_version": rtm.get("version"), "machine": dev.get("machine"), "cpu": dev.get("cpu"),
-            "pi_model": dev.get("pi_model"), "error": r.get("error")}
+def csv_row(r: BenchRow) -> dict:
+    lat = r.latency_ms
+    dev = r.device or {}
+    rtm = r.runtime or {}
+    return {"model": r.model, "format": r.format, "threads": r.threads, "xnnpack": r.xnnpack, "bytes": r.bytes,
+            "gzip_bytes": r.gzip_bytes, "accuracy": r.accuracy, "n_images": r.n_images,
+            "p50_ms": lat.p50 if lat else None, "p90_ms": lat.p90 if lat else None, "p99_ms": lat.p99 if lat else None,
+            "mean_ms": lat.mean if lat else None, "std_ms": lat.std if lat else None, "min_ms": lat.min if lat else None,
+            "images_per_s": r.images_per_s, "init_ms": r.init_ms, "first_ms": r.first_ms, "peak_rss_mb": r.peak_rss_mb,
+            "speedup": r.speedup, "runtime": rtm.get("name"), "runtime_version": rtm.get("version"),
+            "machine": dev.get("machine"), "cpu": dev.get("cpu"), "pi_model": dev.get("pi_model"), "error": r.error}
 
 
 def save_csv(result: BenchResult, path: Path, append: bool) -> Path:

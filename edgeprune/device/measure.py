@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import runtime as rt
+from .runtime import TensorInfo
 
 
 @dataclass
@@ -38,12 +39,12 @@ def gzip_size(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=9, mtime=0))
 
 
-def to_input(images: np.ndarray, detail: dict) -> np.ndarray:
+def to_input(images: np.ndarray, detail: TensorInfo) -> np.ndarray:
     """Raw 0-255 RGB pixels into the model's input type: float32 as is, uint8/int8 by scale and zero point."""
-    dtype = np.dtype(detail["dtype"])
+    dtype = np.dtype(detail.dtype)
     if dtype == np.float32:
         return images.astype(np.float32)
-    scale, zero = detail.get("quantization", (0.0, 0))
+    scale, zero = detail.scale, detail.zero_point
     if dtype in (np.uint8, np.int8):
         if scale == 0:  # unquantized integer input: raw pixels
             return images.astype(dtype) if dtype == np.uint8 else (images.astype(np.int16) - 128).astype(np.int8)
@@ -72,30 +73,29 @@ def measure(spec: Spec) -> dict:
                  "threads": spec.threads}
     t0 = time.perf_counter()
     try:
-        interp = runtime.interpreter(model_path=str(path), threads=spec.threads, xnnpack=spec.xnnpack)
+        session = runtime.open(str(path), threads=spec.threads, xnnpack=spec.xnnpack)
     except (ValueError, RuntimeError) as exc:
         raise UserError(f"{path.name} could not be loaded: {_short(exc)}") from None
     t1 = time.perf_counter()
     try:
-        interp.allocate_tensors()
+        session.allocate()
     except (ValueError, RuntimeError) as exc:
         raise UserError(f"{path.name}: allocate_tensors failed: {_short(exc)}") from None
     t2 = time.perf_counter()
     out["load_ms"], out["allocate_ms"] = 1e3 * (t1 - t0), 1e3 * (t2 - t1)
     out["init_ms"] = out["load_ms"] + out["allocate_ms"]
-    ins, outs = interp.get_input_details(), interp.get_output_details()
+    ins, outs = session.inputs(), session.outputs()
     if len(ins) != 1 or len(outs) != 1:
         raise UserError(f"{path.name} has {len(ins)} inputs and {len(outs)} outputs; bench handles image classifiers with one of each")
     inp, outp = ins[0], outs[0]
-    shape = [int(v) for v in inp["shape"]]
+    shape = inp.shape
     if len(shape) != 4 or shape[3] != 3 or shape[1] <= 0:
         raise UserError(f"{path.name}: input shape {shape} is not (1, H, W, 3)")
-    out["input"] = {"shape": shape, "dtype": np.dtype(inp["dtype"]).name,
-                    "scale": float(inp["quantization"][0]), "zero_point": int(inp["quantization"][1])}
+    out["input"] = {"shape": shape, "dtype": inp.dtype.name, "scale": inp.scale, "zero_point": inp.zero_point}
     size = shape[1]
 
     labels = read_labels(path)
-    n_classes = int(np.prod(outp["shape"][1:]))
+    n_classes = int(np.prod(outp.shape[1:]))
     if labels is not None and len(labels) != n_classes:
         raise UserError(f"labels.txt beside {path.name} names {len(labels)} classes but the model has {n_classes} outputs; "
                         "export the bundle again")
@@ -115,22 +115,22 @@ def measure(spec: Spec) -> dict:
         raise UserError(f"data labels must be from 0 to {n_classes - 1} for {path.name}, "
                         f"found {int(y.min())} to {int(y.max())}")
     out["data"] = source
-    idx_in, idx_out = inp["index"], outp["index"]
     sample = to_input(x[:1] if x is not None else np.random.default_rng(0).integers(0, 256, (1, *shape[1:]), dtype=np.uint8), inp)
 
     t3 = time.perf_counter()
-    interp.set_tensor(idx_in, sample)
-    interp.invoke()
+    session.set_input(sample)
+    session.invoke()
     out["first_ms"] = 1e3 * (time.perf_counter() - t3)
+    set_input, invoke = session.set_input, session.invoke
     for _ in range(spec.warmup):
-        interp.set_tensor(idx_in, sample)
-        interp.invoke()
+        set_input(sample)
+        invoke()
     times = np.empty(spec.runs)
     clock = time.perf_counter_ns
     for i in range(spec.runs):
         s = clock()
-        interp.set_tensor(idx_in, sample)
-        interp.invoke()
+        set_input(sample)
+        invoke()
         times[i] = clock() - s
     ms = times / 1e6
     out["latency_ms"] = percentiles(ms)
@@ -139,9 +139,9 @@ def measure(spec: Spec) -> dict:
     if x is not None:
         preds = np.empty(len(x), dtype=np.int64)
         for i in range(len(x)):
-            interp.set_tensor(idx_in, to_input(x[i : i + 1], inp))
-            interp.invoke()
-            preds[i] = int(np.argmax(interp.get_tensor(idx_out)[0]))
+            session.set_input(to_input(x[i : i + 1], inp))
+            session.invoke()
+            preds[i] = int(np.argmax(session.output()[0]))
         correct = preds == y
         conf = np.zeros((n_classes, n_classes), dtype=np.int64)
         np.add.at(conf, (y, preds), 1)

@@ -13,6 +13,7 @@ from ..errors import UserError
 from ..jsonio import read_json
 from ..paths import is_inside
 from ..readers import read_bench_file, read_export, read_sensitivity, read_sweep_cells
+from ..records import BenchRow, SourceRun
 
 
 @dataclass
@@ -48,6 +49,26 @@ class Entry:
         return self.bundle
 
 
+def devices(entries: list[Entry]) -> list[str]:
+    out: list[str] = []
+    for e in entries:
+        for d in e.latency:
+            if d not in out:
+                out.append(d)
+    return out
+
+
+def pareto(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of points not dominated (smaller x and higher y is better)."""
+    idx = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], -1.0
+    for i in idx:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
 def device_label(dev: dict | None, threads=None) -> str:
     dev = dev or {}
     name = dev.get("pi_model") or dev.get("cpu") or dev.get("machine") or "unknown"
@@ -59,42 +80,68 @@ def device_label(dev: dict | None, threads=None) -> str:
 
 def entries_from_bundle(folder: Path) -> list[Entry]:
     exp, card = read_export(folder)
-    src = card.get("source_run") or {}
-    method = src.get("method") or "none"
+    src = card.source_run or SourceRun()
+    method = src.method or "none"
     plugin = methods.find(method)  # a method this installation does not know: its row has no target
-    fields = plugin.report_fields(src.get("pruning") or {}) if plugin else {}
-    out = []
-    for row in exp["files"]:
-        if not row.get("kept"):
-            continue
-        out.append(Entry(
-            bundle=folder.name, file=row["file"], format=row["format"], sparse=row.get("sparse"), bytes=row.get("bytes"),
-            gzip_bytes=row.get("gzip_bytes"), floor_bytes=row.get("floor_bytes"), accuracy=row.get("accuracy"),
-            run=src.get("name"), parent=src.get("parent"), method=method,
-            target=fields.get("target"), ratio=fields.get("ratio"), sparsity=fields.get("sparsity"), params=src.get("params"),
-            nonzero_params=src.get("nonzero_params"), macs=src.get("macs"),
-            keras_test_accuracy=src.get("test_accuracy"),
-            control_test_accuracy=(src.get("control") or {}).get("test_accuracy")))
-    return out
+    fields = plugin.report_fields(src.pruning or {}) if plugin else {}
+    return [Entry(bundle=folder.name, file=row.file, format=row.format, sparse=row.sparse, bytes=row.bytes,
+                  gzip_bytes=row.gzip_bytes, floor_bytes=row.floor_bytes, accuracy=row.accuracy, run=src.name,
+                  parent=src.parent, method=method, target=fields.get("target"), ratio=fields.get("ratio"),
+                  sparsity=fields.get("sparsity"), params=src.params, nonzero_params=src.nonzero_params, macs=src.macs,
+                  keras_test_accuracy=src.test_accuracy,
+                  control_test_accuracy=src.control.test_accuracy if src.control else None)
+            for row in exp.kept()]
 
 
-def attach_bench(entries: list[Entry], rows: list[dict]) -> list[dict]:
+def entry_from_bench_row(r: BenchRow) -> Entry:
+    """A row for a file whose bundle is not on this machine: only what the bench measured (size, accuracy)."""
+    p = Path(r.model)
+    return Entry(bundle=p.parent.name, file=p.name, format=r.format or p.stem, sparse=r.sparse, bytes=r.bytes,
+                 gzip_bytes=r.gzip_bytes, floor_bytes=None, accuracy=r.accuracy, method="-")
+
+
+def bench_key(r: BenchRow) -> str:
+    p = Path(r.model)
+    return f"{p.parent.name}/{p.name}"
+
+
+def attach_bench(entries: list[Entry], rows: list[BenchRow]) -> list[BenchRow]:
     """Join bench rows to entries by '<bundle>/<file>'; returns the rows no entry matched."""
     by_key = {e.key: e for e in entries}
     unmatched = []
     for r in rows:
-        if r.get("error") or not r.get("latency_ms"):
+        if r.error or r.latency_ms is None:
             continue
-        p = Path(str(r.get("model", "")))
-        key = f"{p.parent.name}/{p.name}"
-        e = by_key.get(key)
+        e = by_key.get(bench_key(r))
         if e is None:
             unmatched.append(r)
             continue
-        e.latency[device_label(r.get("device"), r.get("threads"))] = {
-            "p50": r["latency_ms"]["p50"], "p99": r["latency_ms"]["p99"], "threads": r.get("threads"),
-            "accuracy": r.get("accuracy"), "runtime": (r.get("runtime") or {}).get("name")}
+        e.latency[device_label(r.device, r.threads)] = {
+            "p50": r.latency_ms.p50, "p99": r.latency_ms.p99, "threads": r.threads, "accuracy": r.accuracy,
+            "runtime": (r.runtime or {}).get("name")}
     return unmatched
+
+
+def entries_for_unmatched(rows: list[BenchRow], warnings: list[str]) -> list[Entry]:
+    """Entries for bench rows that no given bundle holds: from their bundle folder when it exists here (found from
+    the row's path), else from the row alone."""
+    out: list[Entry] = []
+    folders: dict[Path, list[Entry] | None] = {}
+    for r in rows:
+        folder = Path(r.model).parent
+        if folder not in folders:
+            folders[folder] = None
+            if (folder / "export.json").is_file():
+                try:
+                    folders[folder] = entries_from_bundle(folder)
+                    out.extend(folders[folder])
+                except UserError as exc:
+                    warnings.append(str(exc))
+        found = folders[folder]
+        if not found or bench_key(r) not in {e.key for e in found}:
+            if bench_key(r) not in {e.key for e in out}:
+                out.append(entry_from_bench_row(r))
+    return out
 
 
 def sweep_bundle(folder: Path, named: str) -> Path | None:
@@ -117,6 +164,8 @@ def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]
     for p in paths:
         p = Path(p)
         try:
+            if not p.exists():
+                raise UserError(f"{p} not found")
             if p.is_dir():
                 bundles = [p] if (p / "export.json").is_file() else sorted(q.parent for q in p.rglob("export.json"))
                 if not bundles:
@@ -126,25 +175,24 @@ def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]
             elif p.suffix == ".jsonl":
                 cells, passed_over = read_sweep_cells(p)  # a retried cell: its last record counts
                 warnings.extend(passed_over)
-                controls = {d.get("epochs"): d for k, d in cells.items() if k.startswith("control") and not d.get("error")}
+                controls = {d.epochs: d for k, d in cells.items() if k.startswith("control") and not d.error}
                 for d in cells.values():
-                    control = controls.get(d.get("epochs"))
-                    for b in d.get("bundles", []):
+                    control = controls.get(d.epochs)
+                    for b in d.bundles:
                         b = sweep_bundle(p.parent, b)
                         if b is not None:
                             for e in entries_from_bundle(b):
                                 if control and e.method != "none" and e.control_test_accuracy is None:
-                                    e.control_test_accuracy = control.get("test_accuracy")  # same fine-tuning length
+                                    e.control_test_accuracy = control.test_accuracy  # same fine-tuning length
                                 entries.append(e)
-                    if d.get("bench"):
-                        benches.extend(d["bench"])
+                    benches.extend(d.bench)
             else:
                 doc = read_json(p, what="results file")
                 kind = doc.get("kind") if isinstance(doc, dict) else None
                 if kind == "edgeprune-bench":
-                    benches.extend(read_bench_file(p)["results"])
+                    benches.extend(read_bench_file(p).results)
                 elif kind == "edgeprune-sensitivity":
-                    sensitivity = read_sensitivity(p)
+                    sensitivity = read_sensitivity(p).to_dict()
                 elif kind == "edgeprune-export":
                     entries.extend(entries_from_bundle(p.parent))
                 else:
@@ -161,5 +209,12 @@ def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]
     entries = list(seen.values())
     unmatched = attach_bench(entries, benches)
     if unmatched:
-        warnings.append(f"{len(unmatched)} bench row(s) name files of no bundle given here (e.g. {unmatched[0].get('model')}); pass the bundle folders too")
+        found = entries_for_unmatched(unmatched, warnings)
+        entries.extend(found)
+        attach_bench(found, unmatched)
+        alone = sum(1 for e in found if e.method == "-")
+        if alone:
+            warnings.append(f"{alone} bench row(s) name files whose bundle is not on this machine (e.g. "
+                            f"{next(e.key for e in found if e.method == '-')}): their rows show only what the bench "
+                            "measured; pass the bundle folders for the rest")
     return entries, warnings, sensitivity

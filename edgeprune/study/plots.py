@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import methods
-from .entries import Entry
+from .entries import Entry, devices, pareto
 
 
 def _marker(method: str) -> str:
@@ -20,7 +20,7 @@ def _plain_log_axis(axis) -> None:
     """Log scale with ticks written as plain numbers (0.2, 0.5, 1, 2, 5, ...), not powers of ten."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
 
@@ -34,6 +34,7 @@ def _finish(plt, fig, ax, xlabel: str, ylabel: str, title: str, path: Path, log_
     if log_x:
         ax.set_xscale("log")
         _plain_log_axis(ax.xaxis)
+    ax.margins(x=0.12, y=0.06)  # room for the labels of the outermost points
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -53,8 +54,6 @@ def plot_all(entries: list[Entry], out: Path, sensitivity: dict | None) -> tuple
         import matplotlib.pyplot as plt
     except ImportError:
         return [], "matplotlib is not installed (pip install 'edgeprune[report]'): tables only, no plots"
-    from .report import devices, pareto
-
     files = []
     pts = [e for e in entries if e.accuracy is not None and e.gzip_bytes]
     if pts:

@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import formats, methods
 from ..errors import UserError
 from ..jsonio import atomic_write_text, check_writable
-from .entries import Entry
+from .entries import Entry, devices, pareto  # noqa: F401  (pareto: part of this module's API)
 
 
 def dense_reference(entries: list[Entry]) -> dict[str, Entry]:
@@ -33,15 +33,6 @@ def speedup(e: Entry, ref: dict[str, Entry], device: str) -> float | None:
     base = (r.latency.get(device) or {}).get("p50") if r else None
     mine = (e.latency.get(device) or {}).get("p50")
     return base / mine if base and mine else None
-
-
-def devices(entries: list[Entry]) -> list[str]:
-    out: list[str] = []
-    for e in entries:
-        for d in e.latency:
-            if d not in out:
-                out.append(d)
-    return out
 
 
 def _f(v, fmt="{:.2f}", none="-"):
@@ -85,17 +76,6 @@ def markdown_table(cols: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
-
-
-def pareto(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of points not dominated (smaller x and higher y is better)."""
-    idx = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
-    front, best = [], -1.0
-    for i in idx:
-        if points[i][1] > best:
-            front.append(i)
-            best = points[i][1]
-    return front
 
 
 @dataclass

@@ -14,7 +14,8 @@ from ..errors import UserError
 from ..jsonio import atomic_write_text, to_jsonable
 from ..progress import Reporter, Silent
 from ..readers import read_sweep_cells
-from ..workspace import Run
+from ..records import SweepCell
+from ..workspace import Run, output_folder
 
 RESULTS = "results.jsonl"
 
@@ -89,7 +90,7 @@ def validate(o: SweepOptions) -> None:
     if o.bench_runs < 1:
         raise UserError("--runs must be at least 1")
     if o.out is not None and not o.out.strip():
-        raise UserError("--out is empty; give a folder for the sweep")
+        raise UserError("--out is empty; give a name or a folder for the sweep")
     for c in cells(o):
         if c.finetune:
             validate_prune(prune_options(c, o, "x"))
@@ -107,7 +108,7 @@ def prune_options(cell: Cell, o: SweepOptions, name: str):
     return po
 
 
-def done_keys(path: Path) -> dict[str, dict]:
+def done_keys(path: Path) -> dict[str, SweepCell]:
     """The cells recorded in results.jsonl. A line that is cut (a kill mid-write) or of the wrong shape is passed
     over, so its cell runs again."""
     if not path.is_file():
@@ -118,18 +119,18 @@ def done_keys(path: Path) -> dict[str, dict]:
         return {}
 
 
-def _append(path: Path, record: dict) -> None:
+def _append(path: Path, record: SweepCell) -> None:
     old = path.read_text() if path.is_file() else ""
-    atomic_write_text(path, old + json.dumps(to_jsonable(record)) + "\n")
+    atomic_write_text(path, old + json.dumps(to_jsonable(record.to_dict())) + "\n")
 
 
-def run_cell(cell: Cell, run: Run, workspace: Path, folder: Path, o: SweepOptions, reporter) -> dict:
+def run_cell(cell: Cell, run: Run, workspace: Path, folder: Path, o: SweepOptions, reporter) -> SweepCell:
     from ..device.bench import BenchOptions, bench
     from ..workbench.export.bundle import ExportOptions, export
     from ..workbench.pruning.prune import prune
 
-    rec: dict = {"kind": "edgeprune-sweep-cell", "cell": cell.key, "method": cell.method, "value": cell.value,
-                 "parent": run.name, "epochs": o.epochs if cell.finetune else 0, "options": cell_options(o)}
+    rec = SweepCell(cell=cell.key, method=cell.method, value=cell.value, parent=run.name,
+                    epochs=o.epochs if cell.finetune else 0, options=cell_options(o))
     if not cell.finetune:
         target = run
     else:
@@ -139,19 +140,17 @@ def run_cell(cell: Cell, run: Run, workspace: Path, folder: Path, o: SweepOption
         if target is None:
             target = prune(run, workspace, po, reporter)
     info = target.info
-    rec.update({"run": target.name, "val_accuracy": info.get("val_accuracy"), "test_accuracy": info.get("test_accuracy"),
-                "sparsity": info.get("sparsity"), "params": info.get("params"), "nonzero_params": info.get("nonzero_params"),
-                "macs": info.get("macs")})
+    rec.run, rec.val_accuracy, rec.test_accuracy, rec.sparsity = target.name, info.val_accuracy, info.test_accuracy, info.sparsity
+    rec.params, rec.nonzero_params, rec.macs = info.params, info.nonzero_params, info.macs
     bundle = folder / "exports" / cell.key
     res = export(target, workspace, ExportOptions(formats=o.formats, out=str(bundle), force=True, threads=o.threads), reporter)
-    rec["bundles"] = [str(bundle.resolve())]
-    rec["files"] = [{k: r.get(k) for k in ("file", "format", "sparse", "bytes", "gzip_bytes", "floor_bytes", "accuracy",
-                                           "agreement", "kept", "error")} for r in res.rows]
-    rec["fp32_gzip_bytes"] = next((r["gzip_bytes"] for r in res.rows if r["format"] == "fp32" and r["kept"]), None)
+    rec.bundles = [str(bundle.resolve())]
+    rec.files = [{k: getattr(r, k) for k in ("file", "format", "sparse", "bytes", "gzip_bytes", "floor_bytes", "accuracy",
+                                             "agreement", "kept", "error")} for r in res.rows]
+    rec.fp32_gzip_bytes = next((r.gzip_bytes for r in res.rows if r.format == "fp32" and r.kept), None)
     if o.bench:
-        kept = [bundle / r["file"] for r in res.rows if r["kept"]]
-        b = bench(kept, BenchOptions(threads=[o.threads], runs=o.bench_runs), reporter)
-        rec["bench"] = b.rows
+        kept = [bundle / r.file for r in res.rows if r.kept]
+        rec.bench = bench(kept, BenchOptions(threads=[o.threads], runs=o.bench_runs), reporter).rows
     return rec
 
 
@@ -174,14 +173,14 @@ def reusable_run(parent: Run, workspace: Path, name: str, po) -> Run | None:
         info = old.info
     except UserError:
         return None
-    same_parent = (info.get("parent") or {}).get("name") == parent.name
-    return old if same_parent and info.get("options") == recorded_options(po, parent.info) else None
+    same_parent = info.parent is not None and info.parent.name == parent.name
+    return old if same_parent and info.options == recorded_options(po, parent.info) else None
 
 
-def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None = None) -> tuple[Path, list[dict]]:
+def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None = None) -> tuple[Path, list[SweepCell]]:
     validate(o)
     reporter = reporter or Silent()
-    folder = Path(o.out) if o.out is not None else Path("sweeps") / run.name
+    folder = output_folder(workspace, "sweep", o.out, run.name)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{folder} is not a folder; give a folder for the sweep with --out")
     folder.mkdir(parents=True, exist_ok=True)
@@ -194,7 +193,7 @@ def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None 
     records = []
     for c in todo:
         prev = done.get(c.key)
-        if prev and not prev.get("error") and prev.get("options") == opts:
+        if prev and not prev.error and prev.options == opts:
             reporter.log(f"{c.key}: done earlier, skipped")
             records.append(prev)
             reporter.advance(1)
@@ -207,12 +206,10 @@ def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None 
             raise
         except Exception as exc:  # one failed cell is recorded and the sweep goes on
             msg = str(exc) if isinstance(exc, UserError) else f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}"
-            rec = {"kind": "edgeprune-sweep-cell", "cell": c.key, "method": c.method, "value": c.value,
-                   "parent": run.name, "options": opts, "error": msg}
-            if not isinstance(exc, UserError):
-                rec["traceback"] = traceback.format_exc(limit=5)
+            rec = SweepCell(cell=c.key, method=c.method, value=c.value, parent=run.name, options=opts, error=msg,
+                            traceback=None if isinstance(exc, UserError) else traceback.format_exc(limit=5))
             reporter.log(f"{c.key} failed: {msg}")
-        rec["seconds"] = round(time.perf_counter() - t0, 1)
+        rec.seconds = round(time.perf_counter() - t0, 1)
         _append(results, rec)
         records.append(rec)
         reporter.advance(1)
@@ -225,10 +222,10 @@ CSV_COLUMNS = ["cell", "method", "value", "run", "val_accuracy", "test_accuracy"
                "macs", "fp32_gzip_bytes", "seconds", "error"]
 
 
-def write_csv(path: Path, records: list[dict]) -> None:
+def write_csv(path: Path, records: list[SweepCell]) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     w.writeheader()
     for r in records:
-        w.writerow({k: r.get(k) for k in CSV_COLUMNS})
+        w.writerow({k: getattr(r, k) for k in CSV_COLUMNS})
     atomic_write_text(path, buf.getvalue())

@@ -9,8 +9,9 @@ from pathlib import Path
 from .. import __version__
 from ..data.arrays import SplitArrays, load_split_arrays
 from ..data.manifest import Manifest
-from ..jsonio import write_json
+from ..jsonio import to_jsonable, write_json
 from ..progress import Reporter
+from ..records import RunRecord
 from ..workspace import RUN_FILE, SPLIT_FILE, MODEL_FILE, Run, finalize
 from .metrics.evaluate import accuracy
 from .modelio import count_params, save_model
@@ -20,7 +21,7 @@ from .tf import keras, tf
 def run_data(run: Run, workspace: Path, reporter: Reporter | None = None) -> tuple[Manifest, dict[str, SplitArrays]]:
     """The run's manifest and decoded arrays: the same images every later command scores."""
     manifest = Manifest.load(run.split)
-    size = int(run.info["image_size"])
+    size = run.info.image_size
     return manifest, load_split_arrays(manifest, size, reporter=reporter)
 
 
@@ -50,7 +51,8 @@ def write_run(staging: Path, final: Path, model: keras.Model, manifest: Manifest
     info = {"name": final.name, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **info,
             **count_params(model), "split_hash": manifest.hash, "classes": manifest.classes,
             "versions": versions()}
-    write_json(staging / RUN_FILE, info)
+    record = RunRecord.from_dict(to_jsonable(info), str(staging / RUN_FILE))  # one place for run.json's keys
+    write_json(staging / RUN_FILE, record.to_dict())
     return Run(finalize(staging, final, force))
 
 

@@ -16,10 +16,11 @@ from ...device.measure import Spec, gzip_size
 from ...device.testdata import LABELS_FILE, TESTSET_FILE
 from ...errors import UserError
 from ...formats import check_names, get as get_format
-from ...jsonio import atomic_write_bytes, atomic_write_text, write_json
+from ...jsonio import atomic_write_bytes, atomic_write_text, to_jsonable, write_json
 from ...paths import check_replaceable, replace_dir
 from ...progress import Reporter, Silent
-from ...workspace import Run, check_name
+from ...records import ExportRecord, ExportRow, ModelCard
+from ...workspace import Run, output_folder
 from ..metrics.evaluate import predict
 from ..metrics.macs import count_macs
 from ..modelio import load_model
@@ -30,7 +31,7 @@ from .convert import convert
 IO_TYPES = ("uint8", "int8", "float32")
 SPARSE_AUTO_THRESHOLD = 0.5
 EXPORT_FILE = "export.json"
-BUNDLE_KINDS = ("edgeprune-export",)
+BUNDLE_KINDS = (ExportRecord.KIND,)
 
 
 @dataclass
@@ -48,7 +49,7 @@ class ExportOptions:
 @dataclass
 class ExportResult:
     bundle: Path
-    rows: list[dict]
+    rows: list[ExportRow]
     failed: list[str]
 
 
@@ -62,16 +63,6 @@ def _verify(path: Path, testset: Path, threads: int | None) -> dict:
     return out
 
 
-def bundle_path(run: Run, out: str | None) -> Path:
-    """The bundle folder: --out as given (made absolute, '..' folded), else exports/<run name>."""
-    if out is not None and not out.strip():
-        raise UserError("--out is empty; give a folder for the bundle")
-    bundle = Path(os.path.abspath(Path(out).expanduser() if out is not None else Path("exports") / check_name(run.name)))
-    if bundle == Path(bundle.anchor):
-        raise UserError(f"--out {out} is a file-system root; give a folder for the bundle")
-    return bundle
-
-
 def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | None = None) -> ExportResult:
     reporter = reporter or Silent()
     check_names(opts.formats)
@@ -81,7 +72,7 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
         raise UserError(f"--io must be one of {', '.join(IO_TYPES)}, got {opts.io!r}")
     if "int8" in opts.formats and opts.calib < 1:
         raise UserError("int8 needs calibration images: use --calib N with N > 0 (default 200)")
-    bundle = bundle_path(run, opts.out)
+    bundle = output_folder(workspace, "export bundle", opts.out, run.name)
     check_replaceable(bundle, force=opts.force, marker=EXPORT_FILE, kinds=BUNDLE_KINDS, what="export bundle")
     info = run.info
     model = load_model(run.model)
@@ -121,26 +112,27 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
         reporter.done()
         card = {
             "classes": manifest.classes,
-            "input": {"height": int(info["image_size"]), "width": int(info["image_size"]), "channels": 3,
+            "input": {"height": info.image_size, "width": info.image_size, "channels": 3,
                       "pixels": "raw RGB 0-255 (the model rescales inside)"},
             "files": {r["file"]: r.get("input") for r in rows if r["kept"]},
-            "source_run": {"name": run.name, "path": str(run.path.resolve()), "kind": info.get("kind"),
-                           "arch": info.get("arch"), "params": info.get("params"), "nonzero_params": info.get("nonzero_params"),
-                           "val_accuracy": info.get("val_accuracy"), "test_accuracy": info.get("test_accuracy"),
-                           "pruning": info.get("pruning"), "split_hash": manifest.hash, "method": info.get("method", "none"),
-                           "sparsity": info.get("sparsity", 0.0), "macs": info.get("macs") or count_macs(model),
-                           "control": info.get("control"),
-                           "parent": (info.get("parent") or {}).get("name")},
+            "source_run": {"name": run.name, "path": str(run.path.resolve()), "kind": info.kind,
+                           "arch": info.arch, "params": info.params, "nonzero_params": info.nonzero_params,
+                           "val_accuracy": info.val_accuracy, "test_accuracy": info.test_accuracy,
+                           "pruning": info.pruning, "split_hash": manifest.hash, "method": info.method,
+                           "sparsity": info.sparsity or 0.0, "macs": info.macs or count_macs(model),
+                           "control": info.control.to_dict() if info.control else None,
+                           "parent": info.parent.name if info.parent else None},
             "keras_test_accuracy": keras_acc,
             "measured_sparsity": sparsity,
             "versions": versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        write_json(staging / "model.json", card)
-        write_json(staging / EXPORT_FILE, {"kind": "edgeprune-export", "version": 1, "run": run.name,
-                                              "keras_test_accuracy": keras_acc, "n_test": int(len(test.y)),
-                                              "measured_sparsity": sparsity, "sparse_mode": opts.sparse,
-                                              "edgeprune": __version__, "files": rows})
+        card_rec = ModelCard.from_dict(to_jsonable(card), str(staging / "model.json"))
+        rows = [ExportRow.from_dict(to_jsonable(r), f"export row {r['file']}") for r in rows]
+        exp = ExportRecord(run=run.name, keras_test_accuracy=keras_acc, n_test=int(len(test.y)),
+                           measured_sparsity=sparsity, sparse_mode=opts.sparse, edgeprune=__version__, files=rows)
+        write_json(staging / "model.json", card_rec.to_dict())
+        write_json(staging / EXPORT_FILE, exp.to_dict())
         replace_dir(staging, bundle, force=opts.force, marker=EXPORT_FILE, kinds=BUNDLE_KINDS, what="export bundle")
     finally:
         shutil.rmtree(staging, ignore_errors=True)

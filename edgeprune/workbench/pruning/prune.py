@@ -11,8 +11,9 @@ from ... import methods
 from ...errors import UserError
 from ...methods import PruneContext
 from ...progress import Reporter, Silent
+from ...records import RunRecord
 from ...readers import read_sensitivity
-from ...workspace import Run, check_name, check_replaceable_run, staging_dir
+from ...workspace import Run, check_replaceable_run, run_folder, staging_dir
 from ..training.bn_recalibration import recalibrate_checked
 from ..training.fit import FitConfig, check_training_options, fit
 from ..metrics.macs import count_macs
@@ -60,8 +61,8 @@ def validate(o: PruneOptions) -> None:
         read_sensitivity(o.sensitivity)
     if o.layers is not None and not [n for n in o.layers if n]:
         raise UserError("--layers is empty; name the layers to prune, or leave it out to prune them all")
-    if o.out is not None:
-        check_name(o.out)
+    if o.out is not None and not o.out.strip():
+        raise UserError("run name '' is not allowed: give --out a name or a folder")
 
 
 def default_name(run: Run, o: PruneOptions) -> str:
@@ -71,13 +72,13 @@ def default_name(run: Run, o: PruneOptions) -> str:
     return "-".join(p for p in parts if p)
 
 
-def parent_augment(o: PruneOptions, parent: dict) -> str:
+def parent_augment(o: PruneOptions, parent: RunRecord) -> str:
     """--augment, else the parent run's augmentation."""
-    saved = (parent.get("options") or {}).get("augment")
+    saved = parent.options.get("augment")
     return o.augment or (saved if isinstance(saved, str) else "study")
 
 
-def recorded_options(o: PruneOptions, parent: dict) -> dict:
+def recorded_options(o: PruneOptions, parent: RunRecord) -> dict:
     """The options as run.json records them: what decides the pruned model (not its name or --force)."""
     return {**{k: v for k, v in asdict(o).items() if k not in ("out", "force")}, "augment": parent_augment(o, parent)}
 
@@ -85,8 +86,7 @@ def recorded_options(o: PruneOptions, parent: dict) -> dict:
 def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None = None) -> Run:
     reporter = reporter or Silent()
     validate(o)
-    name = check_name(o.out if o.out is not None else default_name(run, o))
-    final = Path(workspace) / name
+    final = run_folder(Path(workspace), o.out, default_name(run, o))
     check_replaceable_run(final, o.force)
     t0 = time.perf_counter()
     parent = run.info
@@ -96,8 +96,8 @@ def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None 
     augment = parent_augment(o, parent)
     cfg = FitConfig(epochs=o.epochs, batch_size=o.batch_size, lr=o.lr, patience=o.patience, augment=augment, seed=o.seed)
     info: dict = {"kind": "prune", "method": o.method, "parent": {"name": run.name, "path": str(run.path.resolve()), **base,
-                                                               "params": parent.get("params")},
-                  "arch": parent.get("arch"), "image_size": parent["image_size"], "data": parent.get("data"),
+                                                               "params": parent.params},
+                  "arch": parent.arch, "image_size": parent.image_size, "data": parent.data,
                   "options": recorded_options(o, parent)}
     macs_before = count_macs(model)
     method = methods.get(o.method)
@@ -130,6 +130,6 @@ def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None 
         info["vs_control"] = {"val_accuracy": info["val_accuracy"] - c["val_accuracy"],
                               "test_accuracy": info["test_accuracy"] - c["test_accuracy"]}
     info["seconds"] = round(time.perf_counter() - t0, 2)
-    staging = staging_dir(Path(workspace), name)
+    staging = staging_dir(final.parent, final.name)
     copy_split(run, staging)
     return write_run(staging, final, model, manifest, info, o.force)

@@ -5,6 +5,7 @@ import numpy as np
 
 from ...errors import UserError
 from ...progress import Reporter, Silent
+from ...records import SensitivityRecord
 from ..training.bn_recalibration import recalibrate
 from ..graph import groups
 from ..metrics.evaluate import accuracy
@@ -35,16 +36,15 @@ def analyse(model, data, criterion: str = "l1", ratios=DEFAULT_RATIOS, reporter:
     return out
 
 
-def choose_ratios(sens: dict, model, max_drop: float) -> dict[str, float]:
-    """Per layer, the largest ratio whose accuracy drop (before fine-tuning) is at most max_drop.
-    ``sens`` is a file read by ``prune.read_sensitivity`` (its shape is checked there)."""
+def choose_ratios(sens: SensitivityRecord, model, max_drop: float) -> dict[str, float]:
+    """Per layer, the largest ratio whose accuracy drop (before fine-tuning) is at most max_drop."""
     widths = {g.producer: int(model.get_layer(g.producer).kernel.shape[-1]) for g in groups(model)}
-    if sens.get("widths") != widths:
+    if sens.widths != widths:
         raise UserError("the sensitivity file was made for another model (its layers or widths differ); run `edgeprune sensitivity` on this run")
-    ratios = sens["ratios"]
+    ratios = sens.ratios
     out = {}
-    for name, row in sens["layers"].items():
-        drops = np.asarray(row["drop"], dtype=float)
+    for name, row in sens.layers.items():
+        drops = np.asarray(row.drop, dtype=float)
         ok = [r for r, d in zip(ratios, drops) if d <= max_drop]
         out[name] = float(max(ok)) if ok else 0.0
     return out
@@ -54,7 +54,7 @@ def run_sensitivity(run, workspace, criterion: str, ratios, out, force: bool, re
     """Analyse a run and write the JSON (and a CSV beside it); refuses to replace files without force."""
     from pathlib import Path
 
-    from ...jsonio import atomic_write_text, check_writable, write_json
+    from ...jsonio import atomic_write_text, check_writable, to_jsonable, write_json
     from ..modelio import load_model
     from ..run_files import run_data
 
@@ -69,7 +69,7 @@ def run_sensitivity(run, workspace, criterion: str, ratios, out, force: bool, re
     _, data = run_data(run, workspace, reporter)
     res = analyse(model, data, criterion, ratios, reporter)
     res["run"] = run.name
-    write_json(target, res)
+    write_json(target, SensitivityRecord.from_dict(to_jsonable(res), str(target)).to_dict())
     rows = ["layer," + ",".join(str(r) for r in ratios)]
     rows += [f"{n}," + ",".join(f"{a:.4f}" for a in row["val_accuracy"]) for n, row in res["layers"].items()]
     atomic_write_text(target.with_suffix(".csv"), "\n".join(rows) + "\n")

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import schema
 from ...errors import UserError
-from ...jsonio import atomic_write_bytes, atomic_write_text, read_json
+from ...jsonio import atomic_write_bytes, atomic_write_text
+from ...readers import read_checkpoint
+from ...records import CheckpointState, PlateauState
 from ...paths import safe_join
 from ...progress import Reporter, Silent
 from ..modelio import save_model
@@ -133,11 +134,11 @@ class _Epochs(keras.callbacks.Callback):
         if self.ckpt:
             model_file = f"last-{epoch + 1}.keras"
             save_model(self.model, self.ckpt / model_file)
-            state = {"epoch": epoch + 1, "history": self.history, "plateau": asdict(self.plateau),
-                     "stopped_early": self.stopped_early, "seconds": self.prior_seconds + time.perf_counter() - self.t0,
-                     "model_file": model_file, "best_file": self.best_file}
+            state = CheckpointState(epoch=epoch + 1, model_file=model_file, plateau=PlateauState(**asdict(self.plateau)),
+                                    history=self.history, stopped_early=self.stopped_early,
+                                    seconds=self.prior_seconds + time.perf_counter() - self.t0, best_file=self.best_file)
             # state.json is the commit point: written last, atomically, naming the files it belongs to
-            atomic_write_text(self.ckpt / "state.json", json.dumps(state))
+            atomic_write_text(self.ckpt / "state.json", json.dumps(state.to_dict()))
             for old in [*self.ckpt.glob("best-*.npz"), *self.ckpt.glob("last-*.keras")]:
                 if old.name not in (self.best_file, model_file):
                     old.unlink(missing_ok=True)
@@ -165,21 +166,20 @@ def compile_model(model: keras.Model, lr: float, weight_decay: float) -> None:
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-def load_checkpoint(ckpt: Path) -> dict | None:
+def load_checkpoint(ckpt: Path) -> CheckpointState | None:
     """The checkpoint's state.json, checked: its file names must be plain names of files inside ``ckpt``."""
     f = Path(ckpt) / "state.json"
     if not f.is_file():
         return None
-    state = schema.check(read_json(f, what="checkpoint state"), schema.CHECKPOINT, str(f))
-    for key in ("model_file", "best_file"):
-        name = state[key]
+    state = read_checkpoint(f)
+    for key, name in (("model_file", state.model_file), ("best_file", state.best_file)):
         if name is not None and not safe_join(ckpt, name).is_file():
             raise UserError(f"{f} names {key} {name!r}, which is not a file in {ckpt}; start again with --force")
     return state
 
 
 def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, reporter: Reporter | None = None,
-        callbacks: list | None = None, resume_state: dict | None = None, compile: bool = True) -> FitResult:
+        callbacks: list | None = None, resume_state: CheckpointState | None = None, compile: bool = True) -> FitResult:
     """Train ``model`` on data['train'], watching data['val']; restores the best weights at the end."""
     reporter = reporter or Silent()
     keras.utils.set_random_seed(cfg.seed)
@@ -191,20 +191,22 @@ def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, r
     history: dict[str, list[float]] = {}
     initial_epoch = 0
     if resume_state:
-        plateau = Plateau(**resume_state["plateau"])
-        history = resume_state["history"]
-        initial_epoch = int(resume_state["epoch"])
-    prior = float((resume_state or {}).get("seconds", 0.0))
+        p = resume_state.plateau
+        plateau = Plateau(p.patience, p.lr_patience, p.lr_factor, p.min_epochs,
+                          math.inf if p.best is None else p.best, p.best_epoch, p.wait, p.lr_wait)
+        history = resume_state.history
+        initial_epoch = resume_state.epoch
+    prior = resume_state.seconds if resume_state else 0.0
     cb = _Epochs(cfg, plateau, history, ckpt, reporter, prior)
-    if resume_state and ckpt and resume_state.get("best_file"):
-        cb.best_file = resume_state["best_file"]
+    if resume_state and ckpt and resume_state.best_file:
+        cb.best_file = resume_state.best_file
         cb.best_weights = load_weights(ckpt / cb.best_file)
         if [w.shape for w in cb.best_weights] != [tuple(w.shape) for w in model.get_weights()]:
             raise UserError(f"{ckpt / cb.best_file} does not hold this model's weights; start again with --force")
     if ckpt:
         ckpt.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    done_already = resume_state is not None and (resume_state.get("stopped_early") or initial_epoch >= cfg.epochs)
+    done_already = resume_state is not None and (resume_state.stopped_early or initial_epoch >= cfg.epochs)
     if not done_already:
         reporter.task("training", steps * (cfg.epochs - initial_epoch))
         model.fit(train_dataset(train.x, train.y, cfg.batch_size, cfg.seed, cfg.augment),
@@ -214,5 +216,5 @@ def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, r
     if cb.best_weights is not None:
         model.set_weights(cb.best_weights)
     return FitResult(epochs_run=len(history.get("loss", [])), history=history, best_epoch=plateau.best_epoch + 1,
-                     stopped_early=cb.stopped_early or bool(resume_state and resume_state.get("stopped_early")),
+                     stopped_early=cb.stopped_early or bool(resume_state and resume_state.stopped_early),
                      seconds=prior + time.perf_counter() - t0)

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ... import schema
 from ...data.arrays import load_split_arrays, prepare
 from ...data.demo import make_demo
 from ...data.manifest import Manifest
 from ...errors import UserError
 from ...jsonio import read_json, write_json
 from ...progress import Reporter, Silent
-from ...workspace import SPLIT_FILE, Run, check_name, check_replaceable_run, new_name, staging_dir
+from ...records.base import Record, extra_field
+from ...workspace import SPLIT_FILE, Run, check_name, check_replaceable_run, new_name, run_folder, staging_dir
 from .bn_recalibration import recalibrate_checked
 from .fit import FitConfig, fit, load_checkpoint
 from ..metrics.macs import count_macs
@@ -25,7 +25,10 @@ OPTIONS_FILE = "train_options.json"
 
 
 @dataclass
-class TrainOptions:
+class TrainOptions(Record):
+    """The options of `edgeprune train`; kept in the staging folder so --resume continues with the same ones."""
+
+    WHAT = "training options"
     data: str = "demo"
     image_size: int = 100
     arch: str = "cnn"
@@ -43,6 +46,7 @@ class TrainOptions:
     workspace: str = "runs"
     out: str | None = None
     force: bool = False
+    extra: dict = extra_field()
 
 
 def resolve_data(source: str, workspace: Path) -> Path:
@@ -72,26 +76,15 @@ def _validate(o: TrainOptions) -> None:
         raise UserError("lr_patience must be 0 (off) or more")
     fit_config(o).check()
     if o.out is not None:
-        check_name(o.out)
-
-
-TRAIN_OPTIONS = {
-    "data": schema.STR, "image_size": schema.INT, "arch": schema.STR, "widths": schema.list_of(schema.INT),
-    "dense": schema.INT, "weights": schema.STR, "epochs": schema.INT, "batch_size": schema.INT, "lr": schema.NUM,
-    "patience": schema.INT, "lr_patience": schema.INT, "augment": schema.STR, "seed": schema.INT,
-    "limit_per_class": schema.opt(schema.INT), "workspace?": schema.STR, "out?": schema.opt(schema.STR),
-    "force?": schema.BOOL,
-}
+        run_folder(Path(o.workspace), o.out, "x")
 
 
 def _saved_options(staging: Path, workspace: Path, force: bool) -> TrainOptions:
     """The options an interrupted run was started with, read back as untrusted input and checked again."""
     f = staging / OPTIONS_FILE
-    saved = schema.check(read_json(f, what="training options"), TRAIN_OPTIONS, str(f))
-    unknown = sorted(set(saved) - {k.rstrip("?") for k in TRAIN_OPTIONS})
-    if unknown:
-        raise UserError(f"{f} has unknown keys {unknown}; start again with --force")
-    opts = TrainOptions(**saved)
+    opts = TrainOptions.from_dict(read_json(f, what="training options"), str(f))
+    if opts.extra:
+        raise UserError(f"{f} has unknown keys {sorted(opts.extra)}; start again with --force")
     opts.workspace, opts.force, opts.out = str(workspace), force, None
     try:
         _validate(opts)
@@ -102,7 +95,8 @@ def _saved_options(staging: Path, workspace: Path, force: bool) -> TrainOptions:
 
 def _find_resumable(workspace: Path, out: str | None) -> Path:
     if out is not None:
-        st = staging_dir(workspace, check_name(out))
+        final = run_folder(workspace, out, "x")
+        st = staging_dir(final.parent, final.name)
         if not (st / OPTIONS_FILE).is_file():
             raise UserError(f"no interrupted training run named {out!r} in {workspace}/ to resume")
         return st
@@ -121,13 +115,15 @@ def train(opts: TrainOptions, *, resume: bool = False, reporter: Reporter | None
         if staging.is_symlink() or not staging.is_dir():
             raise UserError(f"{staging} is not a folder edgeprune made; remove it by hand")
         name = check_name(staging.name[1:-len(".partial")])
+        final = staging.parent / name
         opts = _saved_options(staging, workspace, opts.force)
-        check_replaceable_run(workspace / name, opts.force)
+        check_replaceable_run(final, opts.force)
     else:
         _validate(opts)
-        name = opts.out if opts.out is not None else new_name(opts.arch, workspace)
-        staging = staging_dir(workspace, name)
-        check_replaceable_run(workspace / name, opts.force)
+        final = run_folder(workspace, opts.out, new_name(opts.arch, workspace))
+        name = final.name
+        staging = staging_dir(final.parent, name)
+        check_replaceable_run(final, opts.force)
         if staging.is_symlink() or (staging.exists() and not staging.is_dir()):
             raise UserError(f"{staging} is not a folder edgeprune made; remove it by hand or choose another --out")
         if staging.exists():
@@ -148,13 +144,13 @@ def train(opts: TrainOptions, *, resume: bool = False, reporter: Reporter | None
         if opts.data == "demo":
             manifest.source = "demo"
         staging.mkdir(parents=True, exist_ok=True)
-        write_json(staging / OPTIONS_FILE, asdict(opts))
+        write_json(staging / OPTIONS_FILE, opts.to_dict())
         manifest.save(staging / SPLIT_FILE)
     if manifest.skipped:
         reporter.log(f"skipped {len(manifest.skipped)} file(s) that could not be used (see split.json 'skipped')")
     cfg = fit_config(opts)
     if state is not None:
-        model = load_model(ckpt / state["model_file"], compile=True)
+        model = load_model(ckpt / state.model_file, compile=True)
         result = fit(model, data, cfg, ckpt=ckpt, reporter=reporter, resume_state=state, compile=False)
     else:
         model = build(opts.arch, len(manifest.classes), opts.image_size, opts.widths, opts.dense, opts.weights)
@@ -175,9 +171,9 @@ def train(opts: TrainOptions, *, resume: bool = False, reporter: Reporter | None
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
         "history": result.history,
-        "seconds": round(time.perf_counter() - t0 + float((state or {}).get("seconds", 0.0)), 2),
+        "seconds": round(time.perf_counter() - t0 + (state.seconds if state else 0.0), 2),
         "bn_recalibration": rec.to_dict(),
-        "options": {k: v for k, v in asdict(opts).items() if k not in ("workspace", "force", "out")},
+        "options": {k: v for k, v in opts.to_dict().items() if k not in ("workspace", "force", "out")},
         "resumed": resume,
     }
-    return write_run(staging, workspace / name, model, manifest, info, opts.force)
+    return write_run(staging, final, model, manifest, info, opts.force)
