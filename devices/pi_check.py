@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -87,9 +88,11 @@ def sysroot() -> Path:
 
 
 def site(litert: str) -> Path:
-    """aarch64 wheels of the device side, unpacked to one folder that goes on PYTHONPATH."""
+    """aarch64 wheels of the device side, unpacked to one folder that goes on PYTHONPATH. The third-party wheels are
+    cached; edgeprune itself is rebuilt from this checkout every time, so the check never runs stale code."""
     site = CACHE / f"site-litert-{litert}"
     if (site / ".ok").is_file():
+        fresh_edgeprune(site)
         return site
     wheels = CACHE / f"wheels-litert-{litert}"
     wheels.mkdir(parents=True, exist_ok=True)
@@ -102,17 +105,29 @@ def site(litert: str) -> Path:
             run([*base, pkg], f"download of the aarch64 wheel {pkg}")
         except CheckError:
             raise CheckError(f"could not download an aarch64 wheel of {pkg} for CPython 3.11") from None
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", str(wheels)], "building the edgeprune wheel")
     shutil.rmtree(site, ignore_errors=True)
     site.mkdir(parents=True)
     for whl in sorted(wheels.glob("*.whl")):
-        with zipfile.ZipFile(whl) as z:
-            z.extractall(site)
+        if not whl.name.startswith("edgeprune-"):
+            with zipfile.ZipFile(whl) as z:
+                z.extractall(site)
     bad = [p.name for p in site.iterdir() if p.name.startswith(("tensorflow", "tf_keras", "keras"))]
     if bad:
         raise CheckError(f"the device-side install pulled in {bad}; the runtime install must not need TensorFlow")
     (site / ".ok").write_text("ok\n")
+    fresh_edgeprune(site)
     return site
+
+
+def fresh_edgeprune(site: Path) -> None:
+    """Build edgeprune's wheel from this checkout and put it in ``site`` in place of any earlier one."""
+    with tempfile.TemporaryDirectory(prefix="edgeprune-wheel-") as tmp:
+        run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", tmp], "building the edgeprune wheel")
+        for old in site.glob("edgeprune*"):
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        for whl in Path(tmp).glob("edgeprune-*.whl"):
+            with zipfile.ZipFile(whl) as z:
+                z.extractall(site)
 
 
 def bundle() -> Path:

@@ -143,3 +143,24 @@ def test_records_check_types_versions_and_keep_unknown_keys():
                                           {"model": "a/fp32.tflite", "format": "fp32", "latency_ms": {"p50": 3, "p99": 4}}]},
                                "results.jsonl")
     assert cell.p50("fp32") == 3.0 and cell.p50("fp16") is None
+
+
+def test_files_written_by_0_1_0_still_read():
+    """The committed study results were written by edgeprune 0.1.0 (no "version" key)."""
+    from pathlib import Path
+
+    from edgeprune.readers import read_bench_file, read_sensitivity
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    bench = read_bench_file(results / "bench-cpu-1.json")
+    assert len(bench.results) > 20 and all(r.p50 for r in bench.results if not r.error)
+    assert bench.to_dict()["results"][0]["model"] == json.loads((results / "bench-cpu-1.json").read_text())["results"][0]["model"]
+    sens = read_sensitivity(results / "sensitivity.json")
+    assert sens.layers and len(next(iter(sens.layers.values())).drop) == len(sens.ratios)
+    old_run = {"name": "b", "finished": "2026-11-01T10:00:00+0000", "kind": "train", "arch": "cnn", "image_size": 32,
+               "widths": [32, 32], "dense": 256, "data": {"source": "x"}, "val_accuracy": 0.7, "test_accuracy": 0.74,
+               "macs": 10, "epochs_run": 15, "best_epoch": 12, "stopped_early": False, "history": {"loss": [1.0]},
+               "seconds": 300.5, "bn_recalibration": {"layers": 7}, "options": {"augment": "light"}, "resumed": False,
+               "params": 5, "nonzero_params": 5, "split_hash": "abc", "classes": ["a", "b"], "versions": {}}
+    r = RunRecord.from_dict(old_run, "run.json")
+    assert r.method == "none" and r.options["augment"] == "light" and not r.extra
