@@ -225,6 +225,7 @@ def main() -> None:
                   f"check with warm caches: {pc['wall_s']:.0f} s (it runs in CI). Emulated latencies mean nothing and are "
                   "not reported.", ""]
 
+    lines += imported_section()
     lines += ["## The study's own figures (theirs, Animals-10 at 100 px, not measured here)", "",
               "From `../shared/seed/reference-results.md`, for orientation only: different data, image size and training.", "",
               "| weight pruning sparsity | 0 % | 30 % | 50 % | 70 % | 90 % |", "|---|---|---|---|---|---|",
@@ -239,6 +240,30 @@ def main() -> None:
               "TFLite, and measured latency.", ""]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
     print("written BENCHMARKS.md")
+
+
+def imported_section() -> list[str]:
+    """The imported model (benchmarks/imported_mobilenetv2.py), from its committed summary."""
+    f = RES / "imported_mobilenetv2.json"
+    if not f.is_file():
+        return []
+    d = load(f)
+    imp, pr = d["import"], d["pruned"]
+    rows = [[r["file"], f"{r['bytes']:,}", f"{r['gzip_bytes']:,}", pct(r["accuracy"]), f"{r['p50_ms']:.3f}"]
+            for r in d["files"]]
+    return ["## An imported model: MobileNetV2 trained with Keras 3", "",
+            f"{d['what']}. Command: `{d['command']}` (Keras 3 training {d['train_seconds']} s). Figures from "
+            "`benchmarks/results/imported_mobilenetv2.json`.", "",
+            f"- Imported (`--preprocess mobilenet`, format {imp['source']['format']}): {imp['params']:,} parameters, "
+            f"{imp['macs']:,} MACs; test accuracy {pct(imp['test_accuracy'])} % (val {pct(imp['val_accuracy'])} %).",
+            f"- Weight-pruned to {pct(pr['sparsity'])} % of the prunable kernels ({pr['nonzero_params']:,} of "
+            f"{pr['params']:,} parameters nonzero): test {pct(pr['test_accuracy'])} %, against the control fine-tuned "
+            f"the same way {pct(pr['control_test_accuracy'])} %.",
+            "- fp32 files agree with their Keras model on " + ", ".join(
+                f"{pct(v)} % ({k})" for k, v in d["agreement_fp32"].items()) + " of test images.", "",
+            f"Bench: {d['device']}, {d['threads']} threads, {d['runtime']['name']} {d['runtime']['version']}, median "
+            "p50 of three side-by-side calls:", "",
+            md_table(["file", "bytes", "gzip bytes", "file test acc %", "p50 ms"], rows), ""]
 
 
 if __name__ == "__main__":

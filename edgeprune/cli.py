@@ -75,6 +75,34 @@ def train(
                   f"(BatchNorm re-estimated: val {pct(rec['val_accuracy_before'])} -> {pct(rec['val_accuracy_after'])})")
 
 
+@app.command("import")
+def import_(
+    model_file: Path = typer.Argument(..., help="A .keras file (Keras 3 or tf.keras) or a tf.keras .h5 file."),
+    data: str = typer.Option(..., "--data", "-d", help="The dataset to score it on: a folder of class folders (or train/ and test/), or 'demo'."),
+    image_size: Optional[int] = typer.Option(None, help="Input side, when the model takes any size."),
+    preprocess: str = typer.Option("rescale", help="What the model expects: rescale ([0, 1]), mobilenet ([-1, 1]), imagenet (mean/std) or none (raw 0-255)."),
+    labels: Optional[Path] = typer.Option(None, help="A file naming the model's outputs in order, one class per line (when they are not the folders' sorted names)."),
+    seed: int = typer.Option(42, help="Seed of the split."),
+    limit_per_class: Optional[int] = typer.Option(None, help="Use at most N training images per class."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Run name (in the workspace) or folder (default: the file's name)."),
+    force: bool = typer.Option(False, help="Replace an existing run of that name."),
+    workspace: Path = WorkspaceOpt,
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Make a run from a model trained elsewhere: checked, rebuilt for tf_keras, scored on the dataset's splits."""
+    from .ui import RichReporter, console, pct
+    from .workbench.importing.command import ImportOptions, import_model
+
+    run = import_model(ImportOptions(model=str(model_file), data=data, image_size=image_size, preprocess=preprocess,
+                                     labels=str(labels) if labels else None, seed=seed, limit_per_class=limit_per_class,
+                                     workspace=str(workspace), out=out, force=force), RichReporter(quiet))
+    info = run.info
+    console.print(f"[bold green]run[/] {escape(str(run.path))}  imported from {escape(info.source['format'])}  "
+                  f"params {info.params:,}  val {pct(info.val_accuracy)}  test {pct(info.test_accuracy)}", highlight=False)
+    if info.warning:
+        console.print(f"[yellow]warning:[/] {escape(info.warning)}", highlight=False)
+
+
 @data_app.command("inspect")
 def data_inspect(path: Path = typer.Argument(..., help="Dataset folder."),
                  show: int = typer.Option(20, help="List at most this many bad files.")):

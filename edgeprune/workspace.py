@@ -106,7 +106,7 @@ def staging_dir(workspace: Path, name: str) -> Path:
     return workspace / f".{name}.partial"
 
 
-RUN_KINDS = ("train", "prune")
+RUN_KINDS = ("train", "prune", "import")
 
 
 def check_replaceable_run(final: Path, force: bool) -> None:

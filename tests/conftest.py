@@ -161,7 +161,7 @@ def tree_state(root: Path) -> dict[str, tuple]:
     return out
 
 
-SLOW_FIXTURES = {"tiny_run", "tiny_bundle", "tiny_data"}
+SLOW_FIXTURES = {"tiny_run", "tiny_bundle", "tiny_data", "keras3_files"}
 
 
 def pytest_collection_modifyitems(items):

@@ -36,7 +36,7 @@ class RunRecord(Record):
     TOP = True
     VERSION = 2  # 1: edgeprune 0.1.0 (no "version" key)
     WHAT = "run record"
-    kind: str = one_of("train", "prune")
+    kind: str = one_of("train", "prune", "import")
     image_size: int = bounded(8, 1024)
     name: str = ""
     finished: str = ""
@@ -67,4 +67,6 @@ class RunRecord(Record):
     resumed: bool | None = None
     split_hash: str | None = None
     versions: dict = field(default_factory=dict)
+    source: dict | None = None  # an imported run: the file, its format, sha256 and preprocessing
+    warning: str | None = None  # what a reader of the run should know (an import that scores near chance)
     extra: dict = extra_field()

@@ -26,7 +26,9 @@ SUPPORTED_LAYERS = frozenset({
 })
 MODELS = frozenset({"Sequential", "Functional", "Model"})
 ALLOWED_OBJECTS: dict[str, frozenset[str]] = {
-    "keras": MODELS,
+    "keras": MODELS | {"DTypePolicy", "FloatDTypePolicy"},  # dtype policies: Keras 3 files
+    "keras.src.models.functional": frozenset({"Functional"}),  # Keras 3 functional models
+    "keras.src.models.sequential": frozenset({"Sequential"}),
     "tf_keras.src.engine.functional": frozenset({"Functional"}),
     "tf_keras.src.engine.sequential": frozenset({"Sequential"}),
     "keras.layers": SUPPORTED_LAYERS,
@@ -40,7 +42,8 @@ ALLOWED_OBJECTS: dict[str, frozenset[str]] = {
                                              "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts"}),
     "builtins": frozenset({"function"}),  # a Keras built-in function by name (an activation), looked up in Keras only
 }
-_ALL_NAMES = frozenset().union(*ALLOWED_OBJECTS.values())
+# objects without a module: tf_keras' older form, and Keras 3's references to layer outputs in inbound nodes
+_ALL_NAMES = frozenset().union(*ALLOWED_OBJECTS.values()) | {"__keras_tensor__"}
 
 
 def check_config(node, path: Path, depth: int = 0) -> None:

@@ -1,0 +1,117 @@
+"""An imported model on real photos: MobileNetV2 (no pretrained weights) trained briefly with plain Keras 3 on
+../shared/data/cifar10-animals at 32 px, then `edgeprune import` -> `prune --method weight` -> `export` -> `bench`.
+
+    .venv/bin/python benchmarks/imported_mobilenetv2.py [--epochs 6] [--alpha 0.5]
+
+Writes benchmarks/results/imported_mobilenetv2.json (the figures BENCHMARKS.md shows) and keeps its work in
+benchmarks/work/imported/. About 15 minutes on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EP = [sys.executable, "-m", "edgeprune"]
+
+TRAIN = textwrap.dedent(r"""
+    import sys, time
+    from pathlib import Path
+    import numpy as np
+    from PIL import Image
+    import keras
+
+    data, out, epochs, alpha, per_class = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+    classes = sorted(p.name for p in (data / "train").iterdir() if p.is_dir())
+    xs, ys = [], []
+    for k, c in enumerate(classes):
+        files = sorted((data / "train" / c).glob("*.jpg"))[:per_class]
+        xs += [np.asarray(Image.open(f).convert("RGB"), dtype=np.uint8) for f in files]
+        ys += [k] * len(files)
+    x = np.stack(xs).astype("float32") / 127.5 - 1.0  # MobileNet's [-1, 1]
+    y = np.array(ys)
+    keras.utils.set_random_seed(0)
+    m = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=alpha, weights=None, classes=len(classes))
+    for layer in m.layers:  # Keras' default 0.999 leaves the moving statistics far behind in a short run
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.9
+    m.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    t0 = time.time()
+    aug = keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomTranslation(0.1, 0.1)])
+    ds = __import__("tensorflow").data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).batch(64)
+    ds = ds.map(lambda a, b: (aug(a, training=True), b))
+    m.fit(ds, epochs=epochs, verbose=2)
+    m.save(out)
+    print(f"keras {keras.__version__} trained {epochs} epochs in {time.time() - t0:.0f} s")
+""")
+
+
+def run(cmd, env=None):
+    print("$", " ".join(map(str, cmd)), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, env=env)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cifar10-animals"))
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--alpha", type=float, default=0.5)
+    ap.add_argument("--per-class", type=int, default=3000)
+    ap.add_argument("--sparsity", type=float, default=0.5)
+    ap.add_argument("--finetune", type=int, default=2)
+    a = ap.parse_args()
+    work = ROOT / "benchmarks" / "work" / "imported"
+    ws = work / "runs"
+    work.mkdir(parents=True, exist_ok=True)
+    model = work / "mobilenetv2.keras"
+    t0 = time.time()
+    if not model.is_file():
+        env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}  # plain Keras 3
+        run([sys.executable, "-c", TRAIN, a.data, model, a.epochs, a.alpha, a.per_class], env=env)
+    t_train = time.time() - t0
+    run([*EP, "import", model, "--data", a.data, "--preprocess", "mobilenet", "--limit-per-class", a.per_class,
+         "-w", ws, "--out", "mnv2", "--force", "-q"])
+    run([*EP, "prune", "mnv2", "--method", "weight", "--sparsity", a.sparsity, "--epochs", a.finetune, "--lr", "3e-4",
+         "--control", "-w", ws, "--out", "mnv2-w", "--force", "-q"])
+    for r in ("mnv2", "mnv2-w"):
+        run([*EP, "export", r, "--formats", "fp32,int8", "--sparse", "off", "-w", ws, "--force", "-q"])
+    files = [ws / "exports" / r / f for r in ("mnv2", "mnv2-w") for f in ("fp32.tflite", "int8.tflite")]
+    benches = []
+    for i in range(3):  # side by side, three times: the median p50 of each file
+        out = work / f"bench-{i}.json"
+        run([*EP, "bench", *files, "--threads", "2", "--runs", "300", "--json", out, "--force", "-q"])
+        benches.append(json.loads(out.read_text())["results"])
+    runs = {r: json.loads((ws / r / "run.json").read_text()) for r in ("mnv2", "mnv2-w")}
+    exports = {r: json.loads((ws / "exports" / r / "export.json").read_text()) for r in ("mnv2", "mnv2-w")}
+    import statistics
+
+    rows = []
+    for i, f in enumerate(files):
+        r = benches[0][i]
+        rows.append({"file": f"{f.parent.name}/{f.name}", "bytes": r["bytes"], "gzip_bytes": r["gzip_bytes"],
+                     "accuracy": r["accuracy"], "p50_ms": statistics.median(b[i]["latency_ms"]["p50"] for b in benches)})
+    doc = {
+        "what": "MobileNetV2 (alpha %.2f, no pretrained weights, BatchNorm momentum 0.9) trained %d epochs with Keras %s on cifar10-animals at 32 px, "
+                "imported, weight-pruned to %.0f%% with %d fine-tuning epochs" % (a.alpha, a.epochs, "3", 100 * a.sparsity, a.finetune),
+        "command": "python benchmarks/imported_mobilenetv2.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if k != "data"),
+        "train_seconds": round(t_train),
+        "import": {k: runs["mnv2"][k] for k in ("params", "macs", "val_accuracy", "test_accuracy")} | {"source": runs["mnv2"]["source"]},
+        "pruned": {k: runs["mnv2-w"][k] for k in ("params", "nonzero_params", "sparsity", "val_accuracy", "test_accuracy")}
+                  | {"control_test_accuracy": runs["mnv2-w"]["control"]["test_accuracy"]},
+        "agreement_fp32": {r: next(x["agreement"] for x in exports[r]["files"] if x["format"] == "fp32") for r in exports},
+        "files": rows,
+        "device": benches[0][0]["device"]["cpu"], "threads": 2, "runtime": benches[0][0]["runtime"],
+    }
+    out = ROOT / "benchmarks" / "results" / "imported_mobilenetv2.json"
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(json.dumps(doc, indent=1))
+
+
+if __name__ == "__main__":
+    main()
