@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-
 from rich.markup import escape
 
 from . import methods
@@ -61,7 +60,8 @@ def train(
 ):
     """Train the study's compact CNN (or a transfer baseline) and write runs/<name>/."""
     from .ui import RichReporter, console, pct
-    from .workbench.training.train import TrainOptions, train as do_train
+    from .workbench.training.train import TrainOptions
+    from .workbench.training.train import train as do_train
 
     opts = TrainOptions(data=data, image_size=image_size, arch=arch, widths=_items(widths, "--widths", int), dense=dense,
                         weights=weights, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
@@ -154,9 +154,10 @@ def prune(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Prune a trained run, fine-tune it and write a new run with measured sparsity, params and MACs."""
-    from .workspace import resolve_run
     from .ui import RichReporter, console, pct, table
-    from .workbench.pruning.prune import PruneOptions, prune as do_prune
+    from .workbench.pruning.prune import PruneOptions
+    from .workbench.pruning.prune import prune as do_prune
+    from .workspace import resolve_run
 
     run = resolve_run(model, workspace)
     o = PruneOptions(method=method, sparsity=sparsity, initial_sparsity=initial_sparsity, schedule=schedule, ratio=ratio,
@@ -195,9 +196,9 @@ def sensitivity_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Prune one layer at a time (no fine-tuning) and measure validation accuracy at each ratio."""
-    from .workspace import resolve_run
     from .ui import RichReporter, console, pct, table
     from .workbench.pruning.sensitivity import run_sensitivity
+    from .workspace import resolve_run
 
     rs = _items(ratios, "--ratios", float)
     res, files = run_sensitivity(resolve_run(model, workspace), workspace, criterion, rs, out, force, RichReporter(quiet))
@@ -219,9 +220,10 @@ def export(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Write TFLite files and a bundle (labels, model card, test set), verifying each file in the TFLite runtime."""
-    from .workspace import resolve_run
     from .ui import RichReporter, console, kb, pct, table
-    from .workbench.export.bundle import ExportOptions, export as do_export
+    from .workbench.export.bundle import ExportOptions
+    from .workbench.export.bundle import export as do_export
+    from .workspace import resolve_run
 
     run = resolve_run(model, workspace)
     res = do_export(run, workspace, ExportOptions(formats=_items(formats, "--formats"), sparse=sparse, calib=calib,
@@ -266,7 +268,8 @@ def bench(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Measure accuracy, size, gzip size and per-image latency of TFLite files on this device. Needs no TensorFlow."""
-    from .device.bench import BenchOptions, bench as do_bench, check_outputs, save_csv, save_json
+    from .device.bench import BenchOptions, check_outputs, save_csv, save_json
+    from .device.bench import bench as do_bench
     from .ui import RichReporter, console, kb, pct, table
 
     opts = BenchOptions(threads=_parse_threads(threads), xnnpack=not no_xnnpack, warmup=warmup, runs=runs,
@@ -321,9 +324,10 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Prune, export (and bench) a grid of methods x values; resumable; one results file and a Table-2-style summary."""
-    from .workspace import resolve_run
-    from .study.sweep import SweepOptions, sweep as do_sweep
+    from .study.sweep import SweepOptions
+    from .study.sweep import sweep as do_sweep
     from .ui import RichReporter, console, kb, pct, table
+    from .workspace import resolve_run
 
     run = resolve_run(model, workspace)
     o = SweepOptions(methods=_items(method, "--method"), values=_items(values, "--values", float),

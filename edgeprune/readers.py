@@ -8,7 +8,15 @@ from pathlib import Path
 
 from .errors import UserError
 from .jsonio import read_json
-from .records import BenchFile, CheckpointState, ExportRecord, ModelCard, RunRecord, SensitivityRecord, SweepCell
+from .records import (
+    BenchFile,
+    CheckpointState,
+    ExportRecord,
+    ModelCard,
+    RunRecord,
+    SensitivityRecord,
+    SweepCell,
+)
 
 
 def read_run(path: str | Path) -> RunRecord:

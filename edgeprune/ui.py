@@ -1,12 +1,19 @@
 """Rich output for the CLI: the progress reporter and table helpers. Nothing here computes anything."""
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
-
-import sys
 
 # Rich assumes 80 columns when output is not a terminal; tables of figures need more in logs and CI.
 console = Console(stderr=False, width=None if sys.stdout.isatty() else 150)

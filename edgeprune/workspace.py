@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
+from .paths import check_replaceable, replace_dir
 from .readers import read_run
 from .records import RunRecord
-from .paths import check_replaceable, replace_dir
 
 DEFAULT_WORKSPACE = Path(os.environ.get("EDGEPRUNE_WORKSPACE", "runs"))
 MODEL_FILE = "model.keras"

@@ -10,8 +10,8 @@ import textwrap
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, run_cli
+
 from edgeprune.device.bench import BenchOptions, bench
 
 BLOCK_TF = textwrap.dedent("""

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_class_folders
 from PIL import Image
 
-from conftest import write_class_folders
 from edgeprune.data.arrays import prepare
 from edgeprune.data.decode import decode_image
 from edgeprune.data.folders import scan_folder

@@ -6,12 +6,12 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import assert_user_error, run_cli
+
 from edgeprune.errors import UserError
-from edgeprune.workspace import Run
 from edgeprune.formats import FORMATS
 from edgeprune.workbench.export import bundle as ex
+from edgeprune.workspace import Run
 
 
 def _zeroed_run(tiny_run, tmp_path, sparsity=0.8) -> Run:

@@ -5,14 +5,18 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import assert_user_error, run_cli
+
 from edgeprune.errors import UserError
-from edgeprune.workbench.pruning.filters.plan import FilterPlan, apply, plan_keep
 from edgeprune.workbench.metrics.macs import count_macs, params_from_shapes
-from edgeprune.workbench.training.models import build_cnn
-from edgeprune.workbench.pruning.filters.surgery import flatten_rows, remove_channels, zero_channels
+from edgeprune.workbench.pruning.filters.plan import FilterPlan, apply, plan_keep
+from edgeprune.workbench.pruning.filters.surgery import (
+    flatten_rows,
+    remove_channels,
+    zero_channels,
+)
 from edgeprune.workbench.tf import keras
+from edgeprune.workbench.training.models import build_cnn
 
 
 def _model(seed=0):

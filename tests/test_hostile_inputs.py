@@ -15,12 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import (
+    assert_user_error,
+    private_run,
+    rewrite_manifest,
+    run_cli,
+    run_inproc,
+    tree_state,
+    write_class_folders,
+)
 from PIL import Image
 
-from conftest import (assert_user_error, private_run, rewrite_manifest, run_cli, run_inproc, tree_state,
-                      write_class_folders)
 from edgeprune.errors import UserError
-
 
 # --- 1. export never deletes a folder that is not a bundle ----------------------------------------------------------
 
@@ -138,9 +144,9 @@ def test_a_fifo_in_a_manifest_or_as_data_does_not_hang(tiny_run, tiny_bundle, tm
 
 
 def test_bench_timeout_is_an_option(tiny_bundle, tmp_path, monkeypatch):
-    from edgeprune.device.bench import BenchOptions, bench
-
     from conftest import ROOT
+
+    from edgeprune.device.bench import BenchOptions, bench
 
     fake = tmp_path / "fake" / "ai_edge_litert"
     fake.mkdir(parents=True)
@@ -181,9 +187,9 @@ def test_decode_cache_is_keyed_on_the_dataset_and_its_files(tmp_path):
 # --- 6. sweep: stale runs are not reused, options are checked before the first cell ------------------------------------
 
 def test_sweep_reuses_only_a_run_made_with_the_same_options(tiny_run, tmp_path):
-    from edgeprune.workspace import Run
     from edgeprune.study.sweep import Cell, SweepOptions, prune_options, reusable_run
     from edgeprune.workbench.pruning.prune import prune
+    from edgeprune.workspace import Run
 
     run, _ = tiny_run
     ws = tmp_path / "ws"

@@ -7,11 +7,9 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import assert_user_error, run_inproc, write_class_folders
 
 KERAS3_FILES = textwrap.dedent(r"""
@@ -89,8 +87,8 @@ def test_a_keras3_model_through_import_prune_export_bench(keras3_files, tmp_path
     info = run.info
     assert info.kind == "import" and info.source["format"] == "keras3" and info.image_size == 16
     # the rebuilt model, with the [0, 1] scaling folded in, gives Keras 3's outputs on raw pixels
-    from edgeprune.data.manifest import Manifest
     from edgeprune.data.arrays import load_split_arrays
+    from edgeprune.data.manifest import Manifest
     from edgeprune.workbench.modelio import load_model
 
     manifest = Manifest.load(run.split)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import assert_user_error, run_inproc
+
 from edgeprune import methods
 from edgeprune.methods import PruningMethod, SummaryTable
 

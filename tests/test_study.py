@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-
 from conftest import assert_user_error, run_cli
+
 from edgeprune.study.entries import Entry, load_inputs
 from edgeprune.study.report import pareto, pick, write_report
 

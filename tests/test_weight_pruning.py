@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import assert_user_error, run_cli
+
 from edgeprune.errors import UserError
 from edgeprune.workbench.pruning.schedule import plan_schedule
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from .. import formats
 from ..errors import UserError
 from ..jsonio import atomic_write_text, check_writable, to_jsonable, write_json
+from ..progress import Reporter, Silent
 from ..readers import read_bench_file, read_export
 from ..records import BenchFile, BenchRow
-from ..progress import Reporter, Silent
 from . import runtime as rt
 from .measure import Spec, gzip_size
 from .sysinfo import cpu_temperature_c, device_info, throttled

@@ -163,8 +163,8 @@ def cell_options(o: SweepOptions) -> dict:
 
 def reusable_run(parent: Run, workspace: Path, name: str, po) -> Run | None:
     """The run ``name`` when it was pruned from ``parent`` with exactly the options ``po``, else None."""
-    from ..workspace import resolve_run
     from ..workbench.pruning.prune import recorded_options
+    from ..workspace import resolve_run
 
     if not (Path(workspace) / name / "run.json").is_file():
         return None

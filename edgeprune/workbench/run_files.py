@@ -12,7 +12,7 @@ from ..data.manifest import Manifest
 from ..jsonio import to_jsonable, write_json
 from ..progress import Reporter
 from ..records import RunRecord
-from ..workspace import RUN_FILE, SPLIT_FILE, MODEL_FILE, Run, finalize
+from ..workspace import MODEL_FILE, RUN_FILE, SPLIT_FILE, Run, finalize
 from .metrics.evaluate import accuracy
 from .modelio import count_params, save_model
 from .tf import keras, tf

@@ -15,7 +15,8 @@ from ...device.bench import run_child
 from ...device.measure import Spec, gzip_size
 from ...device.testdata import LABELS_FILE, TESTSET_FILE
 from ...errors import UserError
-from ...formats import check_names, get as get_format
+from ...formats import check_names
+from ...formats import get as get_format
 from ...jsonio import atomic_write_bytes, atomic_write_text, to_jsonable, write_json
 from ...paths import check_replaceable, replace_dir
 from ...progress import Reporter, Silent
@@ -23,9 +24,9 @@ from ...records import ExportRecord, ExportRow, ModelCard
 from ...workspace import Run, output_folder
 from ..metrics.evaluate import predict
 from ..metrics.macs import count_macs
+from ..metrics.size_floor import floor_bytes, measured_sparsity
 from ..modelio import load_model
 from ..run_files import run_data, versions
-from ..metrics.size_floor import floor_bytes, measured_sparsity
 from .convert import convert
 
 IO_TYPES = ("uint8", "int8", "float32")

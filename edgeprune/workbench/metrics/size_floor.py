@@ -12,7 +12,6 @@ import numpy as np
 from ... import formats
 
 
-
 def weight_arrays(model) -> list[np.ndarray]:
     from ..graph import weighted_layers
 

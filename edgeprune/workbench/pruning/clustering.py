@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...progress import Reporter
-from ..training.fit import FitConfig, fit
 from ..graph import prunable_layers
 from ..tf import keras, tfmot
+from ..training.fit import FitConfig, fit
 
 
 def cluster_and_finetune(model: keras.Model, data, layer_names: list[str], n_clusters: int, cfg: FitConfig,

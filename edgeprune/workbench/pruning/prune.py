@@ -11,14 +11,14 @@ from ... import methods
 from ...errors import UserError
 from ...methods import PruneContext
 from ...progress import Reporter, Silent
-from ...records import RunRecord
 from ...readers import read_sensitivity
+from ...records import RunRecord
 from ...workspace import Run, check_replaceable_run, run_folder, staging_dir
-from ..training.bn_recalibration import recalibrate_checked
-from ..training.fit import FitConfig, check_training_options, fit
 from ..metrics.macs import count_macs
 from ..modelio import load_model
 from ..run_files import copy_split, run_data, scores, write_run
+from ..training.bn_recalibration import recalibrate_checked
+from ..training.fit import FitConfig, check_training_options, fit
 from .sparsity import select_layers
 
 

@@ -6,9 +6,9 @@ import numpy as np
 from ...errors import UserError
 from ...progress import Reporter, Silent
 from ...records import SensitivityRecord
-from ..training.bn_recalibration import recalibrate
 from ..graph import groups
 from ..metrics.evaluate import accuracy
+from ..training.bn_recalibration import recalibrate
 from .filters.plan import FilterPlan, apply
 
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

@@ -7,7 +7,6 @@ from ..graph import prunable_layers
 from ..tf import keras
 
 
-
 def select_layers(model: keras.Model, skip_first: bool = False, skip_last: bool = False,
                   names: list[str] | None = None) -> list[str]:
     from ...errors import UserError

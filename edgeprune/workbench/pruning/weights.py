@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from ...errors import UserError
 from ...progress import Reporter
+from ..tf import keras, tfmot
 from ..training.fit import FitConfig, FitResult, fit
 from .schedule import SchedulePlan, make_schedule
-from ..tf import keras, tfmot
 
 
 def wrap_for_pruning(model: keras.Model, layer_names: list[str], plan: SchedulePlan) -> keras.Model:

@@ -13,13 +13,13 @@ import numpy as np
 
 from ...errors import UserError
 from ...jsonio import atomic_write_bytes, atomic_write_text
-from ...readers import read_checkpoint
-from ...records import CheckpointState, PlateauState
 from ...paths import safe_join
 from ...progress import Reporter, Silent
+from ...readers import read_checkpoint
+from ...records import CheckpointState, PlateauState
 from ..modelio import save_model
-from .input_pipeline import AUGMENTATIONS, eval_dataset, train_dataset
 from ..tf import keras
+from .input_pipeline import AUGMENTATIONS, eval_dataset, train_dataset
 
 MAX_SEED = 2**32 - 1
 

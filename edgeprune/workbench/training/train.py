@@ -13,13 +13,21 @@ from ...errors import UserError
 from ...jsonio import read_json, write_json
 from ...progress import Reporter, Silent
 from ...records.base import Record, extra_field
-from ...workspace import SPLIT_FILE, Run, check_name, check_replaceable_run, new_name, run_folder, staging_dir
-from .bn_recalibration import recalibrate_checked
-from .fit import FitConfig, fit, load_checkpoint
+from ...workspace import (
+    SPLIT_FILE,
+    Run,
+    check_name,
+    check_replaceable_run,
+    new_name,
+    run_folder,
+    staging_dir,
+)
 from ..metrics.macs import count_macs
 from ..modelio import load_model
-from .models import ARCHS, STUDY_DENSE, STUDY_WIDTHS, build, check_cnn_shape
 from ..run_files import scores, write_run
+from .bn_recalibration import recalibrate_checked
+from .fit import FitConfig, fit, load_checkpoint
+from .models import ARCHS, STUDY_DENSE, STUDY_WIDTHS, build, check_cnn_shape
 
 OPTIONS_FILE = "train_options.json"
 

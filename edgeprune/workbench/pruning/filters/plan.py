@@ -8,10 +8,10 @@ import numpy as np
 
 from ....errors import UserError
 from ...graph import groups
-from .criteria import ChannelInfo, get
 from ...metrics.macs import count_macs
-from .surgery import remove_channels
 from ...tf import keras
+from .criteria import ChannelInfo, get
+from .surgery import remove_channels
 
 
 @dataclass
