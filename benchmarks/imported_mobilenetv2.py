@@ -101,7 +101,8 @@ def main() -> None:
                 "imported, weight-pruned to %.0f%% with %d fine-tuning epochs" % (a.alpha, a.epochs, "3", 100 * a.sparsity, a.finetune),
         "command": "python benchmarks/imported_mobilenetv2.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if k != "data"),
         "train_seconds": round(t_train),
-        "import": {k: runs["mnv2"][k] for k in ("params", "macs", "val_accuracy", "test_accuracy")} | {"source": runs["mnv2"]["source"]},
+        "import": {k: runs["mnv2"][k] for k in ("params", "macs", "val_accuracy", "test_accuracy")}
+                  | {"source": {**runs["mnv2"]["source"], "file": str(model.relative_to(ROOT))}},
         "pruned": {k: runs["mnv2-w"][k] for k in ("params", "nonzero_params", "sparsity", "val_accuracy", "test_accuracy")}
                   | {"control_test_accuracy": runs["mnv2-w"]["control"]["test_accuracy"]},
         "agreement_fp32": {r: next(x["agreement"] for x in exports[r]["files"] if x["format"] == "fp32") for r in exports},

@@ -31,6 +31,10 @@ class WeightPruning(PruningMethod):
 
         o = ctx.options
         chosen = select_layers(model, o.skip_first, o.skip_last, o.layers)
+        nested = [l.name for l in model.layers if hasattr(l, "layers")]
+        if nested:
+            ctx.reporter.log(f"note: the layers inside the nested model(s) {', '.join(nested)} are not weight-pruned; "
+                             "only the top-level layers are")
         plan = plan_schedule(len(ctx.data["train"].y), o.batch_size, o.epochs, o.sparsity, o.initial_sparsity, o.schedule)
         ctx.reporter.log(f"pruning {len(chosen)} layers to {o.sparsity:.0%}: {plan.kind} schedule, steps "
                          f"{plan.begin_step}-{plan.end_step}, every {plan.frequency} steps ({plan.steps_per_epoch} per epoch)")
