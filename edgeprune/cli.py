@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from . import methods
 from .errors import UserError
+from .device.defaults import DEFAULT_ROUNDS
 from .workspace import DEFAULT_WORKSPACE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -255,7 +256,9 @@ def bench(
     data: Optional[Path] = typer.Option(None, help="testset .npz or a folder of class folders (default: the bundle's testset.npz)."),
     threads: str = typer.Option("all", help="Thread counts, e.g. 1,2,4 (default: all cores)."),
     warmup: int = typer.Option(10, help="Untimed runs before timing."),
-    runs: int = typer.Option(100, help="Timed runs at batch 1."),
+    runs: int = typer.Option(100, help="Timed runs at batch 1, per round."),
+    rounds: int = typer.Option(DEFAULT_ROUNDS, help="Interleaved rounds: every file once per round, each in a fresh process; p50 and speed-ups get 95 % intervals."),
+    self_check: bool = typer.Option(False, "--self-check", help="Bench the first file twice per round: the interval of identical files, i.e. the resolution."),
     no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Use the built-in kernels without XNNPACK."),
     runtime: Optional[str] = typer.Option(None, help="ai-edge-litert, tflite-runtime or tensorflow (default: first found)."),
     max_images: Optional[int] = typer.Option(None, help="Score at most N test images."),
@@ -268,13 +271,13 @@ def bench(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Measure accuracy, size, gzip size and per-image latency of TFLite files on this device. Needs no TensorFlow."""
-    from .device.bench import BenchOptions, check_outputs, save_csv, save_json
+    from .device.bench import BenchOptions, check_outputs, resolution, save_csv, save_json
     from .device.bench import bench as do_bench
     from .ui import RichReporter, console, kb, pct, table
 
     opts = BenchOptions(threads=_parse_threads(threads), xnnpack=not no_xnnpack, warmup=warmup, runs=runs,
                         data=str(data) if data else None, runtime=runtime, max_images=max_images,
-                        predictions=predictions, timeout_s=timeout)
+                        predictions=predictions, timeout_s=timeout, rounds=rounds, self_check=self_check)
     opts.check()
     check_outputs(json_out, csv_out, append, force)
     res = do_bench([str(m) for m in models], opts, RichReporter(quiet))
@@ -285,12 +288,21 @@ def bench(
     rows = []
     for r in res.rows:
         lat = r.latency_ms
+        ci = f" [{r.p50_ci[0]:.3f}-{r.p50_ci[1]:.3f}]" if r.p50_ci and r.rounds and r.rounds > 1 else ""
+        sp = "-" if not r.speedup else f"{r.speedup:.2f}x" + (
+            f" [{r.speedup_ci[0]:.2f}-{r.speedup_ci[1]:.2f}]" + ("" if r.speedup_resolved else " not resolved")
+            if r.speedup_ci else "")
         rows.append([r.label, r.format, r.threads, kb(r.bytes), kb(r.gzip_bytes),
                      pct(r.accuracy) if r.accuracy is not None else ("-" if r.error else "not measured"),
-                     f"{lat.p50:.3f}" if lat else "-", f"{lat.p99:.3f}" if lat else "-",
-                     f"{r.images_per_s:.0f}" if r.images_per_s else "-", f"{r.speedup:.2f}x" if r.speedup else "-"])
-    console.print(table("bench (latency per image at batch 1, ms)", ["model", "format", "threads", "size", "gzip",
-                                                                    "accuracy", "p50", "p99", "img/s", "speed-up"], rows))
+                     (f"{lat.p50:.3f}" + ci) if lat else "-", f"{lat.p99:.3f}" if lat else "-",
+                     f"{r.images_per_s:.0f}" if r.images_per_s else "-", sp])
+    title = "bench (latency per image at batch 1, ms" + (f"; median of {rounds} rounds, 95 % intervals)" if rounds > 1 else ")")
+    console.print(table(title, ["model", "format", "threads", "size", "gzip", "accuracy", "p50", "p99", "img/s",
+                                "speed-up"], rows))
+    for r in resolution(res.rows):
+        console.print(f"resolution: the same file measured twice came out {r.speedup:.3f}x "
+                      f"[{r.speedup_ci[0]:.3f}-{r.speedup_ci[1]:.3f}] at {r.threads} threads; differences inside "
+                      "such an interval are noise", highlight=False)
     for r in res.rows:
         if r.error:
             console.print(f"[red]{escape(r.label)}[/]: {escape(r.error)}", highlight=False)

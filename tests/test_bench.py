@@ -51,10 +51,31 @@ def test_bench_prints_table_and_writes_every_field(tiny_bundle, tmp_path):
     lines = (tmp_path / "b.csv").read_text().splitlines()
     assert len(lines) == 3 and lines[0].startswith("model,format,threads")
     # --append adds rows instead of replacing them
-    proc = run_cli("bench", str(tiny_bundle / "fp32.tflite"), "--runs", "5", "--threads", "1,2", "--json", str(out), "--append")
+    proc = run_cli("bench", str(tiny_bundle / "fp32.tflite"), "--runs", "5", "--threads", "1,2", "--json", str(out), "--append",
+                   "--rounds", "1")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(out.read_text())["results"]
     assert len(rows) == 4 and [r["threads"] for r in rows[2:]] == [1, 2]
+
+
+def test_rounds_give_intervals_and_the_self_check_its_resolution(tiny_bundle, tmp_path):
+    files = [tiny_bundle / "fp32.tflite", tiny_bundle / "int8.tflite"]
+    res = bench(files, BenchOptions(runs=20, warmup=2, rounds=3, self_check=True))
+    assert [r.label for r in res.rows] == ["tiny/fp32.tflite", "tiny/int8.tflite", "tiny/fp32.tflite (again)"]
+    for r in res.rows:
+        assert r.error is None and r.rounds == 3 and len(r.p50_rounds) == 3 and r.accuracy is not None
+        assert r.p50_ci[0] <= r.p50 <= r.p50_ci[1] and r.latency_ms.min <= r.p50 <= r.latency_ms.p99
+        assert r.p50 == pytest.approx(float(np.median(r.p50_rounds)))
+    ref, other, again = res.rows
+    assert ref.speedup == 1.0 and ref.speedup_ci is None  # the reference itself
+    assert other.speedup_ci[0] <= other.speedup <= other.speedup_ci[1]
+    assert again.self_check and again.speedup_ci is not None and isinstance(again.speedup_resolved, bool)
+    proc = run_cli("bench", *map(str, files), "--rounds", "2", "--runs", "10", "--self-check", "--json",
+                   str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert "resolution: the same file measured twice" in proc.stdout and "median of 2 rounds" in proc.stdout
+    rows = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert all("times_ms" not in r for r in rows) and rows[2]["self_check"] is True
 
 
 def test_bench_runs_with_tensorflow_unimportable(tiny_bundle, tmp_path):
@@ -66,7 +87,8 @@ def test_bench_runs_with_tensorflow_unimportable(tiny_bundle, tmp_path):
     assert probe.returncode == 0
     check = subprocess.run([sys.executable, "-c", "import tensorflow"], env={**os.environ, **env}, capture_output=True)
     assert check.returncode != 0  # the block works
-    proc = run_cli("bench", str(tiny_bundle / "int8.tflite"), "--runs", "5", "--json", str(tmp_path / "b.json"), env=env)
+    proc = run_cli("bench", str(tiny_bundle / "int8.tflite"), "--runs", "5", "--rounds", "1", "--json", str(tmp_path / "b.json"),
+                   env=env)
     assert proc.returncode == 0, proc.stderr
     r = json.loads((tmp_path / "b.json").read_text())["results"][0]
     assert r["error"] is None and r["accuracy"] is not None
@@ -108,7 +130,7 @@ def test_faults_are_errors_for_that_model_only(tiny_bundle, tmp_path):
     r = bench([tiny_bundle / "fp32.tflite"], BenchOptions(runs=3, warmup=0, data=str(tmp_path / "evil.npz"))).rows[0]
     assert r.error and "pickle" in r.error.lower() or "readable" in r.error
     # the CLI: one line per failed model, exit code 1 since some failed
-    proc = run_cli("bench", str(tiny_bundle / "fp32.tflite"), str(bad["random"]), "--runs", "3")
+    proc = run_cli("bench", str(tiny_bundle / "fp32.tflite"), str(bad["random"]), "--runs", "3", "--rounds", "1")
     assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
     assert "random.tflite" in proc.stdout and "TFL3" in proc.stdout
 

@@ -164,3 +164,13 @@ def test_files_written_by_0_1_0_still_read():
                "params": 5, "nonzero_params": 5, "split_hash": "abc", "classes": ["a", "b"], "versions": {}}
     r = RunRecord.from_dict(old_run, "run.json")
     assert r.method == "none" and r.options["augment"] == "light" and not r.extra
+
+
+def test_bootstrap_intervals_over_rounds():
+    from edgeprune.device.intervals import bootstrap_ci, paired_ratios, resolved
+
+    assert bootstrap_ci([2.0]) == (2.0, 2.0) and bootstrap_ci([3.0] * 7) == (3.0, 3.0)
+    lo, hi = bootstrap_ci([1.0, 1.1, 0.9, 1.05, 0.95, 1.0, 30.0])  # one burst of noise barely moves a median
+    assert 0.9 <= lo <= 1.0 <= hi <= 1.1
+    assert paired_ratios([2.0, 4.0, 0.0], [1.0, 2.0, 1.0]) == [2.0, 2.0]  # a missing round is skipped
+    assert resolved((1.02, 1.10)) and resolved((0.8, 0.99)) and not resolved((0.97, 1.03))

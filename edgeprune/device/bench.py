@@ -14,14 +14,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .. import formats
 from ..errors import UserError
 from ..jsonio import atomic_write_text, check_writable, to_jsonable, write_json
 from ..progress import Reporter, Silent
 from ..readers import read_bench_file, read_export
-from ..records import BenchFile, BenchRow
+from ..records import BenchFile, BenchRow, Latency
 from . import runtime as rt
-from .measure import Spec, gzip_size
+from .intervals import bootstrap_ci, paired_ratios, resolved
+from .measure import Spec, gzip_size, percentiles
 from .sysinfo import cpu_temperature_c, device_info, throttled
 
 CSV_COLUMNS = ["model", "format", "threads", "xnnpack", "bytes", "gzip_bytes", "accuracy", "n_images",
@@ -41,11 +44,15 @@ class BenchOptions:
     timeout_s: float = 900.0  # per child process: one file at one thread count
     fallback: bool = True  # retry with the next runtime when one crashes
     predictions: bool = False  # keep every image's top-1 (to compare devices image by image)
+    rounds: int = 1  # interleaved rounds (A B C, A B C, ...), each file in a fresh process every round
+    self_check: bool = False  # bench the first file twice per round: the interval of identical files
 
     def check(self) -> None:
         """The user's options, checked before anything is measured."""
         if self.runs < 1 or self.warmup < 0:
             raise UserError("--runs must be at least 1 and --warmup at least 0")
+        if not 1 <= self.rounds <= 1000:
+            raise UserError("--rounds must be between 1 and 1000")
         if self.max_images is not None and self.max_images < 1:
             raise UserError("--max-images must be at least 1 (leave it out to score every image)")
         if not self.timeout_s > 0:
@@ -103,16 +110,19 @@ def _format_of(model: Path) -> tuple[str, bool | None]:
     return formats.from_file_name(model.stem)
 
 
-def bench_one(model: Path, threads: int | None, opts: BenchOptions, device: dict) -> BenchRow:
-    row = _measure_row(model, threads, opts, device)
+def bench_one(model: Path, threads: int | None, opts: BenchOptions, device: dict,
+              score: bool = True) -> tuple[BenchRow, list[float]]:
+    """One file at one thread count in one child process: its row and its raw timings (ms)."""
+    row = _measure_row(model, threads, opts, device, score)
+    times = row.pop("times_ms", None) or []
     try:
-        return BenchRow.from_dict(to_jsonable(row), f"the result of {model.name}")
+        return BenchRow.from_dict(to_jsonable(row), f"the result of {model.name}"), times
     except UserError as exc:  # a measurement of a shape no row may have: this file's error, never a crash
         return BenchRow(model=str(model), name=row["name"], threads=row["threads"], device=device,
-                        error=f"the measurement could not be recorded: {exc}")
+                        error=f"the measurement could not be recorded: {exc}"), []
 
 
-def _measure_row(model: Path, threads: int | None, opts: BenchOptions, device: dict) -> dict:
+def _measure_row(model: Path, threads: int | None, opts: BenchOptions, device: dict, score: bool = True) -> dict:
     row: dict = {"model": str(model), "name": model.parent.name + "/" + model.name, "format": None, "sparse": None,
                  "bytes": None, "gzip_bytes": None, "threads": threads or os.cpu_count(), "xnnpack": opts.xnnpack,
                  "device": device, "error": None}
@@ -128,7 +138,7 @@ def _measure_row(model: Path, threads: int | None, opts: BenchOptions, device: d
     row["temperature_c_before"] = cpu_temperature_c()
     spec = Spec(model=str(model), threads=threads or os.cpu_count(), xnnpack=opts.xnnpack, runtime=opts.runtime,
                 data=opts.data, warmup=opts.warmup, runs=opts.runs, max_images=opts.max_images,
-                predictions=opts.predictions)
+                predictions=opts.predictions, score=score)
     result = run_child(spec, opts.timeout_s)
     tried = [opts.runtime or os.environ.get("EDGEPRUNE_RUNTIME") or (rt.available() or ["?"])[0]]
     if result.get("crashed") and opts.fallback and not opts.runtime:
@@ -162,29 +172,76 @@ class BenchResult:
 
 
 def bench(models: list[str | Path], opts: BenchOptions, reporter: Reporter | None = None) -> BenchResult:
+    """Every file at every thread count, in ``opts.rounds`` interleaved rounds (accuracy is scored in the first)."""
     if not models:
         raise UserError("name at least one .tflite file")
     opts.check()
     reporter = reporter or Silent()
     device = device_info()
-    rows = []
-    reporter.task("benchmarking", len(models) * len(opts.threads))
-    for m in models:
-        for t in opts.threads:
-            rows.append(bench_one(Path(m), t, opts, device))
+    targets = [(Path(m), t, False) for m in models for t in opts.threads]
+    if opts.self_check:  # the reference (first file) once more at each thread count
+        targets += [(Path(models[0]), t, True) for t in opts.threads]
+    per: list[list[BenchRow]] = [[] for _ in targets]
+    times: list[list[float]] = [[] for _ in targets]
+    reporter.task(f"benchmarking ({opts.rounds} round{'s' if opts.rounds > 1 else ''})", len(targets) * opts.rounds)
+    for r in range(opts.rounds):
+        for i, (m, t, _) in enumerate(targets):
+            if r and per[i][0].error:
+                reporter.advance(1)
+                continue  # a file that failed once is not tried again
+            row, ms = bench_one(m, t, opts, device, score=(r == 0))
+            per[i].append(row)
+            times[i].extend(ms)
             reporter.advance(1)
     reporter.done()
+    rows = [_combine(rs, ts, again) for rs, ts, (_, _, again) in zip(per, times, targets)]
     add_speedups(rows)
     return BenchResult(device, rows)
 
 
+def _combine(rounds: list[BenchRow], times: list[float], again: bool) -> BenchRow:
+    """One row for a file: the first round's figures (accuracy, sizes), latency percentiles over every round's
+    timings, and p50 the median of the rounds' p50s with its interval."""
+    row = rounds[0]
+    if again:
+        row.name, row.self_check = f"{row.label} (again)", True
+    failed = next((r for r in rounds if r.error), None)
+    if failed is not None:
+        row.error = failed.error
+        return row
+    p50s = [r.p50 for r in rounds]
+    row.rounds, row.p50_rounds = len(rounds), p50s
+    if row.latency_ms is not None:
+        if times:
+            row.latency_ms = Latency.from_dict(percentiles(np.asarray(times)), "latency")
+            row.images_per_s = 1000.0 / row.latency_ms.mean
+        row.latency_ms.p50 = float(np.median(p50s))
+        row.p50_ci = list(bootstrap_ci(p50s))
+    return row
+
+
 def add_speedups(rows: list[BenchRow]) -> None:
-    """Speed-up of each row against the first measured model at the same thread count (p50 ratio)."""
+    """Speed-up of each row against the first measured model at the same thread count: the median of the per-round
+    p50 ratios (both files measured in the same round), with its bootstrap interval when there are rounds."""
     base: dict = {}
     for r in rows:
-        if r.p50 and r.threads not in base:
-            base[r.threads] = r.p50
-        r.speedup = base[r.threads] / r.p50 if r.p50 and r.threads in base else None
+        if r.p50 and not r.self_check and r.threads not in base:
+            base[r.threads] = r
+    for r in rows:
+        ref = base.get(r.threads)
+        if not r.p50 or ref is None:
+            r.speedup = None
+            continue
+        ratios = paired_ratios(ref.p50_rounds or [ref.p50], r.p50_rounds or [r.p50])
+        r.speedup = float(np.median(ratios))
+        if len(ratios) > 1 and r is not ref:
+            r.speedup_ci = list(bootstrap_ci(ratios))
+            r.speedup_resolved = resolved(r.speedup_ci)
+
+
+def resolution(rows: list[BenchRow]) -> list[BenchRow]:
+    """The self-check rows: the reference against itself, whose interval is what these rounds can resolve."""
+    return [r for r in rows if r.self_check and r.speedup_ci]
 
 
 def check_outputs(json_out: Path | None, csv_out: Path | None, append: bool, force: bool) -> None:

@@ -42,6 +42,12 @@ class BenchRow(Record):
     first_ms: float | None = None
     peak_rss_mb: float | None = None
     speedup: float | None = None
+    rounds: int | None = None  # interleaved rounds, each file in a fresh process per round
+    p50_rounds: list[float] | None = None  # the p50 of each round; latency_ms.p50 is their median
+    p50_ci: list[float] | None = None  # 95 % bootstrap interval of that median, over rounds
+    speedup_ci: list[float] | None = None  # 95 % interval of the speed-up (paired per round)
+    speedup_resolved: bool | None = None  # False: the interval holds 1.0, the difference is not resolved
+    self_check: bool | None = None  # the reference file benched a second time, to show the resolution
     runtime: dict | None = None
     device: dict | None = None
     input: dict | None = None
