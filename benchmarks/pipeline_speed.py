@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from edgeprune.data.arrays import load_split_arrays, prepare
-from edgeprune.workbench.training.models import build_cnn
-from edgeprune.workbench.training.input_pipeline import train_dataset
 from edgeprune.workbench.tf import keras
+from edgeprune.workbench.training.input_pipeline import train_dataset
+from edgeprune.workbench.training.models import build_cnn
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ import typer
 from rich.markup import escape
 
 from . import methods
-from .errors import UserError
 from .device.defaults import DEFAULT_ROUNDS
+from .errors import UserError
 from .workspace import DEFAULT_WORKSPACE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
