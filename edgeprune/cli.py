@@ -229,10 +229,10 @@ def export(
     run = resolve_run(model, workspace)
     res = do_export(run, workspace, ExportOptions(formats=_items(formats, "--formats"), sparse=sparse, calib=calib,
                                                   io=io, out=out, force=force), RichReporter(quiet))
-    rows = [[r.file, kb(r.bytes), kb(r.gzip_bytes), f"{r.gzip_over_floor:.2f}x" if r.gzip_over_floor else "-",
+    rows = [[r.file, kb(r.bytes), kb(r.gzip_bytes), f"{r.gzip_over_entropy_floor:.2f}x" if r.gzip_over_entropy_floor else "-",
              pct(r.accuracy), pct(r.agreement), "yes" if r.runs_xnnpack else "NO", "yes" if r.runs_reference else "NO",
              "kept" if r.kept else "REJECTED"] for r in res.rows]
-    console.print(table(f"bundle {res.bundle}", ["file", "size", "gzip", "gzip/floor", "accuracy", "agrees w/ Keras",
+    console.print(table(f"bundle {res.bundle}", ["file", "size", "gzip", "gzip/entropy floor", "accuracy", "agrees w/ Keras",
                                                   "XNNPACK", "reference", ""], rows))
     for r in res.rows:
         if r.error:

@@ -125,3 +125,38 @@ def test_filter_prune_cli_sensitivity_and_hybrid(tiny_run, tmp_path):
     assert_user_error(run_cli("prune", "tiny", "--method", "filter", "--sensitivity", str(tmp_path / "other.json"),
                               "--out", "x", *w), "another model")
     assert not (ws / "x").exists()
+
+
+@pytest.mark.parametrize("criterion", ["l2", "bn"])
+def test_l2_and_bn_criteria_choose_the_filters_their_scores_rank_highest(criterion):
+    m, _ = _model()
+    keep = plan_keep(m, FilterPlan(criterion=criterion, ratio=0.5))
+    for name, kept in keep.items():
+        layer = m.get_layer(name)
+        k = layer.kernel.numpy().reshape(-1, layer.kernel.shape[-1])
+        if criterion == "l2":
+            scores = np.sqrt((k ** 2).sum(axis=0))
+        else:  # |gamma| of the BatchNorm after the layer
+            bn = {"conv1": "bn1", "conv2": "bn2", "conv3": "bn3", "conv4": "bn4", "fc1": "bn_fc1"}[name]
+            scores = np.abs(m.get_layer(bn).gamma.numpy())
+        expected = np.sort(np.argsort(-scores, kind="stable")[: len(kept)])
+        assert kept.tolist() == expected.tolist(), name
+        assert len(kept) == len(scores) // 2
+
+
+def test_sensitivity_selection_with_a_limit_that_binds():
+    from edgeprune.records import SensitivityRecord
+    from edgeprune.workbench.graph import groups
+    from edgeprune.workbench.pruning.sensitivity import choose_ratios
+
+    m, _ = _model()
+    names = [g.producer for g in groups(m)]
+    widths = {n: int(m.get_layer(n).kernel.shape[-1]) for n in names}
+    drops = {n: [0.0, 0.01, 0.05] for n in names}
+    drops[names[0]] = [0.03, 0.04, 0.2]  # too sensitive at every ratio: kept whole
+    sens = SensitivityRecord.from_dict({
+        "kind": "edgeprune-sensitivity", "baseline_val_accuracy": 0.9, "ratios": [0.1, 0.3, 0.5], "widths": widths,
+        "layers": {n: {"val_accuracy": [0.9 - d for d in ds], "drop": ds} for n, ds in drops.items()}}, "sens")
+    chosen = choose_ratios(sens, m, max_drop=0.02)
+    assert chosen[names[0]] == 0.0 and all(chosen[n] == 0.3 for n in names[1:])  # 0.5 drops 5 points: over the limit
+    assert all(v == 0.5 for v in choose_ratios(sens, m, max_drop=0.25).values())

@@ -174,3 +174,43 @@ def test_bootstrap_intervals_over_rounds():
     assert 0.9 <= lo <= 1.0 <= hi <= 1.1
     assert paired_ratios([2.0, 4.0, 0.0], [1.0, 2.0, 1.0]) == [2.0, 2.0]  # a missing round is skipped
     assert resolved((1.02, 1.10)) and resolved((0.8, 0.99)) and not resolved((0.97, 1.03))
+
+
+def test_size_floors_of_known_weights():
+    """The naive bound and the entropy floor on arrays whose answer is known by hand."""
+    from edgeprune.workbench.metrics.size_floor import mask_entropy_bytes, order0_entropy_bits, stored_values
+
+    k = np.zeros((4, 4), np.float32)
+    k[0] = [1, -1, 1, -1]  # 4 nonzero of 16, two distinct values of equal frequency
+    assert order0_entropy_bits(stored_values(k, "fp32")) == pytest.approx(4.0)  # 1 bit each
+    assert order0_entropy_bits(stored_values(k, "int8")) == pytest.approx(4.0)
+    assert order0_entropy_bits(np.array([7, 7, 7], np.int8)) == 0.0  # one value: nothing to say
+    floor = mask_entropy_bytes(16, 4) + 4.0 / 8
+    naive = 4 * 4 + mask_entropy_bytes(16, 4)  # fp32: 4 bytes per nonzero weight
+    assert floor < naive and floor == pytest.approx(16 * (-(0.25 * math.log2(0.25) + 0.75 * math.log2(0.75))) / 8 + 0.5)
+    q = stored_values(np.array([[0.5, 0.0], [1.0, -2.0]], np.float32), "int8")  # per column: /max*127
+    assert sorted(q.tolist()) == [-127, 64, 127]
+
+
+def test_size_floors_of_a_model():
+    from edgeprune.workbench.metrics.size_floor import floor_bytes
+    from edgeprune.workbench.training.models import build_cnn
+
+    m = build_cnn(3, 16, [4, 4], 8)
+    for layer in m.layers:
+        if hasattr(layer, "kernel"):
+            k = layer.kernel.numpy()
+            k[...] = np.where(np.arange(k.size).reshape(k.shape) % 2 == 0, 0.5, 0.0)  # half zeros, one value
+            layer.kernel.assign(k)
+    f = floor_bytes(m, "fp32")
+    assert f["nonzero_weights"] < f["weights"]
+    assert f["naive_bound_bytes"] >= 4 * (f["nonzero_weights"] - 100)  # every nonzero at 4 bytes (biases aside)
+    assert f["entropy_floor_bytes"] < f["naive_bound_bytes"] / 8  # one repeated value costs next to nothing
+
+
+def test_an_export_row_of_0_1_0_reads_its_floor_as_the_naive_bound():
+    row = {"file": "fp32.tflite", "format": "fp32", "kept": True, "floor_bytes": 1234, "gzip_over_floor": 0.9}
+    exp = ExportRecord.from_dict({"kind": "edgeprune-export", "version": 1, "files": [row]}, "export.json")
+    r = exp.files[0]
+    assert r.naive_bound_bytes == 1234 and r.entropy_floor_bytes is None
+    assert "floor_bytes" not in r.to_dict() and r.to_dict()["naive_bound_bytes"] == 1234

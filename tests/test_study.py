@@ -53,7 +53,7 @@ def test_sweep_resumes_and_records_failures(tiny_run, tmp_path, monkeypatch):
 
 
 def _e(name, acc, gz, p50=None, method="weight"):
-    e = Entry(bundle=name, file="fp32.tflite", format="fp32", sparse=False, bytes=gz * 2, gzip_bytes=gz, floor_bytes=gz,
+    e = Entry(bundle=name, file="fp32.tflite", format="fp32", sparse=False, bytes=gz * 2, gzip_bytes=gz, naive_bound_bytes=gz,
               accuracy=acc, method=method)
     if p50 is not None:
         e.latency["cpu, 2 thr"] = {"p50": p50, "p99": p50, "threads": 2}
@@ -110,3 +110,31 @@ def test_dense_reference_is_the_trained_model_not_a_control():
     dense = _e("dense", 0.7, 1000, method="none")
     assert dense_reference([control, dense])["fp32"] is dense
     assert dense_reference([dense, control])["fp32"] is dense
+
+
+def test_report_column_values():
+    from edgeprune.study.report import table_rows
+
+    dense = _e("dense", 0.80, 1000, p50=2.0, method="none")
+    dense.naive_bound_bytes, dense.entropy_floor_bytes = 1100, 800
+    pruned = _e("w90", 0.75, 250, p50=1.6)
+    pruned.naive_bound_bytes, pruned.entropy_floor_bytes, pruned.sparsity, pruned.target = 200, 125, 0.9, 0.9
+    cols, rows = table_rows([pruned, dense])
+    by = {r[0]: dict(zip(cols, r)) for r in rows}
+    assert [r[0] for r in rows] == ["dense", "w90"]  # the registry's order: none before weight
+    w = by["w90"]
+    assert w["x smaller (gzip, same format)"] == "4.00x" and w["achieved"] == "0.900" and w["target"] == "0.9"
+    assert w["gzip / naive bound"] == "1.25x" and w["gzip / entropy floor"] == "2.00x"
+    assert w["speed-up [cpu, 2 thr]"] == "1.25x" and w["p50 ms [cpu, 2 thr]"] == "1.600"
+    assert by["dense"]["gzip / naive bound"] == "0.91x"  # gzip beats the naive bound of a dense fp32 file
+
+
+def test_sweep_cli_prints_its_table_and_writes_its_files(tiny_run, tmp_path):
+    run, ws = tiny_run
+    proc = run_cli("sweep", "tiny", "--method", "weight", "--values", "0.5", "--epochs", "2", "--batch-size", "16",
+                   "--formats", "fp32", "--out", str(tmp_path / "sw"), "-w", str(ws), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "weight-50" in proc.stdout and "dense" in proc.stdout and "fp32 gzip" in proc.stdout
+    lines = [json.loads(l) for l in (tmp_path / "sw" / "results.jsonl").read_text().splitlines()]
+    assert [l["cell"] for l in lines] == ["dense", "weight-50"] and lines[1]["sparsity"] >= 0.49
+    assert (tmp_path / "sw" / "exports" / "weight-50" / "export.json").is_file()

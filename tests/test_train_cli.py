@@ -14,11 +14,9 @@ def test_help_never_loads_tensorflow():
     code = ("import sys; from edgeprune.cli import app\n"
             "try:\n    app(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
             "assert 'tensorflow' not in sys.modules and 'tf_keras' not in sys.modules, 'TF loaded'\n")
-    t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "train" in proc.stdout and "bench" in proc.stdout
-    assert time.perf_counter() - t0 < 5  # well under 2 s on an idle machine; loose for a busy CI
 
 
 def test_tiny_training_run_writes_a_complete_run(tmp_path, tiny_data):

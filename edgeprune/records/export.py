@@ -19,8 +19,9 @@ class ExportRow(Record):
     io: str | None = None
     bytes: int | None = None
     gzip_bytes: int | None = None
-    floor_bytes: int | None = None
-    gzip_over_floor: float | None = None
+    naive_bound_bytes: int | None = None  # nonzero weights x bytes per weight + mask entropy (gzip can beat it)
+    entropy_floor_bytes: int | None = None  # mask entropy + order-0 entropy of the stored nonzero values
+    gzip_over_entropy_floor: float | None = None
     accuracy: float | None = fraction()
     agreement: float | None = fraction()
     accuracy_change: float | None = None
@@ -33,6 +34,9 @@ class ExportRow(Record):
     extra: dict = extra_field()
 
     def check(self, where: str) -> None:
+        if self.naive_bound_bytes is None and isinstance(self.extra.get("floor_bytes"), int):
+            self.naive_bound_bytes = self.extra.pop("floor_bytes")  # its name in versions 1 and 2
+            self.extra.pop("gzip_over_floor", None)
         if ".." in self.file:
             from ..errors import UserError
 
@@ -43,7 +47,7 @@ class ExportRow(Record):
 class ExportRecord(Record):
     KIND = "edgeprune-export"
     TOP = True
-    VERSION = 2
+    VERSION = 3  # 3: naive_bound_bytes (was floor_bytes) and entropy_floor_bytes
     WHAT = "export file"
     run: str | None = None
     keras_test_accuracy: float | None = fraction()

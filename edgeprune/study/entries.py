@@ -24,7 +24,7 @@ class Entry:
     sparse: bool | None
     bytes: int | None
     gzip_bytes: int | None
-    floor_bytes: int | None
+    naive_bound_bytes: int | None
     accuracy: float | None  # this file's top-1 on the run's test split
     run: str | None = None
     parent: str | None = None  # the run it was pruned or fine-tuned from; None for a trained model
@@ -37,6 +37,7 @@ class Entry:
     macs: int | None = None
     keras_test_accuracy: float | None = None
     control_test_accuracy: float | None = None
+    entropy_floor_bytes: int | None = None
     latency: dict[str, dict] = field(default_factory=dict)  # device label -> {p50, p99, threads, accuracy}
     error: str | None = None
 
@@ -85,7 +86,8 @@ def entries_from_bundle(folder: Path) -> list[Entry]:
     plugin = methods.find(method)  # a method this installation does not know: its row has no target
     fields = plugin.report_fields(src.pruning or {}) if plugin else {}
     return [Entry(bundle=folder.name, file=row.file, format=row.format, sparse=row.sparse, bytes=row.bytes,
-                  gzip_bytes=row.gzip_bytes, floor_bytes=row.floor_bytes, accuracy=row.accuracy, run=src.name,
+                  gzip_bytes=row.gzip_bytes, naive_bound_bytes=row.naive_bound_bytes, accuracy=row.accuracy, run=src.name,
+                  entropy_floor_bytes=row.entropy_floor_bytes,
                   parent=src.parent, method=method, target=fields.get("target"), ratio=fields.get("ratio"),
                   sparsity=fields.get("sparsity"), params=src.params, nonzero_params=src.nonzero_params, macs=src.macs,
                   keras_test_accuracy=src.test_accuracy,
@@ -97,7 +99,7 @@ def entry_from_bench_row(r: BenchRow) -> Entry:
     """A row for a file whose bundle is not on this machine: only what the bench measured (size, accuracy)."""
     p = Path(r.model)
     return Entry(bundle=p.parent.name, file=p.name, format=r.format or p.stem, sparse=r.sparse, bytes=r.bytes,
-                 gzip_bytes=r.gzip_bytes, floor_bytes=None, accuracy=r.accuracy, method="-")
+                 gzip_bytes=r.gzip_bytes, naive_bound_bytes=None, accuracy=r.accuracy, method="-")
 
 
 def bench_key(r: BenchRow) -> str:

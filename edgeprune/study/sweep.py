@@ -145,7 +145,7 @@ def run_cell(cell: Cell, run: Run, workspace: Path, folder: Path, o: SweepOption
     bundle = folder / "exports" / cell.key
     res = export(target, workspace, ExportOptions(formats=o.formats, out=str(bundle), force=True, threads=o.threads), reporter)
     rec.bundles = [str(bundle.resolve())]
-    rec.files = [{k: getattr(r, k) for k in ("file", "format", "sparse", "bytes", "gzip_bytes", "floor_bytes", "accuracy",
+    rec.files = [{k: getattr(r, k) for k in ("file", "format", "sparse", "bytes", "gzip_bytes", "naive_bound_bytes", "entropy_floor_bytes", "accuracy",
                                              "agreement", "kept", "error")} for r in res.rows]
     rec.fp32_gzip_bytes = next((r.gzip_bytes for r in res.rows if r.format == "fp32" and r.kept), None)
     if o.bench:

@@ -157,7 +157,8 @@ def _export_one(model, fmt: str, sparse: bool, calib, opts: ExportOptions, stagi
     atomic_write_bytes(path, blob)
     row["bytes"], row["gzip_bytes"] = len(blob), gzip_size(blob)
     fl = floor_bytes(model, fmt)
-    row.update(floor_bytes=fl["floor_bytes"], gzip_over_floor=row["gzip_bytes"] / max(1, fl["floor_bytes"]))
+    row.update(naive_bound_bytes=fl["naive_bound_bytes"], entropy_floor_bytes=fl["entropy_floor_bytes"],
+               gzip_over_entropy_floor=row["gzip_bytes"] / max(1, fl["entropy_floor_bytes"]))
     res = _verify(path, staging / TESTSET_FILE, opts.threads)
     row["runs_xnnpack"], row["runs_reference"] = bool(res[True].get("ok")), bool(res[False].get("ok"))
     good = res[True] if res[True].get("ok") else None
