@@ -16,6 +16,7 @@ from rich.markup import escape
 from . import methods
 from .device.defaults import DEFAULT_ROUNDS
 from .errors import UserError
+from .formats import FORMATS
 from .workspace import DEFAULT_WORKSPACE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -211,7 +212,7 @@ def sensitivity_cmd(
 @app.command()
 def export(
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
-    formats: str = typer.Option("fp32,int8", help="Any of fp32, fp16, dynamic, int8."),
+    formats: str = typer.Option("fp32,int8", help="Any of: " + "; ".join(f"{f.name} ({f.description})" for f in FORMATS.values()) + "."),
     sparse: str = typer.Option("auto", help="Sparse weight encoding: auto (when sparsity >= 0.5), on, off, both."),
     calib: int = typer.Option(200, help="Training images used to calibrate int8."),
     io: str = typer.Option("uint8", help="int8 input/output type: uint8 (raw pixels), int8 or float32."),

@@ -148,3 +148,14 @@ def test_int8_io_types_run_and_agree(tiny_run, tmp_path, io):
     b = bench([tmp_path / io / "int8.tflite"], BenchOptions(runs=3, warmup=0, xnnpack=False)).rows[0]
     assert b.error is None and b.xnnpack is False
     assert b.accuracy == pytest.approx(row.accuracy, abs=0.05)  # reference kernels, same images
+
+
+def test_a_format_that_allows_no_sparse_encoding_is_written_dense(tiny_run, tmp_path, monkeypatch):
+    import dataclasses
+
+    from edgeprune import formats
+
+    monkeypatch.setitem(formats.FORMATS, "fp16", dataclasses.replace(formats.FORMATS["fp16"], sparse_allowed=False))
+    run = _zeroed_run(tiny_run, tmp_path)
+    res = ex.export(run, tiny_run[1], ex.ExportOptions(formats=["fp16", "fp32"], sparse="both", out=str(tmp_path / "b")))
+    assert sorted(r.file for r in res.rows) == ["fp16.tflite", "fp32-sparse.tflite", "fp32.tflite"]

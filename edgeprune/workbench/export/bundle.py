@@ -95,7 +95,8 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
         rng = np.random.default_rng(opts.seed)
         calib = data["train"].x[rng.permutation(len(data["train"].x))[: opts.calib]]
         rows, failed = [], []
-        jobs = [(f, s) for f in opts.formats for s in sparse_modes]
+        # a format whose table row allows no sparse encoding is written dense whatever --sparse says
+        jobs = list(dict.fromkeys((f, s and get_format(f).sparse_allowed) for f in opts.formats for s in sparse_modes))
         reporter.task("converting and verifying", len(jobs))
         while jobs:
             fmt, sparse = jobs.pop(0)

@@ -14,8 +14,6 @@ from ..modelio import check_config, load_model
 from ..tf import keras
 from .keras3 import is_keras3_file, load_keras3
 
-FORMATS = ("keras3", "tf.keras", "h5")
-
 
 def _h5_config(path: Path) -> dict:
     import h5py
