@@ -91,9 +91,12 @@ def test_hybrid_is_filter_then_weight():
     assert h.report_fields(pruning) == {"target": "0.3/0.5", "ratio": 0.3, "sparsity": 0.5001}
 
     class O:
-        ratio, sparsity, epochs, sensitivity = 0.3, 0.5, 3, None
+        ratio, sparsity, epochs, sensitivity, steps = 0.3, 0.5, 3, None, 1
 
     assert h.name_part(O) == "f30-w50"
+    O.steps = 3
+    assert h.name_part(O) == "f30s3-w50"  # gradual filter removal is named, weight pruning is not
+    assert h.takes_steps and not methods.get("weight").takes_steps
 
 
 def test_outputs_default_under_the_workspace_and_out_takes_a_name_or_a_path(tmp_path):

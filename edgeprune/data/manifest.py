@@ -66,9 +66,12 @@ class Manifest:
         return write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | Path) -> "Manifest":
+    def load(cls, path: str | Path, *, read_images: bool = True) -> "Manifest":
         """Read a manifest as untrusted input: a valid hash is required, the root must be a dataset folder the user
-        named on this machine (see ``trust``), and every path must resolve inside it, symlinks included."""
+        named on this machine (see ``trust``), and every path must resolve inside it, symlinks included.
+
+        ``read_images=False`` is for a sweep worker handed the decoded arrays by its driver: no image will be read
+        from the root, so the root need not exist on this machine; the shape and hash checks still apply."""
         d = read_json(path, what="split manifest")
         try:
             if not isinstance(d, dict) or not isinstance(d.get("root"), str) or not isinstance(d.get("hash"), str):
@@ -98,6 +101,8 @@ class Manifest:
             raise UserError(f"{path} is not a valid split manifest ({exc}); re-create the run") from None
         if d["hash"] != m.hash:
             raise UserError(f"{path} was edited after it was written (hash mismatch); re-create the run")
+        if not read_images:
+            return m
         m.root = require_known(m.root, path)
         for k in SPLITS:
             for rel, _ in m.splits[k]:

@@ -24,13 +24,17 @@ class SummaryTable:
 class PruneContext:
     """What a method works with: the run's decoded splits, the prune options, the fine-tuning configuration and
     the reporter. A method that fine-tunes while it prunes (tfmot's schedule does) sets ``finetuned``; otherwise
-    the prune command fine-tunes after ``apply``."""
+    the prune command fine-tunes after ``apply`` with ``fit``. A method that fine-tunes between steps passes
+    ``teacher`` to its fits, adds their epochs to ``epochs_before`` and leaves the rest of the epochs in ``fit``,
+    so every pruned model gets the epochs its control gets."""
 
     data: dict
     options: Any  # workbench.pruning.prune.PruneOptions
     fit: Any  # workbench.training.fit.FitConfig
     reporter: Any
     finetuned: Any = None  # a FitResult, once some step fine-tuned
+    teacher: Any = None  # the dense parent when distilling, else None
+    epochs_before: int = 0  # epochs already fine-tuned between steps
 
 
 class PruningMethod:
@@ -40,6 +44,7 @@ class PruningMethod:
     help: str = ""  # one line for --method's help
     marker: str = "o"  # the plots' marker
     sweep_value: str | None = None  # what a sweep's --values set for this method; None: not swept
+    takes_steps: bool = False  # whether --steps (pruning in several cuts) applies
 
     def check(self, o) -> None:
         """The method's own options, checked before any model is loaded (raise UserError)."""
@@ -73,6 +78,10 @@ class Composite(PruningMethod):
     """Methods applied one after the other (hybrid = filter, then weight)."""
 
     steps: tuple[PruningMethod, ...] = ()
+
+    @property
+    def takes_steps(self) -> bool:  # type: ignore[override]
+        return any(s.takes_steps for s in self.steps)
 
     def check(self, o) -> None:
         for s in self.steps:

@@ -18,33 +18,91 @@ class FilterPruning(PruningMethod):
     help = "remove whole filters and rebuild a smaller model (--ratio or --sensitivity)"
     marker = "^"
     sweep_value = "ratio"
+    takes_steps = True
 
     def check(self, o) -> None:
         if o.ratio is None and not o.sensitivity:
             raise UserError(f"--method {o.method} needs --ratio (e.g. --ratio 0.3) or --sensitivity FILE")
         filter_plan(o, {}).check()
+        if not 1 <= o.steps <= 20:
+            raise UserError(f"--steps must be between 1 and 20, got {o.steps}")
+        if o.steps > o.epochs:
+            raise UserError(f"--steps {o.steps} needs at least as many --epochs (one fine-tuning epoch per step); "
+                            f"got --epochs {o.epochs}")
 
     def name_part(self, o) -> str:
-        return f"f{round(100 * o.ratio):02d}" if o.ratio is not None else "fsens"
+        part = f"f{round(100 * o.ratio):02d}" if o.ratio is not None else "fsens"
+        return part + (f"s{o.steps}" if o.steps > 1 else "")
 
     def apply(self, model, ctx):
         from ..readers import read_sensitivity
-        from ..workbench.pruning.filters.plan import apply as remove_filters
         from ..workbench.pruning.sensitivity import choose_ratios
+
+        o = ctx.options
+        per_layer = choose_ratios(read_sensitivity(o.sensitivity), model, o.max_drop) if o.sensitivity else {}
+        plan = filter_plan(o, per_layer)
+        if o.steps <= 1:
+            res = self._remove(model, plan, ctx)
+            return res.model, {"filter": res.summary}
+        return self._gradual(model, plan, ctx)
+
+    def _remove(self, model, plan, ctx):
+        """One cut: remove the filters, then re-estimate BatchNorm."""
+        from ..workbench.pruning.filters.plan import apply as remove_filters
         from ..workbench.training.bn_recalibration import recalibrate_checked
 
-        o, data = ctx.options, ctx.data
-        per_layer = choose_ratios(read_sensitivity(o.sensitivity), model, o.max_drop) if o.sensitivity else {}
-        res = remove_filters(model, filter_plan(o, per_layer))
+        data = ctx.data
+        res = remove_filters(model, plan)
         if res.summary["params_after"] >= res.summary["params_before"]:
             raise UserError("these options remove no filter (every layer keeps its full width: the ratio is too small "
                             "for --round-to, or --max-drop lets no layer be pruned); nothing was written")
-        rec = recalibrate_checked(res.model, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
+        rec = recalibrate_checked(res.model, data["train"].x, data["val"].x, data["val"].y, seed=plan.seed)
         res.summary["after_surgery"] = {"val_accuracy_before_bn": rec.val_before, "val_accuracy": rec.val_after}
         ctx.reporter.log(f"filters removed: params {res.summary['params_before']:,} -> {res.summary['params_after']:,}, "
                          f"MACs x{res.summary['macs_ratio']:.2f}; val {rec.val_before:.3f} -> {rec.val_after:.3f} "
                          "after BN re-estimation")
-        return res.model, {"filter": res.summary}
+        return res
+
+    def _gradual(self, model, plan, ctx):
+        """--steps K: K cuts, fine-tuning after each; the last fine-tuning is left to the prune command."""
+        from dataclasses import replace
+
+        from ..workbench.graph import groups
+        from ..workbench.pruning.filters.gradual import step_epochs, step_plan
+        from ..workbench.run_files import scores
+        from ..workbench.training.fit import fit
+
+        o = ctx.options
+        K = o.steps
+        epochs = step_epochs(ctx.fit.epochs, K)
+        widths = lambda m: {g.producer: int(m.get_layer(g.producer).kernel.shape[-1]) for g in groups(m)}  # noqa: E731
+        original = widths(model)
+        first = None
+        steps = []
+        for k in range(1, K + 1):
+            res = self._remove(model, step_plan(plan, original, widths(model), k, K), ctx)
+            first = first or res.summary
+            model = res.model
+            step = {"step": k, "params": res.summary["params_after"], "epochs": epochs[k - 1],
+                    "val_accuracy_after_cut": res.summary["after_surgery"]["val_accuracy"]}
+            if k < K:
+                ctx.reporter.log(f"step {k}/{K}: fine-tuning {epochs[k - 1]} epochs before the next cut")
+                result = fit(model, ctx.data, replace(ctx.fit, epochs=epochs[k - 1]), reporter=ctx.reporter,
+                             teacher=ctx.teacher)
+                ctx.epochs_before += result.epochs_run
+                step.update(epochs_run=result.epochs_run, val_accuracy=scores(model, ctx.data)["val_accuracy"])
+            steps.append(step)
+        ctx.fit = replace(ctx.fit, epochs=epochs[-1])
+        summary = dict(res.summary)
+        final = widths(model)
+        summary["layers"] = [{"layer": n, "filters_before": original[n], "filters_kept": final[n]} for n in original]
+        for key in ("params_before", "macs_before"):
+            summary[key] = first[key]
+        summary["params_ratio"] = summary["params_after"] / summary["params_before"]
+        summary["macs_ratio"] = summary["macs_after"] / summary["macs_before"]
+        summary.update(ratio=plan.ratio, round_to=plan.round_to, per_layer_ratios=plan.per_layer or None,
+                       steps=steps)
+        return model, {"filter": summary}
 
     def report_fields(self, pruning) -> dict:
         f = pruning.get("filter") or {}

@@ -35,10 +35,11 @@ class WeightPruning(PruningMethod):
         if nested:
             ctx.reporter.log(f"note: the layers inside the nested model(s) {', '.join(nested)} are not weight-pruned; "
                              "only the top-level layers are")
-        plan = plan_schedule(len(ctx.data["train"].y), o.batch_size, o.epochs, o.sparsity, o.initial_sparsity, o.schedule)
+        plan = plan_schedule(len(ctx.data["train"].y), o.batch_size, ctx.fit.epochs, o.sparsity, o.initial_sparsity,
+                             o.schedule)
         ctx.reporter.log(f"pruning {len(chosen)} layers to {o.sparsity:.0%}: {plan.kind} schedule, steps "
                          f"{plan.begin_step}-{plan.end_step}, every {plan.frequency} steps ({plan.steps_per_epoch} per epoch)")
-        model, ctx.finetuned = prune_and_finetune(model, ctx.data, chosen, plan, ctx.fit, ctx.reporter)
+        model, ctx.finetuned = prune_and_finetune(model, ctx.data, chosen, plan, ctx.fit, ctx.reporter, ctx.teacher)
         return model, {"weight": {"method": "weight", "target_sparsity": o.sparsity, "schedule": plan.to_dict(),
                                   "pruned_layers": chosen}}
 

@@ -82,6 +82,9 @@ class SourceRun(Record):
     pruning: dict | None = None
     control: ControlScores | None = None
     split_hash: str | None = None
+    options: dict | None = None  # the run's recorded options (distillation, schedule, steps, epochs)
+    vs_control: dict | None = None
+    test_correct: str | None = None
     extra: dict = extra_field()
 
 

@@ -16,6 +16,7 @@ class ParentRef(Record):
     val_accuracy: float | None = fraction()
     test_accuracy: float | None = fraction()
     params: int | None = None
+    test_correct: str | None = None  # paired_accuracy.pack: which test images the parent got right
     extra: dict = extra_field()
 
 
@@ -28,6 +29,7 @@ class ControlScores(Record):
     test_accuracy: float | None = fraction()
     epochs_run: int | None = None
     bn_recalibration: dict | None = None
+    test_correct: str | None = None
     extra: dict = extra_field()
 
 
@@ -63,7 +65,8 @@ class RunRecord(Record):
     seconds: float | None = None
     bn_recalibration: dict | None = None
     control: ControlScores | None = None
-    vs_control: dict | None = None
+    vs_control: dict | None = None  # pruned minus control: accuracies, and "test_paired" (paired_accuracy)
+    test_correct: str | None = None  # paired_accuracy.pack: which test images this model got right
     resumed: bool | None = None
     split_hash: str | None = None
     versions: dict = field(default_factory=dict)

@@ -6,22 +6,38 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .. import __version__
 from ..data.arrays import SplitArrays, load_split_arrays
 from ..data.manifest import Manifest
 from ..jsonio import to_jsonable, write_json
+from ..paired_accuracy import pack
 from ..progress import Reporter
 from ..records import RunRecord
 from ..workspace import MODEL_FILE, RUN_FILE, SPLIT_FILE, Run, finalize
-from .metrics.evaluate import accuracy
+from .metrics.evaluate import accuracy, correct
 from .modelio import count_params, save_model
 from .tf import keras, tf
+
+_PRELOADED: dict[tuple[str, int], dict[str, SplitArrays]] = {}
+
+
+def preload(manifest_hash: str, size: int, arrays: dict[str, SplitArrays]) -> None:
+    """Arrays decoded elsewhere (a sweep's driver) for the manifest with this hash at this image size: run_data
+    uses them instead of reading the images, which need not exist on this machine."""
+    _PRELOADED[(manifest_hash, size)] = arrays
 
 
 def run_data(run: Run, workspace: Path, reporter: Reporter | None = None) -> tuple[Manifest, dict[str, SplitArrays]]:
     """The run's manifest and decoded arrays: the same images every later command scores."""
-    manifest = Manifest.load(run.split)
     size = run.info.image_size
+    if _PRELOADED:
+        manifest = Manifest.load(run.split, read_images=False)
+        arrays = _PRELOADED.get((manifest.hash, size))
+        if arrays is not None:
+            return manifest, arrays
+    manifest = Manifest.load(run.split)
     return manifest, load_split_arrays(manifest, size, reporter=reporter)
 
 
@@ -38,8 +54,11 @@ def versions() -> dict:
 
 
 def scores(model: keras.Model, data: dict[str, SplitArrays]) -> dict:
+    """Validation and test accuracy, and which test images were right (for paired comparisons)."""
+    test = correct(model, data["test"].x, data["test"].y)
     return {"val_accuracy": accuracy(model, data["val"].x, data["val"].y),
-            "test_accuracy": accuracy(model, data["test"].x, data["test"].y)}
+            "test_accuracy": float(np.mean(test)) if len(test) else float("nan"),
+            "test_correct": pack(test) if len(test) else None}
 
 
 def write_run(staging: Path, final: Path, model: keras.Model, manifest: Manifest, info: dict, force: bool) -> Run:

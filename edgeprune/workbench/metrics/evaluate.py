@@ -15,7 +15,12 @@ def predict(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndar
     return np.concatenate(outs)
 
 
+def correct(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Which images the model gets right (top-1), in order."""
+    return np.argmax(predict(model, x, batch_size), axis=1) == np.asarray(y)
+
+
 def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
     if len(y) == 0:
         return float("nan")
-    return float(np.mean(np.argmax(predict(model, x, batch_size), axis=1) == y))
+    return float(np.mean(correct(model, x, y, batch_size)))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ... import methods
 from ...errors import UserError
 from ...methods import PruneContext
+from ...paired_accuracy import compare
 from ...progress import Reporter, Silent
 from ...readers import read_sensitivity
 from ...records import RunRecord
@@ -18,7 +19,9 @@ from ..metrics.macs import count_macs
 from ..modelio import load_model
 from ..run_files import copy_split, run_data, scores, write_run
 from ..training.bn_recalibration import recalibrate_checked
+from ..training.distillation import DistillSettings
 from ..training.fit import FitConfig, check_training_options, fit
+from ..training.lr_schedule import check_lr_schedule
 from .sparsity import select_layers
 
 
@@ -42,6 +45,12 @@ class PruneOptions:
     batch_size: int = 64
     patience: int = 5
     augment: str | None = None  # default: the parent run's
+    lr_schedule: str = "plateau"  # training.lr_schedule.LR_SCHEDULES
+    warmup: float = 0.05
+    distill: bool = False  # the parent teaches (training.distillation)
+    distill_alpha: float = 0.5
+    temperature: float = 4.0
+    steps: int = 1  # filter removal in this many cuts, fine-tuning between them
     control: bool = False
     cluster: int | None = None
     seed: int = 42
@@ -51,8 +60,14 @@ class PruneOptions:
 
 def validate(o: PruneOptions) -> None:
     """Every option, the method's own through the method, checked before any model is loaded."""
-    methods.get(o.method).check(o)
+    method = methods.get(o.method)
+    if o.steps != 1 and not method.takes_steps:
+        raise UserError(f"--steps applies to filter removal; --method {o.method} prunes in one schedule")
+    method.check(o)
     check_training_options(o.epochs, o.batch_size, o.lr, o.patience, o.augment, o.seed)
+    check_lr_schedule(o.lr_schedule, o.warmup)
+    if o.distill:
+        distill_settings(o).check()
     if o.cluster is not None and not 2 <= o.cluster <= 256:
         raise UserError("--cluster must be between 2 and 256")
     if not math.isfinite(o.max_drop) or not 0 <= o.max_drop <= 1:
@@ -65,10 +80,16 @@ def validate(o: PruneOptions) -> None:
         raise UserError("run name '' is not allowed: give --out a name or a folder")
 
 
+def distill_settings(o: PruneOptions) -> DistillSettings | None:
+    return DistillSettings(o.distill_alpha, o.temperature) if o.distill else None
+
+
 def default_name(run: Run, o: PruneOptions) -> str:
     parts = [run.name, methods.get(o.method).name_part(o)]
     if o.cluster:
         parts.append(f"c{o.cluster}")
+    if o.distill:
+        parts.append("kd")
     return "-".join(p for p in parts if p)
 
 
@@ -94,22 +115,26 @@ def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None 
     manifest, data = run_data(run, workspace, reporter)
     base = scores(model, data)
     augment = parent_augment(o, parent)
-    cfg = FitConfig(epochs=o.epochs, batch_size=o.batch_size, lr=o.lr, patience=o.patience, augment=augment, seed=o.seed)
+    cfg = FitConfig(epochs=o.epochs, batch_size=o.batch_size, lr=o.lr, patience=o.patience, augment=augment, seed=o.seed,
+                    lr_schedule=o.lr_schedule, warmup=o.warmup, distill=distill_settings(o))
     info: dict = {"kind": "prune", "method": o.method, "parent": {"name": run.name, "path": str(run.path.resolve()), **base,
                                                                "params": parent.params},
                   "arch": parent.arch, "image_size": parent.image_size, "data": parent.data,
                   "options": recorded_options(o, parent)}
     macs_before = count_macs(model)
     method = methods.get(o.method)
-    ctx = PruneContext(data=data, options=o, fit=cfg, reporter=reporter)
+    teacher = load_model(run.model) if o.distill else None
+    if teacher is not None:
+        reporter.log(f"distillation: {run.name} teaches (alpha {o.distill_alpha}, temperature {o.temperature})")
+    ctx = PruneContext(data=data, options=o, fit=cfg, reporter=reporter, teacher=teacher)
     model, pruning = method.apply(model, ctx)
-    result = ctx.finetuned or fit(model, data, cfg, reporter=reporter)
+    result = ctx.finetuned or fit(model, data, ctx.fit, reporter=reporter, teacher=teacher)
     rec = recalibrate_checked(model, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
     if o.cluster:
         from .clustering import cluster_and_finetune
 
         layers = (pruning.get("weight") or {}).get("pruned_layers") or select_layers(model, o.skip_first, o.skip_last, o.layers)
-        ccfg = FitConfig(**{**cfg.__dict__, "epochs": max(1, o.epochs // 3)})
+        ccfg = replace(cfg, epochs=max(1, o.epochs // 3), distill=None)
         model, pruning["clustering"] = cluster_and_finetune(model, data, layers, o.cluster, ccfg, reporter)
     method.finish(model, pruning, ctx)
     info.update({
@@ -117,18 +142,21 @@ def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None 
         "pruning": pruning,
         "sparsity": method.report_fields(pruning).get("sparsity") or 0.0,
         "macs": count_macs(model), "macs_before": macs_before,
-        "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "history": result.history,
+        "epochs_run": ctx.epochs_before + result.epochs_run, "best_epoch": result.best_epoch, "history": result.history,
         "bn_recalibration": rec.to_dict(),
     })
     if o.control:
-        reporter.log("control: fine-tuning the unpruned model with the same epochs, rate and data")
+        reporter.log("control: fine-tuning the unpruned model with the same epochs, rate, schedule and data "
+                     "(plain fine-tuning: no teacher)")
         ctrl = load_model(run.model)
-        cres = fit(ctrl, data, cfg, reporter=reporter)
+        cres = fit(ctrl, data, replace(cfg, distill=None), reporter=reporter)
         crec = recalibrate_checked(ctrl, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
         c = scores(ctrl, data)
         info["control"] = {**c, "epochs_run": cres.epochs_run, "bn_recalibration": crec.to_dict()}
+        paired = compare(info["test_correct"], c["test_correct"])
         info["vs_control"] = {"val_accuracy": info["val_accuracy"] - c["val_accuracy"],
-                              "test_accuracy": info["test_accuracy"] - c["test_accuracy"]}
+                              "test_accuracy": info["test_accuracy"] - c["test_accuracy"],
+                              "test_paired": paired.to_dict() if paired else None}
     info["seconds"] = round(time.perf_counter() - t0, 2)
     staging = staging_dir(final.parent, final.name)
     copy_split(run, staging)

@@ -32,11 +32,11 @@ def wrap_for_pruning(model: keras.Model, layer_names: list[str], plan: ScheduleP
 
 
 def prune_and_finetune(model: keras.Model, data, layer_names: list[str], plan: SchedulePlan, cfg: FitConfig,
-                       reporter: Reporter) -> tuple[keras.Model, FitResult]:
+                       reporter: Reporter, teacher: keras.Model | None = None) -> tuple[keras.Model, FitResult]:
     sk = tfmot().sparsity.keras
     wrapped = wrap_for_pruning(model, layer_names, plan)
     cfg = FitConfig(**{**cfg.__dict__, "min_epochs": plan.prune_epochs})
-    result = fit(wrapped, data, cfg, reporter=reporter, callbacks=[sk.UpdatePruningStep()])
+    result = fit(wrapped, data, cfg, reporter=reporter, callbacks=[sk.UpdatePruningStep()], teacher=teacher)
     stripped = sk.strip_pruning(wrapped)
     if stripped is wrapped:
         raise UserError("strip_pruning returned the wrapped model; nothing was pruned")

@@ -19,7 +19,9 @@ from ...readers import read_checkpoint
 from ...records import CheckpointState, PlateauState
 from ..modelio import save_model
 from ..tf import keras
+from .distillation import Distiller, DistillSettings
 from .input_pipeline import AUGMENTATIONS, eval_dataset, train_dataset
+from .lr_schedule import CosineWarmup, check_lr_schedule
 
 MAX_SEED = 2**32 - 1
 
@@ -36,10 +38,16 @@ class FitConfig:
     min_epochs: int = 0  # early stopping waits this long (pruning schedules must finish first)
     augment: str = "study"
     seed: int = 42
+    lr_schedule: str = "plateau"  # lr_schedule.LR_SCHEDULES
+    warmup: float = 0.05  # cosine: the fraction of the steps spent warming up
+    distill: DistillSettings | None = None  # set: fit() needs a teacher
 
     def check(self) -> None:
         """The user's training options, checked before anything is read or written."""
         check_training_options(self.epochs, self.batch_size, self.lr, self.patience, self.augment, self.seed)
+        check_lr_schedule(self.lr_schedule, self.warmup)
+        if self.distill:
+            self.distill.check()
 
 
 def check_training_options(epochs: int, batch_size: int, lr: float, patience: int, augment: str | None,
@@ -99,9 +107,10 @@ class FitResult:
 
 class _Epochs(keras.callbacks.Callback):
     def __init__(self, cfg: FitConfig, plateau: Plateau, history: dict, ckpt: Path | None, reporter: Reporter,
-                 prior_seconds: float = 0.0):
+                 prior_seconds: float = 0.0, net: keras.Model | None = None):
         super().__init__()
         self.cfg, self.plateau, self.history, self.ckpt, self.reporter = cfg, plateau, history, ckpt, reporter
+        self.net = net  # the model being trained (the student when distilling); self.model is what fit() runs
         self.prior_seconds, self.t0 = prior_seconds, time.perf_counter()
         self.best_weights = None
         self.best_file: str | None = None
@@ -117,7 +126,7 @@ class _Epochs(keras.callbacks.Callback):
             self.history.setdefault(k, []).append(float(v))
         improved, reduce, stop = self.plateau.update(epoch, logs.get("val_loss", math.inf))
         if improved:
-            self.best_weights = self.model.get_weights()
+            self.best_weights = self.net.get_weights()
             if self.ckpt:
                 self.best_file = f"best-{epoch + 1}.npz"
                 save_weights(self.best_weights, self.ckpt / self.best_file)
@@ -133,7 +142,7 @@ class _Epochs(keras.callbacks.Callback):
             self.model.stop_training = True
         if self.ckpt:
             model_file = f"last-{epoch + 1}.keras"
-            save_model(self.model, self.ckpt / model_file)
+            save_model(self.net, self.ckpt / model_file)
             state = CheckpointState(epoch=epoch + 1, model_file=model_file, plateau=PlateauState(**asdict(self.plateau)),
                                     history=self.history, stopped_early=self.stopped_early,
                                     seconds=self.prior_seconds + time.perf_counter() - self.t0, best_file=self.best_file)
@@ -179,15 +188,30 @@ def load_checkpoint(ckpt: Path) -> CheckpointState | None:
 
 
 def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, reporter: Reporter | None = None,
-        callbacks: list | None = None, resume_state: CheckpointState | None = None, compile: bool = True) -> FitResult:
-    """Train ``model`` on data['train'], watching data['val']; restores the best weights at the end."""
+        callbacks: list | None = None, resume_state: CheckpointState | None = None, compile: bool = True,
+        teacher: keras.Model | None = None) -> FitResult:
+    """Train ``model`` on data['train'], watching data['val']; restores the best weights at the end.
+
+    With ``cfg.distill``, ``teacher`` teaches ``model`` (distillation.Distiller); with ``cfg.lr_schedule`` cosine
+    the rate follows the warm-up and decay curve and is never cut on a plateau."""
     reporter = reporter or Silent()
     keras.utils.set_random_seed(cfg.seed)
     train, val = data["train"], data["val"]
-    if compile:
+    runner = model
+    if cfg.distill:
+        if teacher is None:
+            raise ValueError("distillation needs a teacher model")
+        runner = Distiller(model, teacher, cfg.distill)
+        compile_model(runner, cfg.lr, cfg.weight_decay)
+    elif compile:
         compile_model(model, cfg.lr, cfg.weight_decay)
     steps = max(1, math.ceil(len(train.y) / cfg.batch_size))
-    plateau = Plateau(cfg.patience, cfg.lr_patience, cfg.lr_factor, cfg.min_epochs)
+    extra = []
+    lr_patience = cfg.lr_patience
+    if cfg.lr_schedule == "cosine":
+        extra.append(CosineWarmup(cfg.lr, steps, cfg.epochs, cfg.warmup))
+        lr_patience = 0
+    plateau = Plateau(cfg.patience, lr_patience, cfg.lr_factor, cfg.min_epochs)
     history: dict[str, list[float]] = {}
     initial_epoch = 0
     if resume_state:
@@ -197,7 +221,7 @@ def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, r
         history = resume_state.history
         initial_epoch = resume_state.epoch
     prior = resume_state.seconds if resume_state else 0.0
-    cb = _Epochs(cfg, plateau, history, ckpt, reporter, prior)
+    cb = _Epochs(cfg, plateau, history, ckpt, reporter, prior, net=model)
     if resume_state and ckpt and resume_state.best_file:
         cb.best_file = resume_state.best_file
         cb.best_weights = load_weights(ckpt / cb.best_file)
@@ -209,9 +233,9 @@ def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, r
     done_already = resume_state is not None and (resume_state.stopped_early or initial_epoch >= cfg.epochs)
     if not done_already:
         reporter.task("training", steps * (cfg.epochs - initial_epoch))
-        model.fit(train_dataset(train.x, train.y, cfg.batch_size, cfg.seed, cfg.augment),
-                  validation_data=eval_dataset(val.x, val.y), epochs=cfg.epochs, initial_epoch=initial_epoch,
-                  callbacks=[*(callbacks or []), cb], verbose=0)
+        runner.fit(train_dataset(train.x, train.y, cfg.batch_size, cfg.seed, cfg.augment),
+                   validation_data=eval_dataset(val.x, val.y), epochs=cfg.epochs, initial_epoch=initial_epoch,
+                   callbacks=[*(callbacks or []), *extra, cb], verbose=0)
         reporter.done()
     if cb.best_weights is not None:
         model.set_weights(cb.best_weights)

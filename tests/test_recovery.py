@@ -1,0 +1,178 @@
+"""Recovery after pruning (issue 14): distillation from the parent, gradual filter removal, the cosine schedule,
+and paired comparisons against the control."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import TINY_MODEL, assert_user_error, run_inproc
+
+from edgeprune.errors import UserError
+from edgeprune.paired_accuracy import compare, mcnemar_exact, pack, paired_difference, unpack
+
+
+# --- pure: the arithmetic ---------------------------------------------------------------------------------------
+def test_cosine_rate_warms_up_then_decays_to_zero():
+    from edgeprune.workbench.training.lr_schedule import cosine_rate
+
+    total, lr = 100, 1e-3
+    rates = [cosine_rate(s, total, lr, 0.1) for s in range(total)]
+    assert rates[0] == pytest.approx(lr / 10)  # step 1 of a 10-step warm-up
+    assert rates[9] == pytest.approx(lr)  # the peak is the given rate
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:]))  # then never rises
+    assert rates[-1] < 0.01 * lr
+    assert cosine_rate(55, total, lr, 0.1) == pytest.approx(lr / 2)  # half-way through the decay
+    assert cosine_rate(0, total, lr, 0.0) == pytest.approx(lr)  # no warm-up
+
+
+def test_gradual_steps_land_on_the_one_shot_widths():
+    from edgeprune.workbench.pruning.filters.gradual import step_epochs, step_plan
+    from edgeprune.workbench.pruning.filters.plan import FilterPlan, layer_floor, round_width
+
+    plan = FilterPlan(ratio=0.5, round_to=1)
+    original = {"a": 32, "b": 64}
+    current = dict(original)
+    seen = []
+    for k in (1, 2, 3):
+        p = step_plan(plan, original, current, k, 3)
+        current = {n: round_width(w * (1 - p.per_layer[n]), w, 1, layer_floor(w, 1)) for n, w in current.items()}
+        seen.append(dict(current))
+    assert seen[0] == {"a": 27, "b": 54} and seen[1] == {"a": 22, "b": 43}  # ceil(32 * 5/6), ceil(64 * 2/3)
+    one_shot = {n: round_width(w * 0.5, w, 1, layer_floor(w, 1)) for n, w in original.items()}
+    assert seen[-1] == one_shot == {"a": 16, "b": 32}
+    g = step_plan(FilterPlan(ratio=0.6, scope="global"), original, original, 2, 3)
+    assert g.ratio == pytest.approx(1 - 0.6 / 0.8)  # removes the share of what is left that brings the total to 0.4
+    assert step_epochs(10, 3) == [3, 3, 4] and sum(step_epochs(7, 7)) == 7
+
+
+def test_paired_difference_and_mcnemar():
+    a = np.array([1, 1, 1, 0, 1, 0, 1, 1] * 50, bool)
+    b = a.copy()
+    b[:40:8] = False  # b misses 5 images a gets right
+    d = paired_difference(a, b)
+    assert d.diff == pytest.approx(5 / 400) and (d.only_a, d.only_b) == (5, 0)
+    assert d.mcnemar_p == pytest.approx(2 / 32)  # exact binomial: 2 * 0.5**5
+    unpaired = math.sqrt(a.mean() * (1 - a.mean()) / 400 + b.mean() * (1 - b.mean()) / 400)
+    assert d.se < unpaired / 3  # models that agree on most images: the paired error is far smaller
+    assert mcnemar_exact(3, 3) == 1.0 and mcnemar_exact(0, 0) == 1.0
+    assert compare(pack(a), pack(b)).diff == pytest.approx(d.diff)
+    assert compare(pack(a), pack(b[:-1])) is None  # scored on other images: no paired comparison
+    assert (unpack(pack(a)) == a).all() and len(unpack(pack(a[:13]))) == 13
+    for bad in ("x", "10:!!", "100:AAAA", "-1:"):
+        with pytest.raises(UserError):
+            unpack(bad)
+
+
+def test_distillation_loss_is_zero_for_the_teacher_itself_and_grows_with_disagreement():
+    from edgeprune.workbench.training.distillation import distillation_loss
+
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], np.float32)
+    q = np.array([[0.2, 0.7, 0.1], [0.1, 0.1, 0.8]], np.float32)
+    assert float(distillation_loss(p, p, 4.0)) == pytest.approx(0.0, abs=1e-6)
+    near, far = float(distillation_loss(p, (p + q) / 2, 4.0)), float(distillation_loss(p, q, 4.0))
+    assert 0 < near < far
+
+
+# --- options that cannot work are refused before anything is loaded --------------------------------------------------
+@pytest.mark.parametrize("args, needle", [
+    (["--method", "weight", "--sparsity", "0.5", "--steps", "2"], "--steps applies to filter"),
+    (["--method", "filter", "--ratio", "0.5", "--steps", "5", "--epochs", "3"], "--steps 5 needs"),
+    (["--method", "filter", "--ratio", "0.5", "--distill", "--distill-alpha", "1"], "--distill-alpha"),
+    (["--method", "filter", "--ratio", "0.5", "--distill", "--temperature", "nan"], "--temperature"),
+    (["--method", "filter", "--ratio", "0.5", "--lr-schedule", "step"], "--lr-schedule"),
+    (["--method", "filter", "--ratio", "0.5", "--lr-schedule", "cosine", "--warmup", "1.5"], "--warmup"),
+])
+def test_bad_recovery_options_are_refused_before_loading(args, needle):
+    from edgeprune.workbench.pruning.prune import PruneOptions, validate
+
+    with pytest.raises(UserError, match=needle.replace("-", r"\-")):
+        validate(PruneOptions(**{"epochs": 30, **_options(args)}))
+
+
+def _options(args: list[str]) -> dict:
+    out, i = {}, 0
+    while i < len(args):
+        key = args[i][2:].replace("-", "_")
+        if i + 1 < len(args) and not args[i + 1].startswith("--"):
+            v = args[i + 1]
+            try:
+                v = int(v)
+            except ValueError:
+                try:
+                    v = float(v)
+                except ValueError:
+                    pass
+            out[key], i = v, i + 2
+        else:
+            out[key], i = True, i + 1
+    return out
+
+
+# --- the whole recipe on a tiny model ----------------------------------------------------------------------------
+def test_prune_with_distillation_steps_and_cosine_records_everything(tiny_run, tmp_path):
+    run, ws = tiny_run
+    proc = run_inproc("prune", str(run.path), "--method", "filter", "--ratio", "0.5", "--steps", "2", "--epochs", "4",
+                      "--patience", "0", "--distill", "--distill-alpha", "0.3", "--temperature", "2",
+                      "--lr-schedule", "cosine", "--warmup", "0.1", "--lr", "3e-3", "--batch-size", "16", "--control",
+                      "-w", str(tmp_path), "--out", "kd")
+    assert proc.returncode == 0, proc.stderr
+    assert "paired s.e." in proc.stdout
+    info = json.loads((tmp_path / "kd" / "run.json").read_text())
+    o = info["options"]
+    assert (o["distill"], o["distill_alpha"], o["temperature"], o["lr_schedule"], o["steps"]) == (True, 0.3, 2.0, "cosine", 2)
+    steps = info["pruning"]["filter"]["steps"]
+    assert [s["step"] for s in steps] == [1, 2] and steps[0]["params"] > steps[1]["params"] == info["params"]
+    assert steps[0]["epochs_run"] == 2  # the epochs are split between the cuts ...
+    assert info["epochs_run"] == 4 == info["control"]["epochs_run"]  # ... and total what the control gets
+    kept = {r["layer"]: (r["filters_before"], r["filters_kept"]) for r in info["pruning"]["filter"]["layers"]}
+    assert kept["conv1"] == (4, 2) and kept["conv3"] == (8, 4)  # widths against the original model
+    lr = info["history"]["lr"]
+    assert lr[-1] < lr[0] / 5  # the cosine schedule decays within the last fine-tuning
+    n = len(json.loads((run.path / "split.json").read_text())["splits"]["test"])
+    paired = info["vs_control"]["test_paired"]
+    assert paired["n"] == n and paired["diff"] == pytest.approx(info["vs_control"]["test_accuracy"])
+    assert unpack(info["test_correct"]).mean() == pytest.approx(info["test_accuracy"])
+    assert unpack(info["parent"]["test_correct"]).mean() == pytest.approx(info["parent"]["test_accuracy"])
+
+
+def test_distillation_moves_the_student_toward_the_teacher(tiny_run):
+    """With alpha 0 the labels are ignored: fitting must lower the student's divergence from the teacher."""
+    from edgeprune.data.arrays import SplitArrays
+    from edgeprune.workbench.metrics.evaluate import predict
+    from edgeprune.workbench.modelio import load_model
+    from edgeprune.workbench.training.distillation import DistillSettings, distillation_loss
+    from edgeprune.workbench.training.fit import FitConfig, fit
+    from edgeprune.workbench.training.models import build_cnn
+
+    run, _ = tiny_run
+    teacher = load_model(run.model)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (64, 16, 16, 3)).astype(np.uint8)
+    y = rng.integers(0, 3, 64).astype(np.int32)  # random labels: only the teacher carries information
+    t = predict(teacher, x)
+    data = {"train": SplitArrays(x, y), "val": SplitArrays(x, np.argmax(t, axis=1).astype(np.int32))}
+    divergence = {}
+    for kd in (False, True):
+        student = build_cnn(3, 16, [4, 4, 8, 8], 8)
+        divergence["start"] = float(distillation_loss(t, predict(student, x), 2.0))
+        cfg = FitConfig(epochs=8, batch_size=16, lr=1e-2, patience=0, augment="none",
+                        distill=DistillSettings(alpha=0.0, temperature=2.0) if kd else None)
+        fit(student, data, cfg, teacher=teacher if kd else None)
+        divergence[kd] = float(distillation_loss(t, predict(student, x), 2.0))
+    assert divergence[True] < 0.8 * divergence["start"], divergence
+    assert divergence[True] < divergence[False], divergence  # the labels alone do not teach the teacher's outputs
+
+
+def test_weight_pruning_distils_through_tfmot_wrappers(tiny_run, tmp_path):
+    run, _ = tiny_run
+    refused = run_inproc("prune", str(run.path), "--method", "weight", "--sparsity", "0.5", "--steps", "2",
+                         "-w", str(tmp_path))
+    assert_user_error(refused, "--steps applies to filter")
+    assert not any(tmp_path.iterdir())
+    proc = run_inproc("prune", str(run.path), "--method", "weight", "--sparsity", "0.5", "--epochs", "3", "--distill",
+                      *TINY_MODEL[-4:], "-w", str(tmp_path), "--out", "w-kd")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((tmp_path / "w-kd" / "run.json").read_text())
+    assert info["options"]["distill"] is True and info["sparsity"] >= 0.49  # the schedule still reached its target
