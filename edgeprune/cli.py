@@ -147,6 +147,15 @@ def prune(
     batch_size: int = typer.Option(64),
     patience: int = typer.Option(5, help="Early stopping patience (after the schedule ends)."),
     augment: Optional[str] = typer.Option(None, help="Augmentation (default: the parent run's)."),
+    lr_schedule: str = typer.Option("plateau", help="plateau: the rate halves when val_loss stalls; cosine: warm-up, "
+                                    "then cosine decay to 0."),
+    warmup: float = typer.Option(0.05, help="With --lr-schedule cosine: fraction of the steps spent warming up."),
+    distill: bool = typer.Option(False, help="The parent run teaches the pruned model while it fine-tunes."),
+    teacher: Optional[str] = typer.Option(None, help="With --distill: the run that teaches (default: the parent)."),
+    distill_alpha: float = typer.Option(0.5, help="With --distill: weight of the label loss (the rest: the teacher)."),
+    temperature: float = typer.Option(4.0, help="With --distill: softmax temperature of teacher and student."),
+    steps: int = typer.Option(1, help="filter/hybrid: remove the filters in N cuts, fine-tuning between them "
+                              "(the epochs are split; the total stays --epochs)."),
     control: bool = typer.Option(False, help="Also fine-tune the unpruned model the same way, for a fair comparison."),
     cluster: Optional[int] = typer.Option(None, help="Sparsity-preserving weight clustering to N values per kernel."),
     seed: int = typer.Option(42),
@@ -166,8 +175,9 @@ def prune(
                      criterion=criterion, scope=scope, round_to=round_to, sensitivity=str(sensitivity) if sensitivity else None,
                      max_drop=max_drop, skip_first=skip_first, skip_last=skip_last,
                      layers=_items(layers, "--layers") if layers is not None else None, epochs=epochs, lr=lr,
-                     batch_size=batch_size, patience=patience, augment=augment, control=control, cluster=cluster,
-                     seed=seed, out=out, force=force)
+                     batch_size=batch_size, patience=patience, augment=augment, lr_schedule=lr_schedule, warmup=warmup,
+                     distill=distill, teacher=teacher, distill_alpha=distill_alpha, temperature=temperature, steps=steps,
+                     control=control, cluster=cluster, seed=seed, out=out, force=force)
     new = do_prune(run, workspace, o, RichReporter(quiet))
     info = new.info
     p = info.pruning
@@ -183,8 +193,11 @@ def prune(
                   f"(parent: val {pct(par.val_accuracy)}, test {pct(par.test_accuracy)})")
     if info.control is not None:
         c = info.control
+        paired = (info.vs_control or {}).get("test_paired")
+        vs = (f"{100 * paired['diff']:+.2f} ± {100 * paired['se']:.2f} points (paired s.e.; McNemar p {paired['mcnemar_p']:.3g})"
+              if paired else f"{100 * info.vs_control['test_accuracy']:+.2f} points")
         console.print(f"control (unpruned, same fine-tuning): val {pct(c.val_accuracy)}  test {pct(c.test_accuracy)}  "
-                      f"-> pruned minus control: test {100 * info.vs_control['test_accuracy']:+.2f} points")
+                      f"-> pruned minus control: test {vs}", highlight=False)
 
 
 @app.command("sensitivity")
@@ -332,6 +345,22 @@ def sweep(
     criterion: str = typer.Option("l1", help="Filter criterion for filter and hybrid cells."),
     round_to: int = typer.Option(1, help="Kept filter counts at multiples of N."),
     runs: int = typer.Option(100, help="Timed runs per file when benchmarking."),
+    lr_schedule: str = typer.Option("plateau", help="Fine-tuning schedule of every cell: plateau or cosine."),
+    steps: int = typer.Option(1, help="Filter removal in N cuts (filter and hybrid cells)."),
+    distill: str = typer.Option("no", help="no, yes (the parent teaches every pruned cell) or both (each cell with "
+                                "and without, so the gain is measured)."),
+    distill_alpha: float = typer.Option(0.5, help="With --distill: weight of the label loss."),
+    temperature: float = typer.Option(4.0, help="With --distill: softmax temperature."),
+    seeds: str = typer.Option("42", help="Comma-separated seeds; each cell (and the control) runs once per seed."),
+    executor: str = typer.Option("local", help="local (cells one after the other here) or ray (cells as Ray tasks; "
+                                 "pip install 'edgeprune[ray]')."),
+    address: Optional[str] = typer.Option(None, help="ray: the cluster's address (default: RAY_ADDRESS, else a local "
+                                          "Ray instance)."),
+    cpus_per_cell: float = typer.Option(1.0, help="ray: CPUs per cell; training in a cell uses that many threads."),
+    gpus_per_cell: float = typer.Option(0.0, help="ray: GPUs per cell."),
+    max_retries: int = typer.Option(2, help="ray: re-runs of a cell whose worker died."),
+    bench_on: Optional[str] = typer.Option(None, help="ray: time the files on nodes holding this custom resource "
+                                           "(e.g. pi5) instead of on this machine."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Name or folder of the sweep (default: <workspace>/sweeps/<run>)."),
     workspace: Path = WorkspaceOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -346,7 +375,10 @@ def sweep(
     o = SweepOptions(methods=_items(method, "--method"), values=_items(values, "--values", float),
                      formats=_items(formats, "--formats"), hybrid_ratio=hybrid_ratio,
                      bench=bench_, control=control, epochs=epochs, lr=lr, batch_size=batch_size, criterion=criterion,
-                     round_to=round_to, bench_runs=runs, out=out)
+                     round_to=round_to, bench_runs=runs, out=out, lr_schedule=lr_schedule, steps=steps, distill=distill,
+                     distill_alpha=distill_alpha, temperature=temperature, seeds=_items(seeds, "--seeds", int),
+                     executor=executor, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
+                     max_retries=max_retries, bench_on=bench_on)
     folder, recs = do_sweep(run, workspace, o, RichReporter(quiet))
     rows = []
     for r in recs:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
-from conftest import TINY_MODEL, assert_user_error, run_inproc
+from conftest import TINY_MODEL, assert_user_error, rewrite_manifest, run_inproc
 
 from edgeprune.errors import UserError
 from edgeprune.paired_accuracy import compare, mcnemar_exact, pack, paired_difference, unpack
@@ -82,6 +83,7 @@ def test_distillation_loss_is_zero_for_the_teacher_itself_and_grows_with_disagre
     (["--method", "filter", "--ratio", "0.5", "--distill", "--distill-alpha", "1"], "--distill-alpha"),
     (["--method", "filter", "--ratio", "0.5", "--distill", "--temperature", "nan"], "--temperature"),
     (["--method", "filter", "--ratio", "0.5", "--lr-schedule", "step"], "--lr-schedule"),
+    (["--method", "filter", "--ratio", "0.5", "--teacher", "big"], "pass --distill too"),
     (["--method", "filter", "--ratio", "0.5", "--lr-schedule", "cosine", "--warmup", "1.5"], "--warmup"),
 ])
 def test_bad_recovery_options_are_refused_before_loading(args, needle):
@@ -172,7 +174,23 @@ def test_weight_pruning_distils_through_tfmot_wrappers(tiny_run, tmp_path):
     assert_user_error(refused, "--steps applies to filter")
     assert not any(tmp_path.iterdir())
     proc = run_inproc("prune", str(run.path), "--method", "weight", "--sparsity", "0.5", "--epochs", "3", "--distill",
-                      *TINY_MODEL[-4:], "-w", str(tmp_path), "--out", "w-kd")
+                      "--teacher", str(run.path), *TINY_MODEL[-4:], "-w", str(tmp_path), "--out", "w-kd")
     assert proc.returncode == 0, proc.stderr
     info = json.loads((tmp_path / "w-kd" / "run.json").read_text())
     assert info["options"]["distill"] is True and info["sparsity"] >= 0.49  # the schedule still reached its target
+    d = info["distillation"]
+    assert d["teacher"] == run.name and d["teacher_test_accuracy"] == pytest.approx(info["parent"]["test_accuracy"], abs=1e-9)
+    # a teacher that has seen other images (another split of the data) could have trained on this test set: refused
+    other = tmp_path / "other-split"
+    shutil.copytree(run.path, other)
+    def swap(m):  # one training image becomes a test image, and back
+        m["splits"]["train"][0], m["splits"]["test"][0] = m["splits"]["test"][0], m["splits"]["train"][0]
+
+    rewrite_manifest(other / "split.json", swap)
+    meta = json.loads((other / "run.json").read_text())
+    meta["split_hash"] = json.loads((other / "split.json").read_text())["hash"]
+    (other / "run.json").write_text(json.dumps(meta))
+    refused = run_inproc("prune", str(run.path), "--method", "weight", "--sparsity", "0.5", "--epochs", "3", "--distill",
+                         "--teacher", str(other), "-w", str(tmp_path), "--out", "w-kd2")
+    assert_user_error(refused, "another split")
+    assert not (tmp_path / "w-kd2").exists()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from conftest import assert_user_error, run_cli
 
 from edgeprune.study.entries import Entry, load_inputs
@@ -138,3 +139,50 @@ def test_sweep_cli_prints_its_table_and_writes_its_files(tiny_run, tmp_path):
     lines = [json.loads(l) for l in (tmp_path / "sw" / "results.jsonl").read_text().splitlines()]
     assert [l["cell"] for l in lines] == ["dense", "weight-50"] and lines[1]["sparsity"] >= 0.49
     assert (tmp_path / "sw" / "exports" / "weight-50" / "export.json").is_file()
+
+
+def test_report_vs_control_and_recovery_are_paired():
+    from edgeprune.paired_accuracy import pack
+    from edgeprune.study.report import table_rows
+
+    n = 400
+    control = np.zeros(n, bool)
+    control[:300] = True  # 75 %
+    plain = control.copy()
+    plain[:20] = False  # 70 %: 20 images lost, all of them ones the control got right
+    kd = plain.copy()
+    kd[:8] = True  # 72 %: the teacher wins 8 of them back
+    opts = {"epochs": 10, "lr": 3e-4, "seed": 42, "distill_alpha": 0.5, "temperature": 4.0}
+    rows_in = []
+    for name, bits, distill in (("w90", plain, False), ("w90-kd", kd, True)):
+        e = _e(name, bits.mean(), 300)
+        e.parent, e.keras_test_accuracy, e.test_correct = "base", bits.mean(), pack(bits)
+        e.control_test_accuracy, e.control_test_correct = control.mean(), pack(control)
+        e.options = {**opts, "distill": distill}
+        rows_in.append(e)
+    other = _e("w90-other-lr", 0.7, 300)
+    other.parent, other.options = "base", {**opts, "lr": 1e-3, "distill": False}  # not the twin: another rate
+    cols, rows = table_rows([*rows_in, other])
+    by = {r[0]: dict(zip(cols, r)) for r in rows}
+    se = lambda d: np.std(d, ddof=1) / np.sqrt(n)  # noqa: E731
+    assert by["w90"]["vs control (points ± s.e.)"] == f"-5.00 ± {100 * se(plain.astype(float) - control):.2f}"
+    assert by["w90-kd"]["recovery: kd − plain (points ± s.e.)"] == f"+2.00 ± {100 * se(kd.astype(float) - plain):.2f}"
+    assert by["w90"]["recovery: kd − plain (points ± s.e.)"] == "-"  # not distilled
+    other.options["lr"], other.keras_test_accuracy = 3e-4, 0.70  # now the twin, without kept test images: unpaired
+    rows_in[0].options["steps"] = 3  # the plain twin must match every option but the teacher's
+    cols, rows = table_rows([rows_in[1], other])
+    assert dict(zip(cols, rows[[r[0] for r in rows].index("w90-kd")]))["recovery: kd − plain (points ± s.e.)"] == "+2.00"
+
+
+def test_sweep_seeds_and_distill_both_make_one_cell_each(tiny_run, tmp_path):
+    run, _ = tiny_run
+    proc = run_cli("sweep", str(run.path), "--method", "filter", "--values", "0.5", "--epochs", "1", "--batch-size", "16",
+                   "--distill", "both", "--seeds", "1,2", "--steps", "1", "--lr-schedule", "cosine", "--out",
+                   str(tmp_path / "sw"), "-w", str(tmp_path / "ws"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    cells = [json.loads(l) for l in (tmp_path / "sw" / "results.jsonl").read_text().splitlines()]
+    assert [c["cell"] for c in cells] == ["dense", "filter-50-s1", "filter-50-kd-s1", "filter-50-s2", "filter-50-kd-s2"]
+    assert [(c["seed"], c["distill"]) for c in cells[1:]] == [(1, False), (1, True), (2, False), (2, True)]
+    kd = json.loads((tmp_path / "ws" / f"{run.name}-filter-50-kd-s2" / "run.json").read_text())
+    assert kd["options"]["distill"] is True and kd["options"]["seed"] == 2 and kd["options"]["lr_schedule"] == "cosine"
+    assert all(c["options"]["lr_schedule"] == "cosine" for c in cells)

@@ -70,6 +70,7 @@ class RunRecord(Record):
     resumed: bool | None = None
     split_hash: str | None = None
     versions: dict = field(default_factory=dict)
+    distillation: dict | None = None  # the teacher (name, path, test accuracy), alpha and temperature
     source: dict | None = None  # an imported run: the file, its format, sha256 and preprocessing
     warning: str | None = None  # what a reader of the run should know (an import that scores near chance)
     extra: dict = extra_field()

@@ -31,6 +31,13 @@ class SweepCell(Record):
     fp32_gzip_bytes: int | None = None
     bench: list[BenchRow] = field(default_factory=list)
     seconds: float | None = None
+    seed: int | None = None
+    distill: bool | None = None
+    test_correct: str | None = None  # paired_accuracy.pack, from the cell's run
+    executor: str | None = None  # local | ray
+    node: str | None = None  # the machine that pruned and exported the cell
+    attempts: int | None = None  # ray: how many times the cell was started (a dead worker is retried)
+    timing: dict | None = None  # ray: seconds in the worker, from submission to return, bytes returned, landing
     error: str | None = None
     traceback: str | None = None
     extra: dict = extra_field()

@@ -38,6 +38,9 @@ class Entry:
     keras_test_accuracy: float | None = None
     control_test_accuracy: float | None = None
     entropy_floor_bytes: int | None = None
+    test_correct: str | None = None  # paired_accuracy.pack of the run's Keras model (paired comparisons)
+    control_test_correct: str | None = None
+    options: dict | None = None  # the run's recorded prune options (distillation, schedule, steps, seed)
     latency: dict[str, dict] = field(default_factory=dict)  # device label -> {p50, p99, threads, accuracy}
     error: str | None = None
 
@@ -90,8 +93,9 @@ def entries_from_bundle(folder: Path) -> list[Entry]:
                   entropy_floor_bytes=row.entropy_floor_bytes,
                   parent=src.parent, method=method, target=fields.get("target"), ratio=fields.get("ratio"),
                   sparsity=fields.get("sparsity"), params=src.params, nonzero_params=src.nonzero_params, macs=src.macs,
-                  keras_test_accuracy=src.test_accuracy,
-                  control_test_accuracy=src.control.test_accuracy if src.control else None)
+                  keras_test_accuracy=src.test_accuracy, test_correct=src.test_correct, options=src.options,
+                  control_test_accuracy=src.control.test_accuracy if src.control else None,
+                  control_test_correct=src.control.test_correct if src.control else None)
             for row in exp.kept()]
 
 
@@ -177,15 +181,17 @@ def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]
             elif p.suffix == ".jsonl":
                 cells, passed_over = read_sweep_cells(p)  # a retried cell: its last record counts
                 warnings.extend(passed_over)
-                controls = {d.epochs: d for k, d in cells.items() if k.startswith("control") and not d.error}
+                # a cell's control: the sweep's control with the same fine-tuning length and seed
+                controls = {(d.epochs, d.seed): d for k, d in cells.items() if k.startswith("control") and not d.error}
                 for d in cells.values():
-                    control = controls.get(d.epochs)
+                    control = controls.get((d.epochs, d.seed))
                     for b in d.bundles:
                         b = sweep_bundle(p.parent, b)
                         if b is not None:
                             for e in entries_from_bundle(b):
                                 if control and e.method != "none" and e.control_test_accuracy is None:
-                                    e.control_test_accuracy = control.test_accuracy  # same fine-tuning length
+                                    e.control_test_accuracy = control.test_accuracy
+                                    e.control_test_correct = control.test_correct
                                 entries.append(e)
                     benches.extend(d.bench)
             else:
@@ -207,6 +213,7 @@ def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]
     for e in entries:  # the same bundle named twice (a folder and a sweep file) counts once, keeping what either knew
         if e.key in seen and seen[e.key].control_test_accuracy is not None and e.control_test_accuracy is None:
             e.control_test_accuracy = seen[e.key].control_test_accuracy
+            e.control_test_correct = seen[e.key].control_test_correct
         seen[e.key] = e
     entries = list(seen.values())
     unmatched = attach_bench(entries, benches)

@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import formats, methods
 from ..errors import UserError
 from ..jsonio import atomic_write_text, check_writable
+from ..paired_accuracy import compare
 from .entries import Entry, devices, pareto  # noqa: F401  (pareto: part of this module's API)
 
 
@@ -35,6 +36,44 @@ def speedup(e: Entry, ref: dict[str, Entry], device: str) -> float | None:
     return base / mine if base and mine else None
 
 
+DISTILL_KEYS = ("distill", "distill_alpha", "temperature")
+
+
+def vs_control(e: Entry) -> str:
+    """This model minus its control, in points: paired, with one standard error, where both runs kept which test
+    images they got right; else the plain difference."""
+    paired = compare(e.test_correct, e.control_test_correct)
+    if paired:
+        return paired.points()
+    if e.keras_test_accuracy is not None and e.control_test_accuracy is not None:
+        return f"{100 * (e.keras_test_accuracy - e.control_test_accuracy):+.2f}"
+    return "-"
+
+
+def plain_twin(e: Entry, entries: list[Entry]) -> Entry | None:
+    """The entry fine-tuned exactly as ``e`` but without the teacher: same parent, method, format and options."""
+    if not e.options or not e.options.get("distill"):
+        return None
+    mine = {k: v for k, v in e.options.items() if k not in DISTILL_KEYS}
+    for o in entries:
+        if (o is not e and o.options and not o.options.get("distill") and o.parent == e.parent and o.method == e.method
+                and o.format == e.format and o.sparse == e.sparse
+                and {k: v for k, v in o.options.items() if k not in DISTILL_KEYS} == mine):
+            return o
+    return None
+
+
+def recovery(e: Entry, entries: list[Entry]) -> str:
+    """Distilled minus plain fine-tuning at equal epochs (paired, ± one standard error)."""
+    twin = plain_twin(e, entries)
+    paired = compare(e.test_correct, twin.test_correct) if twin else None
+    if paired:
+        return paired.points()
+    if twin and e.keras_test_accuracy is not None and twin.keras_test_accuracy is not None:
+        return f"{100 * (e.keras_test_accuracy - twin.keras_test_accuracy):+.2f}"
+    return "-"
+
+
 def _f(v, fmt="{:.2f}", none="-"):
     return none if v is None else fmt.format(v)
 
@@ -55,7 +94,7 @@ def table_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     ref = dense_reference(entries)
     devs = devices(entries)
     cols = ["model", "method", "target", "achieved", "params", "nonzero", "MACs", "test acc % (Keras)", "control acc %",
-            "format", "file acc %", "bytes", "gzip", "x smaller (gzip, same format)", "gzip / naive bound",
+            "vs control (points ± s.e.)", "recovery: kd − plain (points ± s.e.)", "format", "file acc %", "bytes", "gzip", "x smaller (gzip, same format)", "gzip / naive bound",
             "gzip / entropy floor"]
     for d in devs:
         cols += [f"p50 ms [{d}]", f"speed-up [{d}]"]
@@ -64,7 +103,7 @@ def table_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
         achieved = e.sparsity if e.sparsity is not None else e.ratio  # measured zeros, else the filters removed
         row = [e.bundle, e.method, str(e.target) if e.target is not None else "-", _f(achieved, "{:.3f}"),
                _f(e.params, "{:,}"), _f(e.nonzero_params, "{:,}"), _f(e.macs, "{:,}"), _pct(e.keras_test_accuracy),
-               _pct(e.control_test_accuracy), e.format + (" sparse" if e.sparse else ""), _pct(e.accuracy), _f(e.bytes, "{:,}"),
+               _pct(e.control_test_accuracy), vs_control(e), recovery(e, entries), e.format + (" sparse" if e.sparse else ""), _pct(e.accuracy), _f(e.bytes, "{:,}"),
                _f(e.gzip_bytes, "{:,}"), _f(compression(e, ref), "{:.2f}x"),
                _f(e.gzip_bytes / e.naive_bound_bytes if e.gzip_bytes and e.naive_bound_bytes else None, "{:.2f}x"),
                _f(e.gzip_bytes / e.entropy_floor_bytes if e.gzip_bytes and e.entropy_floor_bytes else None, "{:.2f}x")]
@@ -146,7 +185,9 @@ def write_report(entries: list[Entry], out: Path, warnings: list[str], sensitivi
           "weight + the entropy of the zero mask: gzip can beat it, since repeated values cost less than a full weight. "
           "`gzip / entropy floor` compares with the mask entropy + the order-0 entropy of the stored nonzero values per "
           "tensor, which no value-by-value coder goes below. Speed-up is the dense model's p50 over "
-          "this file's, on the same device and threads. `control acc` is the unpruned model fine-tuned the same way.", "",
+          "this file's, on the same device and threads. `control acc` is the unpruned model fine-tuned the same way; "
+          "`vs control` is this model minus its control on the same test images, ± one paired standard error; "
+          "`recovery` is a distilled model minus the same model fine-tuned without the teacher (equal epochs).", "",
           markdown_table(cols, rows), ""]
     if plots:
         md += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]

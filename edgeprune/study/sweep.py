@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,9 @@ from ..records import SweepCell
 from ..workspace import Run, output_folder
 
 RESULTS = "results.jsonl"
+
+
+DISTILL_MODES = {"no": [False], "yes": [True], "both": [False, True]}
 
 
 @dataclass
@@ -36,6 +38,18 @@ class SweepOptions:
     bench_runs: int = 100
     threads: int | None = None
     out: str | None = None
+    lr_schedule: str = "plateau"
+    steps: int = 1  # cells whose method takes --steps
+    distill: str = "no"  # DISTILL_MODES: "both" runs every pruned cell with and without the teacher
+    distill_alpha: float = 0.5
+    temperature: float = 4.0
+    seeds: list[int] = field(default_factory=lambda: [42])
+    executor: str = "local"  # study.executors
+    address: str | None = None  # ray: the cluster (default: RAY_ADDRESS, else a local instance)
+    cpus_per_cell: float = 1.0
+    gpus_per_cell: float = 0.0
+    max_retries: int = 2  # ray: re-runs of a cell whose worker died
+    bench_on: str | None = None  # ray: a custom resource naming the nodes that time the files
 
 
 @dataclass
@@ -44,6 +58,8 @@ class Cell:
     method: str  # none (the dense model itself, or a control), weight, filter, hybrid
     value: float | None
     finetune: bool = True
+    distill: bool = False
+    seed: int = 42
 
 
 class _LogOnly:
@@ -66,18 +82,23 @@ class _LogOnly:
 
 
 def cells(o: SweepOptions) -> list[Cell]:
+    """The grid: the dense model, then per seed the control and every method x value (x with/without teacher)."""
     out = [Cell("dense", "none", None, finetune=False)]
-    if o.control:
-        out.append(Cell(f"control-ft{o.epochs}", "none", None))
-    for m in o.methods:
-        for v in o.values:
-            out.append(Cell(f"{m}-{round(100 * v):02d}", m, v))
+    for seed in o.seeds:
+        sfx = f"-s{seed}" if len(o.seeds) > 1 else ""
+        if o.control:
+            out.append(Cell(f"control-ft{o.epochs}{sfx}", "none", None, seed=seed))
+        for m in o.methods:
+            for v in o.values:
+                for kd in DISTILL_MODES.get(o.distill, [False]):
+                    out.append(Cell(f"{m}-{round(100 * v):02d}{'-kd' if kd else ''}{sfx}", m, v, distill=kd, seed=seed))
     return out
 
 
 def validate(o: SweepOptions) -> None:
     """Every option of every cell, checked before the first cell runs."""
     from ..workbench.pruning.prune import validate as validate_prune
+    from . import executors
 
     bad = [m for m in o.methods if m not in methods.swept()]
     if bad or not o.methods:
@@ -91,6 +112,11 @@ def validate(o: SweepOptions) -> None:
         raise UserError("--runs must be at least 1")
     if o.out is not None and not o.out.strip():
         raise UserError("--out is empty; give a name or a folder for the sweep")
+    if o.distill not in DISTILL_MODES:
+        raise UserError(f"--distill takes {', '.join(DISTILL_MODES)}, got {o.distill!r}")
+    if not o.seeds or len(set(o.seeds)) != len(o.seeds):
+        raise UserError("--seeds needs distinct seeds, e.g. 1,2,3")
+    executors.get(o.executor).check(o)
     for c in cells(o):
         if c.finetune:
             validate_prune(prune_options(c, o, "x"))
@@ -100,10 +126,13 @@ def prune_options(cell: Cell, o: SweepOptions, name: str):
     """The prune options of one cell."""
     from ..workbench.pruning.prune import PruneOptions
 
+    method = methods.get(cell.method)
     po = PruneOptions(method=cell.method, epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, criterion=o.criterion,
-                      round_to=o.round_to, out=name, force=True)
+                      round_to=o.round_to, lr_schedule=o.lr_schedule, steps=o.steps if method.takes_steps else 1,
+                      distill=cell.distill, distill_alpha=o.distill_alpha, temperature=o.temperature, seed=cell.seed,
+                      out=name, force=True)
     if cell.value is not None:
-        for key, v in methods.get(cell.method).sweep_options(cell.value, o).items():
+        for key, v in method.sweep_options(cell.value, o).items():
             setattr(po, key, v)
     return po
 
@@ -124,17 +153,23 @@ def _append(path: Path, record: SweepCell) -> None:
     atomic_write_text(path, old + json.dumps(to_jsonable(record.to_dict())) + "\n")
 
 
+def run_name(run: Run, cell: Cell) -> str:
+    return run.name if not cell.finetune else f"{run.name}-{cell.key}"
+
+
 def run_cell(cell: Cell, run: Run, workspace: Path, folder: Path, o: SweepOptions, reporter) -> SweepCell:
-    from ..device.bench import BenchOptions, bench
+    """Prune (or re-use) and export one cell; timing is left to the caller (``bench_cell``), which may run it on
+    another machine than this one."""
     from ..workbench.export.bundle import ExportOptions, export
     from ..workbench.pruning.prune import prune
 
     rec = SweepCell(cell=cell.key, method=cell.method, value=cell.value, parent=run.name,
-                    epochs=o.epochs if cell.finetune else 0, options=cell_options(o))
+                    epochs=o.epochs if cell.finetune else 0, options=cell_options(o), seed=cell.seed,
+                    distill=cell.distill)
     if not cell.finetune:
         target = run
     else:
-        name = f"{run.name}-{cell.key}"
+        name = run_name(run, cell)
         po = prune_options(cell, o, name)
         target = reusable_run(run, workspace, name, po)  # pruned earlier with these very options: re-use it
         if target is None:
@@ -142,23 +177,39 @@ def run_cell(cell: Cell, run: Run, workspace: Path, folder: Path, o: SweepOption
     info = target.info
     rec.run, rec.val_accuracy, rec.test_accuracy, rec.sparsity = target.name, info.val_accuracy, info.test_accuracy, info.sparsity
     rec.params, rec.nonzero_params, rec.macs = info.params, info.nonzero_params, info.macs
+    rec.test_correct = info.test_correct
     bundle = folder / "exports" / cell.key
     res = export(target, workspace, ExportOptions(formats=o.formats, out=str(bundle), force=True, threads=o.threads), reporter)
     rec.bundles = [str(bundle.resolve())]
     rec.files = [{k: getattr(r, k) for k in ("file", "format", "sparse", "bytes", "gzip_bytes", "naive_bound_bytes", "entropy_floor_bytes", "accuracy",
                                              "agreement", "kept", "error")} for r in res.rows]
     rec.fp32_gzip_bytes = next((r.gzip_bytes for r in res.rows if r.format == "fp32" and r.kept), None)
-    if o.bench:
-        kept = [bundle / r.file for r in res.rows if r.kept]
-        rec.bench = bench(kept, BenchOptions(threads=[o.threads], runs=o.bench_runs), reporter).rows
     return rec
 
 
+def bench_cell(rec: SweepCell, bundle: Path, o: SweepOptions, reporter) -> list:
+    """Time the cell's kept files on this machine: its bench rows (each names its device)."""
+    from ..device.bench import BenchOptions, bench
+
+    kept = [bundle / f["file"] for f in rec.files if f.get("kept")]
+    return bench(kept, BenchOptions(threads=[o.threads], runs=o.bench_runs), reporter).rows
+
+
+def failed_cell(cell: Cell, run: Run, o: SweepOptions, exc: BaseException, attempts: int | None = None) -> SweepCell:
+    """The row of a cell that raised: its message, and the traceback of anything that is not a user error."""
+    msg = str(exc) if isinstance(exc, UserError) else f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}"
+    tb = None if isinstance(exc, UserError) else "".join(traceback.format_exception(exc, limit=5))
+    return SweepCell(cell=cell.key, method=cell.method, value=cell.value, parent=run.name, options=cell_options(o),
+                     seed=cell.seed, distill=cell.distill, error=msg, traceback=tb, attempts=attempts)
+
+
 def cell_options(o: SweepOptions) -> dict:
-    """What decides a cell's figures; a cell recorded with other options is run again, not reused."""
+    """What decides a cell's figures; a cell recorded with other options is run again, not reused. (Where a cell
+    runs, and on how many CPUs, does not decide them.)"""
     return {"epochs": o.epochs, "lr": o.lr, "batch_size": o.batch_size, "criterion": o.criterion,
             "round_to": o.round_to, "hybrid_ratio": o.hybrid_ratio, "formats": list(o.formats), "bench": o.bench,
-            "bench_runs": o.bench_runs, "threads": o.threads}
+            "bench_runs": o.bench_runs, "threads": o.threads, "lr_schedule": o.lr_schedule, "steps": o.steps,
+            "distill_alpha": o.distill_alpha, "temperature": o.temperature, "bench_on": o.bench_on}
 
 
 def reusable_run(parent: Run, workspace: Path, name: str, po) -> Run | None:
@@ -177,7 +228,21 @@ def reusable_run(parent: Run, workspace: Path, name: str, po) -> Run | None:
     return old if same_parent and info.options == recorded_options(po, parent.info) else None
 
 
+@dataclass
+class SweepJob:
+    """What an executor is handed: the cells still to run and where everything goes."""
+
+    run: Run
+    workspace: Path
+    folder: Path
+    options: SweepOptions
+    cells: list[Cell]
+    reporter: Reporter  # log lines only (the sweep owns the progress bar)
+
+
 def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None = None) -> tuple[Path, list[SweepCell]]:
+    from . import executors
+
     validate(o)
     reporter = reporter or Silent()
     folder = output_folder(workspace, "sweep", o.out, run.name)
@@ -187,39 +252,42 @@ def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None 
     opts = cell_options(o)
     results = folder / RESULTS
     done = done_keys(results)
-    todo = [c for c in cells(o)]
-    reporter.task(f"sweep ({len(todo)} cells)", len(todo))
-    inner = _LogOnly(reporter)
-    records = []
-    for c in todo:
+    grid = cells(o)
+    records: dict[str, SweepCell] = {}
+    todo = []
+    reporter.task(f"sweep ({len(grid)} cells)", len(grid))
+    for c in grid:
         prev = done.get(c.key)
         if prev and not prev.error and prev.options == opts:
             reporter.log(f"{c.key}: done earlier, skipped")
-            records.append(prev)
+            records[c.key] = prev
             reporter.advance(1)
-            continue
-        reporter.log(f"cell {c.key}")
-        t0 = time.perf_counter()
-        try:
-            rec = run_cell(c, run, workspace, folder, o, inner)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # one failed cell is recorded and the sweep goes on
-            msg = str(exc) if isinstance(exc, UserError) else f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}"
-            rec = SweepCell(cell=c.key, method=c.method, value=c.value, parent=run.name, options=opts, error=msg,
-                            traceback=None if isinstance(exc, UserError) else traceback.format_exc(limit=5))
-            reporter.log(f"{c.key} failed: {msg}")
-        rec.seconds = round(time.perf_counter() - t0, 1)
+        else:
+            todo.append(c)
+    inner = _LogOnly(reporter)
+
+    def finished(rec: SweepCell) -> None:
+        """A cell's row is in: time its files here unless they were timed elsewhere, then append it."""
+        if o.bench and not rec.error and not rec.bench and o.bench_on is None:
+            try:
+                rec.bench = bench_cell(rec, folder / "exports" / rec.cell, o, inner)
+            except UserError as exc:
+                rec.error = f"bench: {exc}"
+        if rec.error:
+            reporter.log(f"{rec.cell} failed: {rec.error}")
         _append(results, rec)
-        records.append(rec)
+        records[rec.cell] = rec
         reporter.advance(1)
+
+    executors.get(o.executor).run(SweepJob(run, Path(workspace), folder, o, todo, inner), finished)
     reporter.done()
-    write_csv(folder / "results.csv", records)
-    return folder, records
+    ordered = [records[c.key] for c in grid if c.key in records]
+    write_csv(folder / "results.csv", ordered)
+    return folder, ordered
 
 
-CSV_COLUMNS = ["cell", "method", "value", "run", "val_accuracy", "test_accuracy", "sparsity", "params", "nonzero_params",
-               "macs", "fp32_gzip_bytes", "seconds", "error"]
+CSV_COLUMNS = ["cell", "method", "value", "seed", "distill", "run", "val_accuracy", "test_accuracy", "sparsity", "params",
+               "nonzero_params", "macs", "fp32_gzip_bytes", "seconds", "attempts", "error"]
 
 
 def write_csv(path: Path, records: list[SweepCell]) -> None:

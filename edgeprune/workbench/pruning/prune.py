@@ -14,7 +14,7 @@ from ...paired_accuracy import compare
 from ...progress import Reporter, Silent
 from ...readers import read_sensitivity
 from ...records import RunRecord
-from ...workspace import Run, check_replaceable_run, run_folder, staging_dir
+from ...workspace import Run, check_replaceable_run, resolve_run, run_folder, staging_dir
 from ..metrics.macs import count_macs
 from ..modelio import load_model
 from ..run_files import copy_split, run_data, scores, write_run
@@ -47,7 +47,8 @@ class PruneOptions:
     augment: str | None = None  # default: the parent run's
     lr_schedule: str = "plateau"  # training.lr_schedule.LR_SCHEDULES
     warmup: float = 0.05
-    distill: bool = False  # the parent teaches (training.distillation)
+    distill: bool = False  # the parent (or --teacher) teaches (training.distillation)
+    teacher: str | None = None  # a run (name or folder) to teach instead of the parent
     distill_alpha: float = 0.5
     temperature: float = 4.0
     steps: int = 1  # filter removal in this many cuts, fine-tuning between them
@@ -68,6 +69,8 @@ def validate(o: PruneOptions) -> None:
     check_lr_schedule(o.lr_schedule, o.warmup)
     if o.distill:
         distill_settings(o).check()
+    if o.teacher is not None and not o.distill:
+        raise UserError("--teacher names who teaches with --distill; pass --distill too")
     if o.cluster is not None and not 2 <= o.cluster <= 256:
         raise UserError("--cluster must be between 2 and 256")
     if not math.isfinite(o.max_drop) or not 0 <= o.max_drop <= 1:
@@ -82,6 +85,19 @@ def validate(o: PruneOptions) -> None:
 
 def distill_settings(o: PruneOptions) -> DistillSettings | None:
     return DistillSettings(o.distill_alpha, o.temperature) if o.distill else None
+
+
+def load_teacher(teacher: Run, run: Run):
+    """The teacher's model, which must see the same images and name the same classes as the pruned model."""
+    t, p = teacher.info, run.info
+    if t.classes != p.classes or t.image_size != p.image_size:
+        raise UserError(f"--teacher {teacher.name} was made for {t.image_size} px images of {len(t.classes)} classes "
+                        f"{t.classes[:4]}..., the pruned run for {p.image_size} px of {p.classes[:4]}...; "
+                        "a teacher must match both")
+    if t.split_hash and p.split_hash and t.split_hash != p.split_hash:
+        raise UserError(f"--teacher {teacher.name} was trained on another split of the data (its split hash differs): "
+                        "it may have seen this run's test images")
+    return load_model(teacher.model)
 
 
 def default_name(run: Run, o: PruneOptions) -> str:
@@ -123,9 +139,13 @@ def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None 
                   "options": recorded_options(o, parent)}
     macs_before = count_macs(model)
     method = methods.get(o.method)
-    teacher = load_model(run.model) if o.distill else None
-    if teacher is not None:
-        reporter.log(f"distillation: {run.name} teaches (alpha {o.distill_alpha}, temperature {o.temperature})")
+    teacher_run = (resolve_run(o.teacher, workspace) if o.teacher else run) if o.distill else None
+    teacher = load_teacher(teacher_run, run) if teacher_run else None
+    if teacher_run is not None:
+        reporter.log(f"distillation: {teacher_run.name} teaches (alpha {o.distill_alpha}, temperature {o.temperature})")
+        info["distillation"] = {"teacher": teacher_run.name, "teacher_path": str(teacher_run.path.resolve()),
+                                "teacher_test_accuracy": teacher_run.info.test_accuracy,
+                                "alpha": o.distill_alpha, "temperature": o.temperature}
     ctx = PruneContext(data=data, options=o, fit=cfg, reporter=reporter, teacher=teacher)
     model, pruning = method.apply(model, ctx)
     result = ctx.finetuned or fit(model, data, ctx.fit, reporter=reporter, teacher=teacher)
