@@ -12,7 +12,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[train,report,dev]"
+	$(BIN)/python -m pip install -q -e ".[train,report,dev,ray]"
 	touch $(STAMP)
 
 test: venv

@@ -39,5 +39,14 @@ for seed in ${SEEDS:-42}; do
   cell "f70-cosine$s" --method filter --ratio 0.7 --lr-schedule cosine --seed "$seed"
   cell "f70-cosine-steps3$s" --method filter --ratio 0.7 --lr-schedule cosine --steps 3 --seed "$seed"
   cell "f70-cosine-steps3-kd$s" --method filter --ratio 0.7 --lr-schedule cosine --steps 3 --distill --seed "$seed"
+  # the parent (74 %) is a weaker teacher than its own control (78 % after E more epochs): teach with the control
+  cell "f50-cosine-kdc$s" --method filter --ratio 0.5 --lr-schedule cosine --distill --teacher "control-cosine$s" --seed "$seed"
+  cell "f50-cosine-kdc-a01-t10$s" --method filter --ratio 0.5 --lr-schedule cosine --distill --teacher "control-cosine$s" \
+    --distill-alpha 0.1 --temperature 10 --seed "$seed"
+  cell "w90-cosine-kdc$s" --method weight --sparsity 0.9 --lr-schedule cosine --distill --teacher "control-cosine$s" --seed "$seed"
+  cell "f70-cosine-steps3-kdc$s" --method filter --ratio 0.7 --lr-schedule cosine --steps 3 --distill \
+    --teacher "control-cosine$s" --seed "$seed"
 done
+# training noise: the control again with another seed (the paired s.e. covers only the choice of test images)
+cell "control-cosine-s1" --method none --lr-schedule cosine --seed 1
 echo "recovery runs done"

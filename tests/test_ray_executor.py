@@ -145,3 +145,31 @@ def test_executor_options_are_checked_before_any_cell():
         with pytest.raises(UserError, match="--cpus-per-cell"):
             ray.check(SweepOptions(executor="ray", cpus_per_cell=0))
         assert ray.thread_env(2.5)["TF_NUM_INTRAOP_THREADS"] == "2"
+
+
+@needs_netns
+def test_sweep_on_a_started_cluster_times_files_on_the_bench_resource(tiny_run, tmp_path):
+    """A head started with `ray start` (as a user would), joined by --address; --bench-on sends the timing to the
+    node that holds the custom resource, and the rows come back with the driver's paths."""
+    run, _ = tiny_run
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    sweep = [sys.executable, "-m", "edgeprune", "sweep", str(run.path), "--method", "weight", "--values", "0.5",
+             "--epochs", "1", "--batch-size", "16", "--bench", "--runs", "5", "--executor", "ray", "--address",
+             "127.0.0.1:6399", "--bench-on", "benchbox", "-w", str(tmp_path / "ws"), "--out", str(tmp_path / "sw"), "-q"]
+    script = (f"ip link set lo up && trap '{ray_bin} stop --force >/dev/null 2>&1' EXIT && "
+              f"{ray_bin} start --head --port 6399 --num-cpus 2 --resources '{{\"benchbox\": 1}}' "
+              "--include-dashboard=false --disable-usage-stats >/dev/null 2>&1 && \"$@\"")
+    proc = subprocess.run(["unshare", "-n", "sh", "-c", script, "sh", *sweep], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rr = rows(tmp_path / "sw")
+    assert set(rr) == {"dense", "weight-50"}
+    for key, row in rr.items():
+        bundle = (tmp_path / "sw" / "exports" / key).resolve()
+        assert row["bench"] and all(b["error"] is None for b in row["bench"])
+        assert {str(Path(b["model"]).parent) for b in row["bench"]} == {str(bundle)}
+        assert all(b["device"] and b["latency_ms"]["p50"] > 0 for b in row["bench"])
+    report = subprocess.run([sys.executable, "-m", "edgeprune", "report", str(tmp_path / "sw" / "results.jsonl"),
+                             "--out", str(tmp_path / "rep")], capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr
+    assert "p50 ms [" in (tmp_path / "rep" / "report.md").read_text()

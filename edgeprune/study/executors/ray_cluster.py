@@ -64,6 +64,20 @@ def probe(address: str, timeout_s: float = 5.0) -> None:
                         "`ray start --head` or fix --address, then rerun: finished cells are kept") from None
 
 
+def token_available() -> bool:
+    """Whether this machine holds a Ray auth token (where Ray looks for one)."""
+    return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                or (Path.home() / ".ray" / "auth_token").is_file())
+
+
+def auth_env(address: str | None) -> None:
+    """`ray start` (Ray >= 2.60) turns token authentication on, while a driver sends no token unless
+    RAY_AUTH_MODE=token, which Ray reads when it is imported. A cluster without authentication ignores a token, so
+    when joining a cluster and this machine holds a token, send it."""
+    if (address or os.environ.get("RAY_ADDRESS")) and "RAY_AUTH_MODE" not in os.environ and token_available():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def connect(ray, address: str | None) -> None:
     address = address or os.environ.get("RAY_ADDRESS") or None
     where = address or "a local Ray instance"
@@ -74,8 +88,10 @@ def connect(ray, address: str | None) -> None:
         ray.init(address=address, **kw) if address else ray.init(**kw)
     except Exception as exc:  # ConnectionError, RuntimeError, ValueError, TimeoutError: all mean "not reached"
         first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        hint = (" The head may require token authentication: give this machine its token (RAY_AUTH_TOKEN, or "
+                "~/.ray/auth_token copied from the head)." if address and not token_available() else "")
         raise UserError(f"cannot reach the Ray cluster at {where} ({first}); start it with `ray start --head` or fix "
-                        "--address, then rerun: finished cells are kept") from None
+                        f"--address, then rerun: finished cells are kept.{hint}") from None
 
 
 def _attempts_actor(ray):
@@ -164,6 +180,7 @@ def bench_task(bundle_blob: bytes, files: list[str], options: dict) -> dict:
 
 def run(job, finished) -> None:
     check(job.options)
+    auth_env(job.options.address)
     import ray
 
     from ...paths import replace_dir
@@ -176,7 +193,9 @@ def run(job, finished) -> None:
     o, reporter = job.options, job.reporter
     if not job.cells:
         return
+    t_connect = time.perf_counter()
     connect(ray, o.address)
+    connect_s = round(time.perf_counter() - t_connect, 2)
     pending: dict = {}
     try:
         manifest, arrays = run_data(job.run, job.workspace, reporter)  # decoded once, here, for every cell
@@ -213,7 +232,8 @@ def run(job, finished) -> None:
                 rec = SweepCell.from_dict(out["record"], f"cell {c.key}")
                 rec.executor, rec.node, rec.attempts = "ray", out["node"], out["attempt"]
                 rec.seconds = round(out["seconds"], 1)
-                rec.timing = {"worker_seconds": round(out["seconds"], 2), "import_seconds": round(out["import_seconds"], 2),
+                rec.timing = {"connect_seconds": connect_s, "worker_seconds": round(out["seconds"], 2),
+                              "import_seconds": round(out["import_seconds"], 2),
                               "submitted_to_returned_seconds": round(time.perf_counter() - t0, 2),
                               "returned_bytes": len(out["run"] or b"") + len(out["bundle"] or b"")}
                 if not rec.error:
