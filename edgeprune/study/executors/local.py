@@ -15,7 +15,7 @@ def check(o) -> None:
 
 
 def run(job, finished) -> None:
-    from ..sweep import failed_cell, run_cell
+    from ..cells import failed_cell, run_cell
 
     for c in job.cells:
         job.reporter.log(f"cell {c.key}")

@@ -128,7 +128,7 @@ def cell_task(cell, parent_blob: bytes, parent_name: str, manifest_hash: str, si
     from ...progress import Silent
     from ...workbench.run_files import preload
     from ...workspace import Run
-    from ..sweep import SweepOptions, failed_cell, run_cell
+    from ..cells import SweepOptions, failed_cell, run_cell
 
     attempt = ray.get(attempts.start.remote(cell.key))
     _maybe_die(cell.key)
@@ -166,7 +166,7 @@ def bench_task(bundle_blob: bytes, files: list[str], options: dict) -> dict:
     """Runs on a node holding the --bench-on resource: time the files of one bundle there."""
     from ...progress import Silent
     from ...records import SweepCell
-    from ..sweep import SweepOptions, bench_cell
+    from ..cells import SweepOptions, bench_cell
 
     tmp = Path(tempfile.mkdtemp(prefix="edgeprune-bench-"))
     try:
@@ -188,7 +188,7 @@ def run(job, finished) -> None:
     from ...workbench.export.bundle import BUNDLE_KINDS, EXPORT_FILE
     from ...workbench.run_files import run_data
     from ...workspace import finalize, staging_dir
-    from ..sweep import failed_cell, prune_options, reusable_run, run_name
+    from ..cells import failed_cell, prune_options, reusable_run, run_name
 
     o, reporter = job.options, job.reporter
     if not job.cells:
