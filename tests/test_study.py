@@ -11,19 +11,20 @@ from edgeprune.study.report import pareto, pick, write_report
 
 
 def test_sweep_resumes_and_records_failures(tiny_run, tmp_path, monkeypatch):
+    from edgeprune.study import cells
     from edgeprune.study import sweep as sw
 
     run, ws = tiny_run
     o = sw.SweepOptions(methods=["weight", "filter"], values=[0.5], formats=["fp32"], epochs=1, batch_size=16,
                         bench=True, bench_runs=5, control=True, out=str(tmp_path / "sw"))
-    real = sw.run_cell
+    real = cells.run_cell  # what the local executor calls for each cell
 
     def flaky(cell, *a, **k):
         if cell.key == "filter-50":
             raise RuntimeError("boom")
         return real(cell, *a, **k)
 
-    monkeypatch.setattr(sw, "run_cell", flaky)
+    monkeypatch.setattr(cells, "run_cell", flaky)
     folder, recs = sw.sweep(run, ws, o)
     by = {r.cell: r for r in recs}
     assert set(by) == {"dense", "control-ft1", "weight-50", "filter-50"}
@@ -33,7 +34,7 @@ def test_sweep_resumes_and_records_failures(tiny_run, tmp_path, monkeypatch):
     assert by["dense"].epochs == 0 and by["control-ft1"].epochs == 1
     # a second run skips the done cells and retries the failed one
     calls = []
-    monkeypatch.setattr(sw, "run_cell", lambda cell, *a, **k: calls.append(cell.key) or real(cell, *a, **k))
+    monkeypatch.setattr(cells, "run_cell", lambda cell, *a, **k: calls.append(cell.key) or real(cell, *a, **k))
     folder, recs = sw.sweep(run, ws, o)
     assert calls == ["filter-50"]
     lines = [json.loads(l) for l in (folder / "results.jsonl").read_text().splitlines()]
