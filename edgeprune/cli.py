@@ -23,6 +23,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Train, prune, export and benchmark compact image classifiers for small devices.")
 data_app = typer.Typer(no_args_is_help=True, help="Look at datasets (folders of class folders).")
 app.add_typer(data_app, name="data")
+latency_app = typer.Typer(no_args_is_help=True, help="Latency budgets: probe a run, measure the probe on the device, "
+                          "check the table; then `prune --method filter --target-ms`.")
+app.add_typer(latency_app, name="latency")
 
 WorkspaceOpt = typer.Option(DEFAULT_WORKSPACE, "--workspace", "-w", help="Folder that holds the runs.")
 
@@ -156,6 +159,11 @@ def prune(
     temperature: float = typer.Option(4.0, help="With --distill: softmax temperature of teacher and student."),
     steps: int = typer.Option(1, help="filter/hybrid: remove the filters in N cuts, fine-tuning between them "
                               "(the epochs are split; the total stays --epochs)."),
+    target_ms: Optional[float] = typer.Option(None, help="filter: choose per-layer widths for this predicted latency "
+                                              "(ms) on the device the --latency-table was measured on."),
+    latency_table: Optional[Path] = typer.Option(None, help="With --target-ms: the table (`edgeprune latency measure`)."),
+    format_: str = typer.Option("fp32", "--format", help="With --target-ms: the format the target is for."),
+    threads: Optional[int] = typer.Option(None, help="With --target-ms: the device's threads (checked against the table)."),
     control: bool = typer.Option(False, help="Also fine-tune the unpruned model the same way, for a fair comparison."),
     cluster: Optional[int] = typer.Option(None, help="Sparsity-preserving weight clustering to N values per kernel."),
     seed: int = typer.Option(42),
@@ -177,6 +185,8 @@ def prune(
                      layers=_items(layers, "--layers") if layers is not None else None, epochs=epochs, lr=lr,
                      batch_size=batch_size, patience=patience, augment=augment, lr_schedule=lr_schedule, warmup=warmup,
                      distill=distill, teacher=teacher, distill_alpha=distill_alpha, temperature=temperature, steps=steps,
+                     target_ms=target_ms, latency_table=str(latency_table) if latency_table else None,
+                     latency_format=format_, latency_threads=threads,
                      control=control, cluster=cluster, seed=seed, out=out, force=force)
     new = do_prune(run, workspace, o, RichReporter(quiet))
     info = new.info
@@ -198,6 +208,84 @@ def prune(
               if paired else f"{100 * info.vs_control['test_accuracy']:+.2f} points")
         console.print(f"control (unpruned, same fine-tuning): val {pct(c.val_accuracy)}  test {pct(c.test_accuracy)}  "
                       f"-> pruned minus control: test {vs}", highlight=False)
+
+
+@latency_app.command("probe")
+def latency_probe(
+    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    formats: str = typer.Option("fp32", help="Formats to time, e.g. fp32,int8."),
+    round_to: int = typer.Option(8, help="Grid widths at multiples of N (the widths pruning may keep)."),
+    points: int = typer.Option(5, help="Grid points per axis (input and output channels) of each segment."),
+    variants: int = typer.Option(12, help="Whole models at random widths, to validate the table."),
+    seed: int = typer.Option(0),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name or folder (default: <workspace>/probes/<run>-probe)."),
+    force: bool = typer.Option(False, help="Replace an existing probe."),
+    workspace: Path = WorkspaceOpt,
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Write the TFLite files whose times on the device predict this model's latency at any widths."""
+    from .ui import RichReporter, console
+    from .workbench.latency_probe import ProbeOptions, probe
+    from .workspace import resolve_run
+
+    run = resolve_run(model, workspace)
+    folder, m = probe(run, workspace, ProbeOptions(formats=_items(formats, "--formats"), round_to=round_to, points=points,
+                                                   variants=variants, seed=seed, out=out, force=force), RichReporter(quiet))
+    est = m.extra.get("estimate_pi4_seconds", 0)
+    console.print(f"[bold green]probe[/] {escape(str(folder))}: {len(m.files)} files ({len(m.segments)} segments x "
+                  f"{', '.join(m.formats)}); measuring takes about {est / 60:.1f} min on a Raspberry Pi 4 (estimated "
+                  "from MACs). Next, on the device: edgeprune latency measure PROBE --threads N --json TABLE",
+                  highlight=False)
+
+
+@latency_app.command("measure")
+def latency_measure(
+    probe: Path = typer.Argument(..., help="The probe folder (`edgeprune latency probe`)."),
+    json_out: Path = typer.Option(..., "--json", help="The table to write; an interrupted run resumes from it."),
+    threads: Optional[int] = typer.Option(None, help="Interpreter threads (as the model will run)."),
+    runs: int = typer.Option(50, help="Timed runs per segment file (whole-model files get 4x)."),
+    per_child: int = typer.Option(25, help="Files timed per child process."),
+    no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Time the reference kernels."),
+    runtime: Optional[str] = typer.Option(None, help="ai-edge-litert, tflite-runtime or tensorflow."),
+    timeout: float = typer.Option(600.0, help="Seconds before a child process is stopped."),
+    force: bool = typer.Option(False, help="Replace a table of another probe or thread count."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Time every probe file on this device (no TensorFlow needed) and write the latency table."""
+    from .device.latency_table import MeasureOptions, measure_probe
+    from .latency_model import describe
+    from .ui import RichReporter, console
+
+    table = measure_probe(probe, json_out, MeasureOptions(threads=threads, runs=runs, per_child=per_child,
+                                                          xnnpack=not no_xnnpack, runtime=runtime, timeout_s=timeout,
+                                                          force=force), RichReporter(quiet))
+    bad = [r for r in table.rows if r.error]
+    console.print(f"[bold green]table[/] {escape(str(json_out))}: {len(table.rows) - len(bad)} files timed on "
+                  f"{escape(describe(table))}" + (f"; {len(bad)} failed (first: {escape(bad[0].error)})" if bad else ""),
+                  highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+@latency_app.command("check")
+def latency_check(table: Path = typer.Argument(..., help="A latency table (`edgeprune latency measure`).")):
+    """Predicted against measured latency of the whole-model variants that were not used to fit the table."""
+    from .latency_model import LatencyModel, describe, median_abs_error
+    from .readers import read_latency_table
+    from .ui import console
+    from .ui import table as rich_table
+
+    tab = read_latency_table(table)
+    console.print(f"{escape(str(table))}: {escape(describe(tab))}", highlight=False)
+    for fmt in tab.probe.formats:
+        lat = LatencyModel(tab, fmt)
+        rows = lat.check()
+        mae = median_abs_error(rows)
+        console.print(rich_table(f"{fmt}: overhead fit p50 = {lat.a:.4f} + {lat.b:.3f} x sum of segments (ms)",
+                                 ["variant", "predicted ms", "measured ms", "error"],
+                                 [[r.file, f"{r.predicted:.4f}", f"{r.measured:.4f}", f"{100 * r.error:+.1f}%"] for r in rows]))
+        console.print(f"{fmt}: median absolute error {100 * mae:.1f}% over {len(rows)} validation variants"
+                      if mae is not None else f"{fmt}: no validation variant was measured", highlight=False)
 
 
 @app.command("sensitivity")

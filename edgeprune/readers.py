@@ -12,7 +12,9 @@ from .records import (
     BenchFile,
     CheckpointState,
     ExportRecord,
+    LatencyTable,
     ModelCard,
+    ProbeManifest,
     RunRecord,
     SensitivityRecord,
     SweepCell,
@@ -21,6 +23,17 @@ from .records import (
 
 def read_run(path: str | Path) -> RunRecord:
     return RunRecord.from_dict(read_json(path, what="run.json"), str(path))
+
+
+def read_probe(folder: str | Path) -> ProbeManifest:
+    """A probe bundle's manifest.json (`edgeprune latency probe`)."""
+    return ProbeManifest.from_dict(read_json(Path(folder) / "manifest.json", what="latency probe manifest"),
+                                   str(Path(folder) / "manifest.json"))
+
+
+def read_latency_table(path: str | Path) -> LatencyTable:
+    """A latency table (`edgeprune latency measure --json`)."""
+    return LatencyTable.from_dict(read_json(path, what="latency table"), str(path))
 
 
 def read_sensitivity(path: str | Path) -> SensitivityRecord:

@@ -27,7 +27,7 @@ MODEL_FILE = "model.keras"
 RUN_FILE = "run.json"
 SPLIT_FILE = "split.json"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-OUTPUT_DIRS = {"export bundle": "exports", "sweep": "sweeps", "report": "reports"}
+OUTPUT_DIRS = {"export bundle": "exports", "sweep": "sweeps", "report": "reports", "probe": "probes"}
 
 
 @dataclass

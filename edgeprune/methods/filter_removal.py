@@ -2,8 +2,56 @@
 per-layer ratios from a sensitivity file), then re-estimate BatchNorm before fine-tuning."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..errors import UserError
 from .base import PruningMethod, SummaryTable
+
+
+def check_budget(o) -> None:
+    """--target-ms: a positive time, a table this model's format and threads were measured for."""
+    import math
+
+    from ..latency_model import LatencyModel
+    from ..readers import read_latency_table
+
+    if not (math.isfinite(o.target_ms) and o.target_ms > 0):
+        raise UserError(f"--target-ms must be a positive number of milliseconds, got {o.target_ms}")
+    if o.ratio is not None:
+        raise UserError("--target-ms chooses every layer's width; leave out --ratio")
+    if not o.latency_table:
+        raise UserError("--target-ms needs --latency-table TABLE (made by `edgeprune latency measure` on the device)")
+    table = read_latency_table(o.latency_table)
+    if o.latency_threads is not None and table.threads != o.latency_threads:
+        raise UserError(f"{o.latency_table} was measured at {table.threads or 'default'} thread(s), not "
+                        f"{o.latency_threads}; measure the probe again with --threads {o.latency_threads}")
+    LatencyModel(table, o.latency_format)  # the format was measured, and every grid point has a time
+
+
+def latency_budget(model, o) -> dict:
+    """The widths for ``o.target_ms`` on the table, after checking the table was made for this model."""
+    from ..latency_model import LatencyModel, describe
+    from ..readers import read_latency_table, read_sensitivity
+    from ..records import ModelSignature
+    from ..workbench.graph import groups
+    from ..workbench.pruning.latency_budget import choose_widths, importance_costs, sensitivity_costs
+
+    table = read_latency_table(o.latency_table)
+    lat = LatencyModel(table, o.latency_format)
+    mine = ModelSignature(run="", image_size=int(model.input_shape[1]), input_shape=list(model.input_shape[1:]),
+                          widths={g.producer: int(model.get_layer(g.producer).kernel.shape[-1]) for g in groups(model)})
+    why = table.probe.model.same_model(mine)
+    if why:
+        raise UserError(f"{o.latency_table} was made for another model ({table.probe.model.run}: {why}); probe this "
+                        "run and measure again")
+    costs = (sensitivity_costs(read_sensitivity(o.sensitivity), mine.widths) if o.sensitivity
+             else importance_costs(model, o.criterion, o.seed))
+    round_to = o.round_to if o.round_to > 1 else table.probe.round_to
+    res = choose_widths(lat, costs, o.target_ms, round_to)
+    return {"target_ms": o.target_ms, "predicted_ms": res.predicted_ms, "dense_predicted_ms": res.dense_ms,
+            "floor_predicted_ms": res.floor_ms, "format": o.latency_format, "widths": res.widths,
+            "table": str(o.latency_table), "device": describe(table), "runtime": table.runtime,
+            "threads": table.threads, "fit": {"a": lat.a, "b": lat.b}}
 
 
 def filter_plan(o, per_layer: dict[str, float]):
@@ -21,8 +69,13 @@ class FilterPruning(PruningMethod):
     takes_steps = True
 
     def check(self, o) -> None:
-        if o.ratio is None and not o.sensitivity:
-            raise UserError(f"--method {o.method} needs --ratio (e.g. --ratio 0.3) or --sensitivity FILE")
+        if o.target_ms is not None:
+            check_budget(o)
+        elif o.ratio is None and not o.sensitivity:
+            raise UserError(f"--method {o.method} needs --ratio (e.g. --ratio 0.3), --sensitivity FILE, or "
+                            "--target-ms with --latency-table")
+        elif o.latency_table:
+            raise UserError("--latency-table is read with --target-ms; give the target too")
         filter_plan(o, {}).check()
         if not 1 <= o.steps <= 20:
             raise UserError(f"--steps must be between 1 and 20, got {o.steps}")
@@ -31,7 +84,10 @@ class FilterPruning(PruningMethod):
                             f"got --epochs {o.epochs}")
 
     def name_part(self, o) -> str:
-        part = f"f{round(100 * o.ratio):02d}" if o.ratio is not None else "fsens"
+        if o.target_ms is not None:
+            part = f"f{o.target_ms:g}ms"
+        else:
+            part = f"f{round(100 * o.ratio):02d}" if o.ratio is not None else "fsens"
         return part + (f"s{o.steps}" if o.steps > 1 else "")
 
     def apply(self, model, ctx):
@@ -39,12 +95,25 @@ class FilterPruning(PruningMethod):
         from ..workbench.pruning.sensitivity import choose_ratios
 
         o = ctx.options
-        per_layer = choose_ratios(read_sensitivity(o.sensitivity), model, o.max_drop) if o.sensitivity else {}
-        plan = filter_plan(o, per_layer)
+        budget = None
+        if o.target_ms is not None:
+            budget = latency_budget(model, o)
+            per_layer = {n: 1.0 - w / model.get_layer(n).kernel.shape[-1] for n, w in budget["widths"].items()}
+            plan = replace(filter_plan(o, per_layer), round_to=1)
+            ctx.reporter.log(f"latency budget {o.target_ms:g} ms ({o.latency_format}): predicted "
+                             f"{budget['predicted_ms']:.3f} ms, dense {budget['dense_predicted_ms']:.3f} ms, on "
+                             f"{budget['device']}")
+        else:
+            per_layer = choose_ratios(read_sensitivity(o.sensitivity), model, o.max_drop) if o.sensitivity else {}
+            plan = filter_plan(o, per_layer)
         if o.steps <= 1:
             res = self._remove(model, plan, ctx)
-            return res.model, {"filter": res.summary}
-        return self._gradual(model, plan, ctx)
+            model, pruning = res.model, {"filter": res.summary}
+        else:
+            model, pruning = self._gradual(model, plan, ctx)
+        if budget:
+            pruning["filter"].update(ratio=None, latency_budget=budget)
+        return model, pruning
 
     def _remove(self, model, plan, ctx):
         """One cut: remove the filters, then re-estimate BatchNorm."""
@@ -106,6 +175,10 @@ class FilterPruning(PruningMethod):
 
     def report_fields(self, pruning) -> dict:
         f = pruning.get("filter") or {}
+        b = f.get("latency_budget")
+        if b:
+            return {"target": f"{b['target_ms']:g} ms", "ratio": 1.0 - f["params_ratio"],
+                    "predicted_ms": b["predicted_ms"], "predicted_format": b["format"]}
         return {"target": f.get("ratio"), "ratio": f.get("ratio")}
 
     def describe(self, pruning) -> list:
@@ -113,4 +186,7 @@ class FilterPruning(PruningMethod):
         return [SummaryTable("filters kept", ["layer", "before", "kept"],
                              [[r["layer"], r["filters_before"], r["filters_kept"]] for r in f["layers"]]),
                 f"params {f['params_before']:,} -> {f['params_after']:,} (x{f['params_ratio']:.2f})   "
-                f"MACs {f['macs_before']:,} -> {f['macs_after']:,} (x{f['macs_ratio']:.2f})"]
+                f"MACs {f['macs_before']:,} -> {f['macs_after']:,} (x{f['macs_ratio']:.2f})"] + (
+            [f"latency budget {f['latency_budget']['target_ms']:g} ms ({f['latency_budget']['format']}): predicted "
+             f"{f['latency_budget']['predicted_ms']:.3f} ms (dense {f['latency_budget']['dense_predicted_ms']:.3f} ms) "
+             f"on {f['latency_budget']['device']}"] if f.get("latency_budget") else [])

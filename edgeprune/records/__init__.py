@@ -3,10 +3,12 @@ from .base import Record
 from .bench import BenchFile, BenchRow, Latency
 from .checkpoint import CheckpointState, PlateauState
 from .export import ExportRecord, ExportRow, ModelCard, SourceRun
+from .latency import LatencyRow, LatencyTable, ModelSignature, ProbeFile, ProbeManifest, Segment
 from .run import ControlScores, ParentRef, RunRecord
 from .sensitivity import LayerSensitivity, SensitivityRecord
 from .sweep import SweepCell
 
 __all__ = ["Record", "BenchFile", "BenchRow", "Latency", "CheckpointState", "PlateauState", "ExportRecord",
            "ExportRow", "ModelCard", "SourceRun", "ControlScores", "ParentRef", "RunRecord", "LayerSensitivity",
-           "SensitivityRecord", "SweepCell"]
+           "SensitivityRecord", "SweepCell", "LatencyRow", "LatencyTable", "ModelSignature", "ProbeFile", "ProbeManifest",
+           "Segment"]

@@ -98,6 +98,9 @@ def table_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
             "gzip / entropy floor"]
     for d in devs:
         cols += [f"p50 ms [{d}]", f"speed-up [{d}]"]
+    predicted = any(e.predicted_ms is not None for e in entries)
+    if predicted:
+        cols.append("predicted p50 ms (latency table)")
     rows = []
     for e in sorted(entries, key=sort_key):
         achieved = e.sparsity if e.sparsity is not None else e.ratio  # measured zeros, else the filters removed
@@ -109,6 +112,8 @@ def table_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
                _f(e.gzip_bytes / e.entropy_floor_bytes if e.gzip_bytes and e.entropy_floor_bytes else None, "{:.2f}x")]
         for d in devs:
             row += [_f((e.latency.get(d) or {}).get("p50"), "{:.3f}"), _f(speedup(e, ref, d), "{:.2f}x")]
+        if predicted:
+            row.append(_f(e.predicted_ms, "{:.3f}"))
         rows.append(row)
     return cols, rows
 
@@ -134,6 +139,13 @@ def pick(entries: list[Entry], max_gzip_mb: float | None, max_p50_ms: float | No
     if not entries:
         raise UserError("no results to pick from")
     devs = devices(entries)
+    if max_p50_ms is not None and not devs and any(e.predicted_ms is not None for e in entries):
+        # nothing measured yet: latency-budget runs carry the table's prediction, which is what they were made for
+        dev = "predicted"
+        for e in entries:
+            if e.predicted_ms is not None:
+                e.latency.setdefault(dev, {"p50": e.predicted_ms})
+        devs = [dev]
     if max_p50_ms is not None:
         if not devs:
             return Pick(None, "no latency was measured: pass bench JSON files, or drop --max-p50-ms")

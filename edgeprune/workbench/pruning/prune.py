@@ -52,6 +52,10 @@ class PruneOptions:
     distill_alpha: float = 0.5
     temperature: float = 4.0
     steps: int = 1  # filter removal in this many cuts, fine-tuning between them
+    target_ms: float | None = None  # filter: widths chosen for this predicted latency (--latency-table)
+    latency_table: str | None = None
+    latency_format: str = "fp32"  # the format whose latency the target is for
+    latency_threads: int | None = None  # the device's thread count, checked against the table's
     control: bool = False
     cluster: int | None = None
     seed: int = 42

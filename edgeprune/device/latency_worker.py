@@ -1,0 +1,67 @@
+"""Child-process entry point of `latency measure`: ``python -m edgeprune.device.latency_worker SPEC.json OUT.jsonl``.
+
+Times several probe files in one process (the start-up is paid once), writing one JSON line per file as soon as
+it is timed, so a crash on one file loses only that file: the parent starts a new child for the rest.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import runtime as rt
+
+
+def random_input(detail, rng) -> np.ndarray:
+    dtype = np.dtype(detail.dtype)
+    if dtype == np.float32:
+        return rng.uniform(0, 1, detail.shape).astype(np.float32)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max + 1, detail.shape).astype(dtype)
+
+
+def time_file(runtime, path: Path, threads: int | None, xnnpack: bool, warmup: int, runs: int) -> dict:
+    data = path.read_bytes()
+    if len(data) < 16 or data[4:8] != b"TFL3":
+        return {"error": "not a TFLite flatbuffer (no TFL3 identifier)"}
+    session = runtime.open(str(path), threads=threads, xnnpack=xnnpack)
+    session.allocate()
+    ins = session.inputs()
+    if len(ins) != 1:
+        return {"error": f"{len(ins)} inputs; probe files have one"}
+    x = random_input(ins[0], np.random.default_rng(0))
+    for _ in range(warmup):
+        session.set_input(x)
+        session.invoke()
+    times = np.empty(runs)
+    clock = time.perf_counter_ns
+    for i in range(runs):
+        s = clock()
+        session.set_input(x)
+        session.invoke()
+        times[i] = clock() - s
+    ms = times / 1e6
+    return {"p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)), "runs": runs}
+
+
+def main(argv: list[str]) -> int:
+    spec_path, out_path = argv
+    spec = json.loads(Path(spec_path).read_text())
+    runtime = rt.load(spec.get("runtime"))
+    with open(out_path, "a") as out:
+        for item in spec["files"]:
+            try:
+                row = time_file(runtime, Path(item["path"]), spec.get("threads"), spec.get("xnnpack", True),
+                                spec.get("warmup", 10), item["runs"])
+            except Exception as exc:  # this file's error; the next file still runs
+                row = {"error": f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}"}
+            out.write(json.dumps({"file": item["file"], **row}) + "\n")
+            out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,217 @@
+"""`edgeprune latency probe RUN`: the TFLite files whose times, measured on the device, predict the latency of the
+model at any per-layer widths (``edgeprune.latency_model``).
+
+The chain is cut into segments, one per prunable layer: the layer and what follows it up to the next one (the
+first segment also holds the input side, the tail holds the classifier). A segment's time depends on its input
+channels (the previous prunable layer's width) and its own width, so each is converted over a grid of the two at
+multiples of ``--round-to``. Whole models at uniform widths fit the overhead; whole models at random per-layer
+widths validate the table.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..errors import UserError
+from ..formats import check_names
+from ..jsonio import atomic_write_bytes, write_json
+from ..paths import replace_dir
+from ..progress import Reporter, Silent
+from ..records import ModelSignature, ProbeFile, ProbeManifest, Segment
+from ..workspace import Run, output_folder
+from .export.convert import convert
+from .graph import chain_layers, groups
+from .metrics.macs import count_macs
+from .modelio import load_model
+from .pruning.filters.plan import layer_floor
+from .pruning.filters.surgery import remove_channels
+from .tf import keras
+
+L = keras.layers
+MANIFEST = "manifest.json"
+FIT_RATIOS = (0.0, 0.25, 0.5, 0.75)
+# a rough device for the printed estimate: a Raspberry Pi 4 (Cortex-A72) with XNNPACK
+PI4_MACS_PER_MS = {"fp32": 1.5e6, "fp16": 1.5e6, "dynamic": 2.0e6, "int8": 3.0e6}
+PI4_FILE_OVERHEAD_MS = 40.0
+
+
+@dataclass
+class ProbeOptions:
+    formats: list[str] = field(default_factory=lambda: ["fp32"])
+    round_to: int = 8
+    points: int = 5  # grid points per axis, the smallest and the full width included
+    variants: int = 12  # whole models at random widths, to validate (never used to fit)
+    runs: int = 50  # what the estimate assumes `latency measure` will time per file
+    seed: int = 0
+    out: str | None = None
+    force: bool = False
+
+    def check(self) -> None:
+        check_names(self.formats)
+        if not 1 <= self.round_to <= 256:
+            raise UserError(f"--round-to must be between 1 and 256, got {self.round_to}")
+        if not 2 <= self.points <= 64:
+            raise UserError(f"--points must be between 2 and 64, got {self.points}")
+        if not 0 <= self.variants <= 1000:
+            raise UserError(f"--variants must be between 0 and 1000, got {self.variants}")
+
+
+def allowed_widths(full: int, round_to: int) -> list[int]:
+    """The widths filter removal can keep: multiples of round_to from the layer's floor, and the full width."""
+    floor = layer_floor(full, round_to)
+    start = int(math.ceil(floor / round_to)) * round_to
+    return sorted({w for w in range(start, full + 1, round_to)} | {min(full, max(floor, start)), full})
+
+
+def grid_axis(full: int, round_to: int, points: int) -> list[int]:
+    allowed = allowed_widths(full, round_to)
+    if len(allowed) <= points:
+        return allowed
+    idx = np.unique(np.round(np.linspace(0, len(allowed) - 1, points)).astype(int))
+    return [allowed[i] for i in idx]
+
+
+@dataclass
+class _Piece:
+    segment: Segment
+    layers: list  # the original model's layers in this segment
+    flatten_hw: tuple[int, int] | None  # the segment starts with a Dense behind Flatten of an (H, W, cin) map
+
+
+def pieces(model: keras.Model) -> list[_Piece]:
+    """The chain cut at each prunable layer and at the classifier."""
+    chain = chain_layers(model)
+    gs = groups(model)
+    producers = [g.producer for g in gs]
+    by_name = {l.name: i for i, l in enumerate(chain)}
+    tail_start = by_name[gs[-1].consumer]
+    cuts = [by_name[p] for p in producers] + [tail_start]
+    width = {p: int(model.get_layer(p).kernel.shape[-1]) for p in producers}
+    flat = {g.consumer: g.flatten_hw for g in gs}
+    out = []
+    for i, start in enumerate(cuts):
+        end = cuts[i + 1] if i + 1 < len(cuts) else len(chain)
+        layers = chain[:end] if i == 0 else chain[start:end]  # the first also holds the input side
+        head = chain[start]
+        cin_from = producers[i - 1] if i > 0 else None
+        cin_full = width[cin_from] if cin_from else int(model.input_shape[-1])
+        is_tail = i == len(producers)
+        producer = None if is_tail else producers[i]
+        cout_full = width[producer] if producer else int(head.units if isinstance(head, L.Dense) else head.filters)
+        name = producer or f"tail:{head.name}"
+        out.append(_Piece(Segment(name=name, producer=producer, cin_from=cin_from, cin_full=cin_full,
+                                  cout_full=cout_full), layers, flat.get(head.name)))
+    return out
+
+
+def segment_model(model: keras.Model, piece: _Piece, cin: int, cout: int) -> keras.Model:
+    """The piece alone, with ``cin`` input channels and ``cout`` output channels (random weights: time only)."""
+    seg = piece.segment
+    if seg.cin_from is None:
+        shape = tuple(model.input_shape[1:])
+    elif piece.flatten_hw:
+        h, w = piece.flatten_hw
+        shape = (h * w * cin,)
+    else:
+        shape = tuple(piece.layers[0].input_shape[1:-1]) + (cin,)
+    x = inputs = keras.Input(shape=shape)
+    for layer in piece.layers:
+        if isinstance(layer, L.InputLayer):
+            continue
+        cfg = layer.get_config()
+        if seg.producer is not None and layer.name == seg.producer:
+            cfg["filters" if "filters" in cfg else "units"] = cout
+        x = layer.__class__.from_config(cfg)(x)
+    return keras.Model(inputs, x)
+
+
+def variant_model(model: keras.Model, widths: dict[str, int]) -> keras.Model:
+    full = {g.producer: int(model.get_layer(g.producer).kernel.shape[-1]) for g in groups(model)}
+    keep = {p: np.arange(w) for p, w in widths.items() if w < full[p]}
+    return remove_channels(model, keep) if keep else model
+
+
+def _calibration(m: keras.Model, image_input: bool, rng) -> np.ndarray:
+    shape = (8, *m.input_shape[1:])
+    if image_input:
+        return rng.integers(0, 256, shape).astype(np.float32)
+    return rng.uniform(0, 4, shape).astype(np.float32)
+
+
+def _io(fmt: str, first: bool, last: bool) -> str:
+    """int8 files as export writes them at the model's ends (uint8 in and out); int8 inside the chain."""
+    return "uint8" if first or last else "int8"
+
+
+def probe(run: Run, workspace: Path, opts: ProbeOptions, reporter: Reporter | None = None) -> tuple[Path, ProbeManifest]:
+    reporter = reporter or Silent()
+    opts.check()
+    folder = output_folder(workspace, "probe", opts.out, f"{run.name}-probe")
+    model = load_model(run.model)
+    ps = pieces(model)
+    full = {p.segment.producer: p.segment.cout_full for p in ps if p.segment.producer}
+    for p in ps:
+        s = p.segment
+        s.cins = grid_axis(s.cin_full, opts.round_to, opts.points) if s.cin_from else [s.cin_full]
+        s.couts = grid_axis(s.cout_full, opts.round_to, opts.points) if s.producer else [s.cout_full]
+    rng = np.random.default_rng(opts.seed)
+    variants: list[tuple[str, dict[str, int]]] = []
+    for r in FIT_RATIOS:
+        variants.append(("fit", {n: _nearest(allowed_widths(w, opts.round_to), w * (1 - r)) for n, w in full.items()}))
+    for _ in range(opts.variants):
+        variants.append(("validate", {n: int(rng.choice(allowed_widths(w, opts.round_to))) for n, w in full.items()}))
+    sig = ModelSignature(run=run.name, image_size=run.info.image_size, input_shape=list(model.input_shape[1:]),
+                         widths=full)
+    jobs = [(p, cin, cout) for p in ps for cin in p.segment.cins for cout in p.segment.couts]
+    total = len(opts.formats) * (len(jobs) + len(variants))
+    staging = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "files").mkdir(parents=True)
+    files: list[ProbeFile] = []
+    est_ms = 0.0
+    reporter.task(f"converting {total} probe files", total)
+    t0 = time.perf_counter()
+    try:
+        for fmt in opts.formats:
+            for i, (p, cin, cout) in enumerate(jobs):
+                m = segment_model(model, p, cin, cout)
+                first, last = p.segment.cin_from is None, p.segment.producer is None
+                name = f"seg-{ps.index(p):02d}-{cin}-{cout}.{fmt}.tflite"
+                data = convert(m, fmt, False, _calibration(m, first, rng), _io(fmt, first, last))
+                atomic_write_bytes(staging / "files" / name, data)
+                files.append(ProbeFile(file=name, format=fmt, kind="segment", segment=p.segment.name, cin=cin, cout=cout))
+                est_ms += _estimate_ms(m, fmt, opts.runs)
+                reporter.advance(1)
+            for j, (role, widths) in enumerate(variants):
+                m = variant_model(model, widths)
+                name = f"var-{j:02d}.{fmt}.tflite"
+                data = convert(m, fmt, False, _calibration(m, True, rng), "uint8")
+                atomic_write_bytes(staging / "files" / name, data)
+                files.append(ProbeFile(file=name, format=fmt, kind="variant", widths=widths, role=role))
+                est_ms += _estimate_ms(m, fmt, 4 * opts.runs)
+                reporter.advance(1)
+        reporter.done()
+        manifest = ProbeManifest(model=sig, round_to=opts.round_to, formats=list(opts.formats),
+                                 segments=[p.segment for p in ps], files=files, edgeprune=__version__,
+                                 extra={"estimate_pi4_seconds": round(est_ms / 1000, 1),
+                                        "seconds": round(time.perf_counter() - t0, 1)})
+        write_json(staging / MANIFEST, manifest.to_dict())
+        replace_dir(staging, folder, force=opts.force, marker=MANIFEST, kinds=(ProbeManifest.KIND,), what="latency probe")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder, manifest
+
+
+def _nearest(allowed: list[int], w: float) -> int:
+    return min(allowed, key=lambda a: (abs(a - w), a))
+
+
+def _estimate_ms(m: keras.Model, fmt: str, runs: int) -> float:
+    """What timing this file takes on a Raspberry Pi 4, roughly: loading, warm-up and the timed runs."""
+    return PI4_FILE_OVERHEAD_MS + (runs + 10) * count_macs(m) / PI4_MACS_PER_MS.get(fmt, 1.5e6)

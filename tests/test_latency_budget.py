@@ -1,0 +1,159 @@
+"""Prune to a latency budget (issue 13): probe, measure on the device side, a latency model, widths chosen for a
+target, and the one-line refusals of tables that do not fit."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import assert_user_error, run_inproc
+
+from edgeprune.latency_model import LatencyModel, median_abs_error
+from edgeprune.readers import read_latency_table
+
+
+@pytest.fixture(scope="session")
+def tiny_probe(tiny_run, tmp_path_factory):
+    from edgeprune.workbench.latency_probe import ProbeOptions, probe
+
+    run, ws = tiny_run
+    folder, manifest = probe(run, ws, ProbeOptions(formats=["fp32"], round_to=2, points=3, variants=3,
+                                                   out=str(tmp_path_factory.mktemp("probe") / "p")))
+    return folder, manifest
+
+
+def synthetic_table(manifest, path: Path, overhead: float = -0.004, threads: int = 2) -> Path:
+    """A table whose times follow a known law: segment = 0.002 + 1e-4 * cin * cout (bilinear, so interpolation is
+    exact), and a whole model = overhead + the sum of its segments."""
+    seg = {s.name: s for s in manifest.segments}
+
+    def t(s, cin, cout):
+        return 0.002 + 1e-4 * cin * cout
+
+    rows = []
+    for f in manifest.files:
+        if f.kind == "segment":
+            rows.append({"file": f.file, "p50_ms": t(seg[f.segment], f.cin, f.cout), "runs": 50})
+        else:
+            total = sum(t(s, f.widths.get(s.cin_from, s.cin_full) if s.cin_from else s.cin_full,
+                          f.widths.get(s.producer, s.cout_full) if s.producer else s.cout_full) for s in seg.values())
+            rows.append({"file": f.file, "p50_ms": overhead + total, "runs": 200})
+    doc = {"kind": "edgeprune-latency-table", "version": 1, "probe": manifest.to_dict(), "threads": threads,
+           "device": {"cpu": "synthetic"}, "runtime": {"name": "synthetic", "version": "0"}, "rows": rows}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_probe_cuts_the_chain_at_each_prunable_layer(tiny_probe):
+    folder, m = tiny_probe
+    names = [s.name for s in m.segments]
+    assert names == ["conv1", "conv2", "conv3", "conv4", "fc1", "tail:classifier"]
+    by = {s.name: s for s in m.segments}
+    assert by["conv1"].cin_from is None and by["conv1"].cins == [3]  # the image's channels
+    assert by["fc1"].cin_from == "conv4" and by["tail:classifier"].couts == [3]  # the classes stay
+    assert by["conv3"].cins == [2, 4] and by["conv3"].couts == [2, 6, 8]  # 3 points of the widths 2, 4, 6, 8
+    variants = [f for f in m.files if f.kind == "variant"]
+    assert [f.role for f in variants].count("fit") == 4 and [f.role for f in variants].count("validate") == 3
+    assert all((folder / "files" / f.file).is_file() for f in m.files)
+    assert m.model.widths == {"conv1": 4, "conv2": 4, "conv3": 8, "conv4": 8, "fc1": 8}
+
+
+def test_measure_needs_no_tensorflow_resumes_and_times_every_file(tiny_probe, tmp_path):
+    folder, m = tiny_probe
+    table = tmp_path / "table.json"
+    code = ("import sys; from edgeprune.device.latency_table import measure_probe, MeasureOptions; "
+            f"measure_probe({str(folder)!r}, {str(table)!r}, MeasureOptions(threads=1, runs=5, per_child=7)); "
+            "assert 'tensorflow' not in sys.modules, 'the device side imported TensorFlow'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    tab = read_latency_table(table)
+    assert {r.file for r in tab.rows} == {f.file for f in m.files}
+    assert all(r.error is None and r.p50_ms > 0 for r in tab.rows) and tab.threads == 1
+    # an interrupted run: half the rows are gone; measuring again times only those
+    doc = json.loads(table.read_text())
+    kept = doc["rows"][: len(doc["rows"]) // 2]
+    doc["rows"] = kept
+    table.write_text(json.dumps(doc))
+    again = run_inproc("latency", "measure", str(folder), "--json", str(table), "--threads", "1", "--runs", "5")
+    assert again.returncode == 0, again.stderr
+    assert f"{len(kept)} of {len(m.files)} files already timed" in again.stdout + again.stderr
+    after = {r["file"]: r for r in json.loads(table.read_text())["rows"]}
+    assert len(after) == len(m.files) and all(after[r["file"]] == r for r in kept)
+    # another thread count is another table: refused without --force
+    assert_user_error(run_inproc("latency", "measure", str(folder), "--json", str(table), "--threads", "2"),
+                      "not this probe's table")
+    check = run_inproc("latency", "check", str(table))
+    assert check.returncode == 0 and "median absolute error" in check.stdout
+
+
+def test_latency_model_predicts_a_known_law_and_prune_meets_the_target(tiny_run, tiny_probe, tmp_path):
+    run, _ = tiny_run
+    _, m = tiny_probe
+    table = synthetic_table(m, tmp_path / "t.json")
+    lat = LatencyModel(read_latency_table(table), "fp32")
+    assert lat.a == pytest.approx(-0.004, abs=1e-9) and lat.b == pytest.approx(1.0, abs=1e-9)
+    assert median_abs_error(lat.check()) < 1e-9  # exact law, exact interpolation, overhead fitted on other models
+    dense = lat.predict(lat.widths)
+    target = round(0.6 * dense, 4)
+    proc = run_inproc("prune", str(run.path), "--method", "filter", "--target-ms", str(target), "--latency-table",
+                      str(table), "--threads", "2", "--epochs", "1", "--batch-size", "16", "-w", str(tmp_path),
+                      "--out", "budget")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((tmp_path / "budget" / "run.json").read_text())
+    b = info["pruning"]["filter"]["latency_budget"]
+    assert b["predicted_ms"] <= target < b["dense_predicted_ms"] == pytest.approx(dense)
+    kept = {r["layer"]: r["filters_kept"] for r in info["pruning"]["filter"]["layers"]}
+    assert kept == b["widths"] and lat.predict(kept) == pytest.approx(b["predicted_ms"])
+    assert all(w % 2 == 0 for w in kept.values()) and sum(kept.values()) < sum(lat.widths.values())
+    assert b["threads"] == 2 and b["device"].startswith("synthetic")
+    # the report shows the prediction beside the file
+    exp = run_inproc("export", str(tmp_path / "budget"), "--formats", "fp32", "--out", str(tmp_path / "bundle"),
+                     "-w", str(tmp_path))
+    assert exp.returncode == 0, exp.stderr
+    rep = run_inproc("report", str(tmp_path / "bundle"), "--out", str(tmp_path / "rep"))
+    assert rep.returncode == 0, rep.stderr
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "predicted p50 ms" in text and f"{b['predicted_ms']:.3f}" in text
+    pick = run_inproc("report", str(tmp_path / "bundle"), "--pick", "--max-p50-ms", str(target))
+    assert pick.returncode == 0 and "bundle" in pick.stdout
+
+
+def test_tables_that_do_not_fit_are_refused_in_one_line(tiny_run, tiny_probe, tmp_path):
+    run, _ = tiny_run
+    _, m = tiny_probe
+    good = synthetic_table(m, tmp_path / "good.json")
+    prune = ["prune", str(run.path), "--method", "filter", "--epochs", "1", "-w", str(tmp_path)]
+    lat = LatencyModel(read_latency_table(good), "fp32")
+    floor = lat.predict({n: 2 for n in lat.widths})
+    assert_user_error(run_inproc(*prune, "--target-ms", str(floor / 2), "--latency-table", str(good)),
+                      "smallest allowed model reaches", f"{floor:.3f}")
+    assert_user_error(run_inproc(*prune, "--target-ms", "1", "--latency-table", str(good), "--format", "int8"),
+                      "not int8")
+    assert_user_error(run_inproc(*prune, "--target-ms", "1", "--latency-table", str(good), "--threads", "4"),
+                      "2 thread(s), not 4")
+    assert_user_error(run_inproc(*prune, "--target-ms", "1", "--latency-table", str(good), "--ratio", "0.5"),
+                      "leave out --ratio")
+    other = json.loads(good.read_text())
+    other["probe"]["model"]["widths"]["conv3"] = 16
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    assert_user_error(run_inproc(*prune, "--target-ms", "1", "--latency-table", str(tmp_path / "other.json")),
+                      "another model", "conv3:16")
+    size = json.loads(good.read_text())
+    size["probe"]["model"]["image_size"] = 64
+    (tmp_path / "size.json").write_text(json.dumps(size))
+    assert_user_error(run_inproc(*prune, "--target-ms", "1", "--latency-table", str(tmp_path / "size.json")),
+                      "image size 64 px")
+    for name, change in (("stray", lambda d: d["rows"].append({"file": "x.tflite", "p50_ms": 1})),
+                         ("nan", lambda d: d["rows"][0].update(p50_ms="fast")),
+                         ("hole", lambda d: d["rows"].pop(0)),
+                         ("kind", lambda d: d.update(kind="edgeprune-bench"))):
+        bad = json.loads(good.read_text())
+        change(bad)
+        (tmp_path / f"{name}.json").write_text(json.dumps(bad))
+        assert_user_error(run_inproc(*prune, "--target-ms", "1", "--latency-table", str(tmp_path / f"{name}.json")))
+        assert_user_error(run_inproc("latency", "check", str(tmp_path / f"{name}.json")))
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # nothing was written by any refusal
+    shutil.rmtree(tmp_path, ignore_errors=True)
