@@ -91,7 +91,7 @@ def test_hybrid_is_filter_then_weight():
     assert h.report_fields(pruning) == {"target": "0.3/0.5", "ratio": 0.3, "sparsity": 0.5001}
 
     class O:
-        ratio, sparsity, epochs, sensitivity, steps = 0.3, 0.5, 3, None, 1
+        ratio, sparsity, epochs, sensitivity, steps, target_ms = 0.3, 0.5, 3, None, 1, None
 
     assert h.name_part(O) == "f30-w50"
     O.steps = 3
