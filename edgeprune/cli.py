@@ -440,6 +440,10 @@ def sweep(
     distill_alpha: float = typer.Option(0.5, help="With --distill: weight of the label loss."),
     temperature: float = typer.Option(4.0, help="With --distill: softmax temperature."),
     seeds: str = typer.Option("42", help="Comma-separated seeds; each cell (and the control) runs once per seed."),
+    target_ms: Optional[str] = typer.Option(None, help="Latency targets for filter cells instead of --values: "
+                                            "fractions of the dense model's predicted p50 (0.5x,0.3x) or ms (1.2,0.8)."),
+    latency_table: Optional[Path] = typer.Option(None, help="With --target-ms: the latency table."),
+    latency_format: str = typer.Option("fp32", help="With --target-ms: the format the targets are for."),
     executor: str = typer.Option("local", help="local (cells one after the other here) or ray (cells as Ray tasks; "
                                  "pip install 'edgeprune[ray]')."),
     address: Optional[str] = typer.Option(None, help="ray: the cluster's address (default: RAY_ADDRESS, else a local "
@@ -466,7 +470,9 @@ def sweep(
                      round_to=round_to, bench_runs=runs, out=out, lr_schedule=lr_schedule, steps=steps, distill=distill,
                      distill_alpha=distill_alpha, temperature=temperature, seeds=_items(seeds, "--seeds", int),
                      executor=executor, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
-                     max_retries=max_retries, bench_on=bench_on)
+                     max_retries=max_retries, bench_on=bench_on,
+                     targets=_items(target_ms, "--target-ms") if target_ms is not None else [],
+                     latency_table=str(latency_table.resolve()) if latency_table else None, latency_format=latency_format)
     folder, recs = do_sweep(run, workspace, o, RichReporter(quiet))
     rows = []
     for r in recs:

@@ -157,3 +157,23 @@ def test_tables_that_do_not_fit_are_refused_in_one_line(tiny_run, tiny_probe, tm
         assert_user_error(run_inproc("latency", "check", str(tmp_path / f"{name}.json")))
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # nothing was written by any refusal
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_sweep_takes_targets_as_fractions_of_the_dense_prediction(tiny_run, tiny_probe, tmp_path):
+    run, _ = tiny_run
+    _, m = tiny_probe
+    table = synthetic_table(m, tmp_path / "t.json")
+    lat = LatencyModel(read_latency_table(table), "fp32")
+    dense = lat.predict(lat.widths)
+    proc = run_inproc("sweep", str(run.path), "--method", "filter", "--target-ms", "0.6x,0.8x", "--latency-table",
+                      str(table), "--epochs", "1", "--batch-size", "16", "-w", str(tmp_path / "ws"), "--out",
+                      str(tmp_path / "sw"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    cells = [json.loads(l) for l in (tmp_path / "sw" / "results.jsonl").read_text().splitlines()]
+    assert [c["cell"] for c in cells] == ["dense", "filter-t0.6x", "filter-t0.8x"]
+    for c, frac in zip(cells[1:], (0.6, 0.8)):
+        info = json.loads((tmp_path / "ws" / c["run"] / "run.json").read_text())
+        b = info["pruning"]["filter"]["latency_budget"]
+        assert b["target_ms"] == pytest.approx(frac * dense) and b["predicted_ms"] <= b["target_ms"]
+    assert_user_error(run_inproc("sweep", str(run.path), "--method", "filter", "--target-ms", "0.5x", "-w",
+                                 str(tmp_path / "ws")), "needs --latency-table")

@@ -45,6 +45,7 @@ class PruningMethod:
     marker: str = "o"  # the plots' marker
     sweep_value: str | None = None  # what a sweep's --values set for this method; None: not swept
     takes_steps: bool = False  # whether --steps (pruning in several cuts) applies
+    takes_latency_target: bool = False  # whether --target-ms (widths for a latency budget) applies
 
     def check(self, o) -> None:
         """The method's own options, checked before any model is loaded (raise UserError)."""

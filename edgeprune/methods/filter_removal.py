@@ -67,6 +67,7 @@ class FilterPruning(PruningMethod):
     marker = "^"
     sweep_value = "ratio"
     takes_steps = True
+    takes_latency_target = True
 
     def check(self, o) -> None:
         if o.target_ms is not None:

@@ -42,6 +42,9 @@ class SweepOptions:
     gpus_per_cell: float = 0.0
     max_retries: int = 2  # ray: re-runs of a cell whose worker died
     bench_on: str | None = None  # ray: a custom resource naming the nodes that time the files
+    targets: list[str] = field(default_factory=list)  # latency targets: "0.5x" (of the dense prediction) or ms
+    latency_table: str | None = None
+    latency_format: str = "fp32"
 
 
 @dataclass
@@ -52,19 +55,58 @@ class Cell:
     finetune: bool = True
     distill: bool = False
     seed: int = 42
+    target_ms: float | None = None  # a latency-budget cell
+
+
+def parse_target(text: str, dense_ms: float | None) -> float:
+    """'0.5x' is half the dense model's predicted latency; '1.2' is 1.2 ms."""
+    t = text.strip().lower()
+    try:
+        if t.endswith("x"):
+            frac = float(t[:-1])
+            if not 0 < frac <= 1:
+                raise ValueError
+            if dense_ms is None:
+                raise UserError("a target like 0.5x needs --latency-table to know the dense model's latency")
+            return frac * dense_ms
+        ms = float(t.removesuffix("ms"))
+        if not ms > 0 or ms == float("inf"):
+            raise ValueError
+        return ms
+    except ValueError:
+        raise UserError(f"--target-ms takes fractions of the dense latency (0.5x) or milliseconds (1.2), got {text!r}") from None
+
+
+def resolved_targets(o: SweepOptions) -> list[tuple[str, float]]:
+    """(label, ms) of each --target-ms, fractions resolved on the table's prediction for the dense model."""
+    if not o.targets:
+        return []
+    dense = None
+    if o.latency_table:
+        from ..latency_model import LatencyModel
+        from ..readers import read_latency_table
+
+        lat = LatencyModel(read_latency_table(o.latency_table), o.latency_format)
+        dense = lat.predict(lat.widths)
+    return [(t.strip().lower().removesuffix("ms"), parse_target(t, dense)) for t in o.targets]
 
 
 def cells(o: SweepOptions) -> list[Cell]:
     """The grid: the dense model, then per seed the control and every method x value (x with/without teacher)."""
     out = [Cell("dense", "none", None, finetune=False)]
+    targets = resolved_targets(o)
     for seed in o.seeds:
         sfx = f"-s{seed}" if len(o.seeds) > 1 else ""
         if o.control:
             out.append(Cell(f"control-ft{o.epochs}{sfx}", "none", None, seed=seed))
         for m in o.methods:
-            for v in o.values:
+            if targets and methods.get(m).takes_latency_target:
+                points = [(f"{m}-t{label}", None, ms) for label, ms in targets]
+            else:
+                points = [(f"{m}-{round(100 * v):02d}", v, None) for v in o.values]
+            for key, v, ms in points:
                 for kd in DISTILL_MODES.get(o.distill, [False]):
-                    out.append(Cell(f"{m}-{round(100 * v):02d}{'-kd' if kd else ''}{sfx}", m, v, distill=kd, seed=seed))
+                    out.append(Cell(f"{key}{'-kd' if kd else ''}{sfx}", m, v, distill=kd, seed=seed, target_ms=ms))
     return out
 
 
@@ -80,6 +122,8 @@ def prune_options(cell: Cell, o: SweepOptions, name: str):
     if cell.value is not None:
         for key, v in method.sweep_options(cell.value, o).items():
             setattr(po, key, v)
+    if cell.target_ms is not None:
+        po.target_ms, po.latency_table, po.latency_format = cell.target_ms, o.latency_table, o.latency_format
     return po
 
 
@@ -139,7 +183,8 @@ def cell_options(o: SweepOptions) -> dict:
     return {"epochs": o.epochs, "lr": o.lr, "batch_size": o.batch_size, "criterion": o.criterion,
             "round_to": o.round_to, "hybrid_ratio": o.hybrid_ratio, "formats": list(o.formats), "bench": o.bench,
             "bench_runs": o.bench_runs, "threads": o.threads, "lr_schedule": o.lr_schedule, "steps": o.steps,
-            "distill_alpha": o.distill_alpha, "temperature": o.temperature, "bench_on": o.bench_on}
+            "distill_alpha": o.distill_alpha, "temperature": o.temperature, "bench_on": o.bench_on,
+            "targets": list(o.targets), "latency_table": o.latency_table, "latency_format": o.latency_format}
 
 
 def reusable_run(parent: Run, workspace: Path, name: str, po) -> Run | None:

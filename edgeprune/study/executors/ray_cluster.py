@@ -121,7 +121,7 @@ def _maybe_die(key: str) -> None:
 
 
 def cell_task(cell, parent_blob: bytes, parent_name: str, manifest_hash: str, size: int, arrays, reuse,
-              options: dict, attempts) -> dict:
+              options: dict, attempts, table_blob: bytes | None = None) -> dict:
     """Runs on a worker: prune (or re-use) and export one cell in a temporary folder; return what the driver lands."""
     import ray
 
@@ -144,6 +144,11 @@ def cell_task(cell, parent_blob: bytes, parent_name: str, manifest_hash: str, si
         if reuse:
             unpack_folder(reuse[1], ws / reuse[0])
         preload(manifest_hash, size, arrays)
+        if table_blob is not None:  # the latency table travels with the cell; the driver maps its path back
+            local = tmp / "latency" / Path(options["latency_table"]).name
+            local.parent.mkdir()
+            local.write_bytes(table_blob)
+            options = {**options, "latency_table": str(local)}
         o = SweepOptions(**options)
         try:
             rec = run_cell(cell, parent, ws, folder, o, Silent())
@@ -208,13 +213,14 @@ def run(job, finished) -> None:
                                              max_retries=o.max_retries, retry_exceptions=False,
                                              runtime_env={"env_vars": thread_env(o.cpus_per_cell)})
         opts = asdict(o)
+        table_blob = Path(o.latency_table).read_bytes() if o.latency_table else None
         for c in job.cells:
             reuse = None
             if c.finetune:
                 old = reusable_run(job.run, job.workspace, run_name(job.run, c), prune_options(c, o, run_name(job.run, c)))
                 reuse = (old.name, pack_folder(old.path)) if old else None
             ref = task.remote(c, parent_ref, job.run.name, manifest.hash, job.run.info.image_size, arrays_ref, reuse,
-                              opts, attempts)
+                              opts, attempts, table_blob)
             pending[ref] = (c, time.perf_counter())
         bench = ray.remote(bench_task).options(num_cpus=0, resources={o.bench_on: 1}, max_retries=o.max_retries) \
             if o.bench_on else None
@@ -241,6 +247,8 @@ def run(job, finished) -> None:
                         t1 = time.perf_counter()
                         root = out["root"]
                         mapping = [(f"{root}/runs/{job.run.name}", str(job.run.path.resolve())),
+                                   *([(f"{root}/latency/{Path(o.latency_table).name}", o.latency_table)]
+                                     if o.latency_table else []),
                                    (f"{root}/runs", str(job.workspace.resolve())),
                                    (f"{root}/sweep", str(job.folder.resolve()))]
                         if out["run"]:
