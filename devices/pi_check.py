@@ -144,6 +144,36 @@ def bundle() -> Path:
     return out
 
 
+def probe() -> Path:
+    """A small latency probe of the check's model (fp32, 2 grid points per axis): the flow, not the figures."""
+    out = CACHE / "probe"
+    if (out / "manifest.json").is_file():
+        return out
+    bundle()  # trains the check's model if needed
+    run([str(ROOT / ".venv" / "bin" / "edgeprune"), "latency", "probe", "pi", "-w", str(CACHE / "runs"), "--formats",
+         "fp32", "--round-to", "8", "--points", "2", "--variants", "1", "--out", str(out), "--force", "-q"],
+        "probing the check's model")
+    return out
+
+
+def check_latency_measure(q: str, root: Path, py: str, env: dict) -> str:
+    """`latency measure` under emulation: every probe file timed, on aarch64, without TensorFlow."""
+    p = probe()
+    table = CACHE / "latency-aarch64.json"
+    run([q, "-L", str(root), py, "-m", "edgeprune", "latency", "measure", str(p), "--json", str(table), "--threads",
+         "2", "--runs", "3", "--force", "-q"], "the emulated aarch64 latency measure", env=env)
+    doc = json.loads(table.read_text())
+    bad = [r for r in doc["rows"] if r.get("error") or not r.get("p50_ms")]
+    if bad:
+        raise CheckError(f"latency measure under emulation: {bad[0]['file']}: {bad[0].get('error')}")
+    if doc["device"]["machine"] != "aarch64":
+        raise CheckError(f"latency measure reported machine {doc['device']['machine']!r}, not aarch64")
+    n = len(json.loads((p / "manifest.json").read_text())["files"])
+    if len(doc["rows"]) != n:
+        raise CheckError(f"latency measure timed {len(doc['rows'])} of {n} probe files")
+    return f"latency measure timed all {n} probe files"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bundle", type=Path)
@@ -191,6 +221,8 @@ def main() -> int:
                 figures.append(f"{name} {100 * r2['accuracy']:.2f}% (top-1 equal on {same}/{n})")
                 rt = r2["runtime"]
             parts.append(f"{cpu} ({board}): " + ", ".join(figures))
+            if cpu == next(iter(CPUS)):
+                parts.append(check_latency_measure(q, root, py, env))
         x86_acc = ", ".join(f"{n} {100 * r['accuracy']:.2f}%" for n, r in rx.items())
         summary = {"runtime": rt, "files": parts, "x86": x86_acc, "tensorflow_imported": False, "emulated_bench_s": emulated_s,
                    "wall_s": time.time() - t0, "qemu": run([q, "--version"], "qemu").stdout.splitlines()[0]}
