@@ -136,6 +136,8 @@ def test_tables_that_do_not_fit_are_refused_in_one_line(tiny_run, tiny_probe, tm
                       "2 thread(s), not 4")
     assert_user_error(run_inproc(*prune, "--target-ms", "1", "--latency-table", str(good), "--ratio", "0.5"),
                       "leave out --ratio")
+    weight = ["prune", str(run.path), "--method", "weight", "--sparsity", "0.5", "-w", str(tmp_path)]
+    assert_user_error(run_inproc(*weight, "--target-ms", "1", "--latency-table", str(good)), "applies to --method filter")
     other = json.loads(good.read_text())
     other["probe"]["model"]["widths"]["conv3"] = 16
     (tmp_path / "other.json").write_text(json.dumps(other))

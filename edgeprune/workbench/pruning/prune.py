@@ -68,6 +68,8 @@ def validate(o: PruneOptions) -> None:
     method = methods.get(o.method)
     if o.steps != 1 and not method.takes_steps:
         raise UserError(f"--steps applies to filter removal; --method {o.method} prunes in one schedule")
+    if (o.target_ms is not None or o.latency_table) and not method.takes_latency_target:
+        raise UserError(f"--target-ms applies to --method filter (it chooses widths); --method {o.method} does not")
     method.check(o)
     check_training_options(o.epochs, o.batch_size, o.lr, o.patience, o.augment, o.seed)
     check_lr_schedule(o.lr_schedule, o.warmup)
