@@ -177,7 +177,49 @@ def ray_section() -> list[str] | None:
     return lines
 
 
-SECTIONS = {"recovery": recovery_section, "ray": ray_section}
+# --- latency budget (issue 13) ----------------------------------------------------------------------------------------
+def latency_section() -> list[str] | None:
+    f = RES / "latency" / "summary.json"
+    if not f.is_file():
+        return None
+    d = load(f)
+    ms = lambda v: f"{v:.3f}"  # noqa: E731
+    ci = lambda c: f"[{c[0]:.3f}, {c[1]:.3f}]" if c else "-"  # noqa: E731
+    lines = ["## Prune to a latency budget (issue 13)", "",
+             f"`bash benchmarks/latency_budget.sh`: the study CNN `cifar-baseline` at 32 px on "
+             f"../shared/data/cifar10-animals, probed (`--formats fp32,int8 --round-to 8 --points 5 --variants 12`), the "
+             f"probe measured on this machine as the device ({d['table']}), then pruned to targets and fine-tuned "
+             f"{d['epochs']} epochs at {d['lr']:g}. Figures from `benchmarks/results/latency/` (the table, the check "
+             "and summary.json).", "",
+             "**Prediction**, on the whole models at random per-layer widths that were not used to fit the overhead:", ""]
+    rows = []
+    for fmt, c in d["check"].items():
+        errs = [abs(r["predicted"] - r["measured"]) / r["measured"] for r in c["rows"]]
+        rows.append([fmt, len(c["rows"]), f"{100 * c['median_abs_error']:.1f} %", f"{100 * max(errs):.1f} %",
+                     f"{c['a']:.4f} + {c['b']:.3f} x sum", "met" if c["median_abs_error"] <= 0.10 else "not met"])
+    lines += [md_table(["format", "variants", "median abs error", "largest", "fit (ms)", "goal ≤ 10 %"], rows), ""]
+    dn = d["dense"]
+    lines += [f"**Targets** (fp32, {d['threads']} threads): the dense model is predicted at {ms(dn['predicted_ms'])} ms "
+              f"and measured at {ms(dn['measured_p50'])} ms (95 % interval {ci(dn['ci'])}; "
+              f"{d['bench']['rounds']} interleaved rounds of {d['bench']['runs']} runs, `edgeprune bench --rounds`).", ""]
+    rows = []
+    for t in d["targets"]:
+        diff = t["budget_minus_uniform"]
+        rows.append([f"{t['fraction']:g}x", ms(t["target_ms"]), ms(t["predicted_ms"]),
+                     f"{ms(t['budget_p50'])} {ci(t['budget_ci'])}", f"{t['measured_over_target']:.3f}",
+                     "met" if t["measured_over_target"] <= 1.05 else "not met",
+                     f"{t['uniform_ratio']:g}", f"{ms(t['uniform_p50'])} {ci(t['uniform_ci'])}",
+                     f"{t['uniform_over_budget']:.3f}", f"{t['budget_params']:,} / {t['uniform_params']:,}",
+                     f"{pct(t['budget_test'])} / {pct(t['uniform_test'])}",
+                     f"{100 * diff['diff']:+.2f} ± {100 * diff['se']:.2f}" if diff else "-"])
+    lines += [md_table(["target", "target ms", "predicted ms", "measured p50 ms [95 % CI]", "measured / target",
+                        "goal ≤ 1.05", "uniform ratio at equal predicted latency", "uniform p50 ms [95 % CI]",
+                        "uniform / budget", "params budget / uniform", "test % budget / uniform",
+                        "budget − uniform (points ± paired s.e.)"], rows), ""]
+    return lines
+
+
+SECTIONS = {"recovery": recovery_section, "ray": ray_section, "latency": latency_section}
 
 
 def render(text: str) -> str:

@@ -54,6 +54,9 @@ class PruningMethod:
         """What this method adds to a default run name (``<parent>-<part>``)."""
         return self.name
 
+    def check_model(self, model, o) -> None:
+        """Checks of the options against the loaded model, before any data is read (raise UserError)."""
+
     def sweep_options(self, value: float, sweep) -> dict:
         """The prune options of a sweep cell of this method at ``value``."""
         return {self.sweep_value: value} if self.sweep_value else {}
@@ -87,6 +90,10 @@ class Composite(PruningMethod):
     def check(self, o) -> None:
         for s in self.steps:
             s.check(o)
+
+    def check_model(self, model, o) -> None:
+        for s in self.steps:
+            s.check_model(model, o)
 
     def name_part(self, o) -> str:
         return "-".join(s.name_part(o) for s in self.steps)

@@ -28,22 +28,30 @@ def check_budget(o) -> None:
     LatencyModel(table, o.latency_format)  # the format was measured, and every grid point has a time
 
 
-def latency_budget(model, o) -> dict:
-    """The widths for ``o.target_ms`` on the table, after checking the table was made for this model."""
-    from ..latency_model import LatencyModel, describe
-    from ..readers import read_latency_table, read_sensitivity
+def table_for(model, o):
+    """The latency table of ``o``, checked to be made for ``model``; and the model's signature."""
+    from ..readers import read_latency_table
     from ..records import ModelSignature
     from ..workbench.graph import groups
-    from ..workbench.pruning.latency_budget import choose_widths, importance_costs, sensitivity_costs
 
     table = read_latency_table(o.latency_table)
-    lat = LatencyModel(table, o.latency_format)
     mine = ModelSignature(run="", image_size=int(model.input_shape[1]), input_shape=list(model.input_shape[1:]),
                           widths={g.producer: int(model.get_layer(g.producer).kernel.shape[-1]) for g in groups(model)})
     why = table.probe.model.same_model(mine)
     if why:
         raise UserError(f"{o.latency_table} was made for another model ({table.probe.model.run}: {why}); probe this "
                         "run and measure again")
+    return table, mine
+
+
+def latency_budget(model, o) -> dict:
+    """The widths for ``o.target_ms`` on the table made for this model."""
+    from ..latency_model import LatencyModel, describe
+    from ..readers import read_sensitivity
+    from ..workbench.pruning.latency_budget import choose_widths, importance_costs, sensitivity_costs
+
+    table, mine = table_for(model, o)
+    lat = LatencyModel(table, o.latency_format)
     costs = (sensitivity_costs(read_sensitivity(o.sensitivity), mine.widths) if o.sensitivity
              else importance_costs(model, o.criterion, o.seed))
     round_to = o.round_to if o.round_to > 1 else table.probe.round_to
@@ -83,6 +91,10 @@ class FilterPruning(PruningMethod):
         if o.steps > o.epochs:
             raise UserError(f"--steps {o.steps} needs at least as many --epochs (one fine-tuning epoch per step); "
                             f"got --epochs {o.epochs}")
+
+    def check_model(self, model, o) -> None:
+        if o.target_ms is not None:
+            table_for(model, o)
 
     def name_part(self, o) -> str:
         if o.target_ms is not None:
