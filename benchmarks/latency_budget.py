@@ -1,7 +1,8 @@
 """Issue 13 on real photos, with this machine as the device: the latency table's prediction error, targets met,
 and accuracy at equal latency against uniform filter pruning. Writes benchmarks/results/latency/summary.json.
 
-Run benchmarks/latency_budget.sh (it probes and measures first), on an otherwise idle machine.
+Run benchmarks/latency_budget.sh (it probes and measures first), on an otherwise idle machine. With the argument
+`prepare`, it only prunes and exports (what needs no quiet machine).
 """
 from __future__ import annotations
 
@@ -79,6 +80,9 @@ def main() -> None:
         plan.append((frac, target, budget, uniform, ratio))
     dense = resolve_run("cifar-baseline", WS)
     files = [get_bundle(dense)] + [get_bundle(r) for r in runs.values()]
+    if "prepare" in sys.argv[1:]:  # prune and export only (compute; the timing wants an idle machine)
+        print("prepared:", ", ".join(str(f) for f in files))
+        return
     res = bench(files, BenchOptions(threads=[THREADS], runs=300, rounds=ROUNDS))
     p50 = {Path(r.model).parent.name: r for r in res.rows if r.error is None}
     summary["dense"] = {"predicted_ms": dense_pred, "measured_p50": p50[dense.name].p50,
