@@ -179,3 +179,27 @@ def test_sweep_takes_targets_as_fractions_of_the_dense_prediction(tiny_run, tiny
         assert b["target_ms"] == pytest.approx(frac * dense) and b["predicted_ms"] <= b["target_ms"]
     assert_user_error(run_inproc("sweep", str(run.path), "--method", "filter", "--target-ms", "0.5x", "-w",
                                  str(tmp_path / "ws")), "needs --latency-table")
+
+
+class _FakeLatency:
+    """Layer a: 0.1 ms a channel; layer b: 0.01 ms a channel; plus 1 ms."""
+
+    widths = {"a": 16, "b": 16}
+
+    def predict(self, w):
+        return 1.0 + 0.1 * w["a"] + 0.01 * w["b"]
+
+
+def test_greedy_steps_take_the_cheapest_importance_per_millisecond():
+    import numpy as np
+
+    from edgeprune.workbench.pruning.latency_budget import choose_widths
+
+    # cost[k]: the importance lost when a layer keeps k of its 16 channels (0 at full width)
+    flat = {n: np.linspace(1, 0, 17) for n in ("a", "b")}  # equal importance per channel in both layers
+    res = choose_widths(_FakeLatency(), flat, target_ms=2.2, round_to=4)
+    assert res.predicted_ms <= 2.2 and res.dense_ms == pytest.approx(2.76)
+    assert res.widths["b"] == 16 and res.widths["a"] < 16  # a saves 10x the time for the same importance
+    costly_a = {"a": np.linspace(100, 0, 17), "b": np.linspace(1, 0, 17)}  # a's channels matter 100x more
+    res = choose_widths(_FakeLatency(), costly_a, target_ms=2.66, round_to=4)
+    assert res.widths == {"a": 16, "b": 4} and res.predicted_ms == pytest.approx(2.64)
