@@ -22,8 +22,9 @@ from edgeprune.workbench.pruning.filters.plan import layer_floor, round_width  #
 from edgeprune.workbench.pruning.prune import PruneOptions, prune  # noqa: E402
 from edgeprune.workspace import resolve_run  # noqa: E402
 
-WS = ROOT / "benchmarks/work/recovery"
 WORK = ROOT / "benchmarks/work/latency"
+WS = WORK / "runs"
+BASELINE = "cifar64-baseline"
 OUT = ROOT / "benchmarks/results/latency"
 TABLE = WORK / "table.json"
 FRACTIONS = (0.5, 0.3)
@@ -44,7 +45,7 @@ def get_run(name: str, o: PruneOptions):
     path = WS / name
     if (path / "run.json").is_file():
         return resolve_run(str(path), WS)
-    parent = resolve_run("cifar-baseline", WS)
+    parent = resolve_run(BASELINE, WS)
     o.out, o.force = name, True
     return prune(parent, WS, o)
 
@@ -59,7 +60,9 @@ def get_bundle(run) -> Path:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     table = read_latency_table(TABLE)
-    summary: dict = {"table": describe(table), "threads": table.threads, "epochs": EPOCHS, "lr": LR, "check": {}}
+    base = resolve_run(BASELINE, WS).info
+    summary: dict = {"table": describe(table), "threads": table.threads, "epochs": EPOCHS, "lr": LR, "check": {},
+                     "run": BASELINE, "run_params": base.params, "run_test": base.test_accuracy}
     for fmt in table.probe.formats:
         lat = LatencyModel(table, fmt)
         rows = lat.check()
@@ -78,7 +81,7 @@ def main() -> None:
                                                           lr=LR))
         runs[f"lat-{frac:g}x"], runs[f"uni-{ratio:g}"] = budget, uniform
         plan.append((frac, target, budget, uniform, ratio))
-    dense = resolve_run("cifar-baseline", WS)
+    dense = resolve_run(BASELINE, WS)
     files = [get_bundle(dense)] + [get_bundle(r) for r in runs.values()]
     if "prepare" in sys.argv[1:]:  # prune and export only (compute; the timing wants an idle machine)
         print("prepared:", ", ".join(str(f) for f in files))
