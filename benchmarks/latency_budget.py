@@ -28,7 +28,7 @@ BASELINE = "cifar64-baseline"
 OUT = ROOT / "benchmarks/results/latency"
 TABLE = WORK / "table.json"
 FRACTIONS = (0.5, 0.3)
-EPOCHS, LR, THREADS, ROUNDS = 3, 3e-4, 2, 7
+EPOCHS, LR, THREADS, ROUNDS = 2, 3e-4, 2, 7
 
 
 def uniform_widths(lat: LatencyModel, ratio: float, round_to: int) -> dict[str, int]:

@@ -216,6 +216,21 @@ def latency_section() -> list[str] | None:
                         "goal ≤ 1.05", "uniform ratio at equal predicted latency", "uniform p50 ms [95 % CI]",
                         "uniform / budget", "params budget / uniform", "test % budget / uniform",
                         "budget − uniform (points ± paired s.e.)"], rows), ""]
+    rep = RES / "latency" / "repeats.json"
+    if rep.is_file():
+        passes = load(rep)["passes"]
+        lines += [f"**Why the targets are missed.** The same probe measured again {len(passes)} times "
+                  "(`benchmarks/latency_repeats.py`, `benchmarks/results/latency/repeats.json`): the median validation "
+                  "error per pass was " + ", ".join(f"{100 * q['fp32']['median_abs_error']:.1f}" for q in passes) +
+                  " % (fp32) and " + ", ".join(f"{100 * q['int8']['median_abs_error']:.1f}" for q in passes) +
+                  " % (int8); the prediction for the widths chosen at 0.5x was " +
+                  ", ".join(ms(q["fp32"]["predicted"]["0.5x"]) for q in passes) + " ms, and at 0.3x " +
+                  ", ".join(ms(q["fp32"]["predicted"]["0.3x"]) for q in passes) + " ms. One pass of the table moves "
+                  "that much on this shared 2-core machine, and the greedy search picks the widths where the table it "
+                  "was given runs low (narrow early layers, full late ones), so its own prediction is biased low. "
+                  "Uniform pruning at the same prediction measured well below it. Not done: measuring the table in "
+                  "several passes (median per file) and checking the chosen model on the device before accepting it, "
+                  "as NetAdapt does.", ""]
     small = RES / "latency32" / "table.json"
     if small.is_file():
         from edgeprune.latency_model import LatencyModel, median_abs_error
