@@ -55,10 +55,11 @@ def target(r: dict) -> str:
 
 
 def plain_twin(r: dict, runs: dict) -> dict | None:
-    skip = ("distill", "distill_alpha", "temperature", "teacher")
-    mine = {k: v for k, v in r["options"].items() if k not in skip}
+    """The run with r's options but no teacher (options a run's edgeprune did not have yet are not compared)."""
+    skip = {"distill", "distill_alpha", "temperature", "teacher"}
     for o in runs.values():
-        if not o["options"].get("distill") and {k: v for k, v in o["options"].items() if k not in skip} == mine:
+        shared = (set(r["options"]) & set(o["options"])) - skip
+        if not o["options"].get("distill") and all(r["options"][k] == o["options"][k] for k in shared):
             return o
     return None
 

@@ -169,6 +169,10 @@ def test_report_vs_control_and_recovery_are_paired():
     assert by["w90"]["vs control (points ± s.e.)"] == f"-5.00 ± {100 * se(plain.astype(float) - control):.2f}"
     assert by["w90-kd"]["recovery: kd − plain (points ± s.e.)"] == f"+2.00 ± {100 * se(kd.astype(float) - plain):.2f}"
     assert by["w90"]["recovery: kd − plain (points ± s.e.)"] == "-"  # not distilled
+    rows_in[1].options["latency_format"] = "fp32"  # an option the plain run's older edgeprune did not record
+    cols, rows = table_rows([*rows_in, other])
+    assert dict(zip(cols, rows[[r[0] for r in rows].index("w90-kd")]))["recovery: kd − plain (points ± s.e.)"] != "-"
+    del rows_in[1].options["latency_format"]
     other.options["lr"], other.keras_test_accuracy = 3e-4, 0.70  # now the twin, without kept test images: unpaired
     rows_in[0].options["steps"] = 3  # the plain twin must match every option but the teacher's
     cols, rows = table_rows([rows_in[1], other])

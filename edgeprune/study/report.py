@@ -36,7 +36,7 @@ def speedup(e: Entry, ref: dict[str, Entry], device: str) -> float | None:
     return base / mine if base and mine else None
 
 
-DISTILL_KEYS = ("distill", "distill_alpha", "temperature")
+DISTILL_KEYS = ("distill", "distill_alpha", "temperature", "teacher")
 
 
 def vs_control(e: Entry) -> str:
@@ -54,11 +54,12 @@ def plain_twin(e: Entry, entries: list[Entry]) -> Entry | None:
     """The entry fine-tuned exactly as ``e`` but without the teacher: same parent, method, format and options."""
     if not e.options or not e.options.get("distill"):
         return None
-    mine = {k: v for k, v in e.options.items() if k not in DISTILL_KEYS}
     for o in entries:
-        if (o is not e and o.options and not o.options.get("distill") and o.parent == e.parent and o.method == e.method
-                and o.format == e.format and o.sparse == e.sparse
-                and {k: v for k, v in o.options.items() if k not in DISTILL_KEYS} == mine):
+        if o is e or not o.options or o.options.get("distill"):
+            continue
+        shared = (set(e.options) & set(o.options)) - set(DISTILL_KEYS)  # options an older run did not have: not compared
+        if (o.parent == e.parent and o.method == e.method and o.format == e.format and o.sparse == e.sparse
+                and all(e.options[k] == o.options[k] for k in shared)):
             return o
     return None
 
