@@ -132,10 +132,6 @@ def cell_task(cell, parent_blob: bytes, parent_name: str, manifest_hash: str, si
 
     attempt = ray.get(attempts.start.remote(cell.key))
     _maybe_die(cell.key)
-    t_import = time.perf_counter()
-    from ...workbench.export import bundle  # noqa: F401  (TensorFlow: paid once per worker process)
-    from ...workbench.pruning import prune  # noqa: F401
-
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="edgeprune-cell-"))
     try:
@@ -161,7 +157,6 @@ def cell_task(cell, parent_blob: bytes, parent_name: str, manifest_hash: str, si
                 out["run"] = pack_folder(ws / rec.run)
             out["bundle"] = pack_folder(folder / "exports" / cell.key)
         out["seconds"] = time.perf_counter() - t0
-        out["import_seconds"] = t0 - t_import
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -239,7 +234,6 @@ def run(job, finished) -> None:
                 rec.executor, rec.node, rec.attempts = "ray", out["node"], out["attempt"]
                 rec.seconds = round(out["seconds"], 1)
                 rec.timing = {"connect_seconds": connect_s, "worker_seconds": round(out["seconds"], 2),
-                              "import_seconds": round(out["import_seconds"], 2),
                               "submitted_to_returned_seconds": round(time.perf_counter() - t0, 2),
                               "returned_bytes": len(out["run"] or b"") + len(out["bundle"] or b"")}
                 if not rec.error:
