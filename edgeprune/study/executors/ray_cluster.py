@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -197,6 +198,10 @@ def run(job, finished) -> None:
     connect(ray, o.address)
     connect_s = round(time.perf_counter() - t_connect, 2)
     pending: dict = {}
+    # Ctrl-C: Ray defers SIGINT around some of its own work (deserialising results), so a KeyboardInterrupt raised
+    # by Python's handler can be lost there; a flag set by our handler and read on every turn of the loop cannot
+    interrupted = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
     try:
         manifest, arrays = run_data(job.run, job.workspace, reporter)  # decoded once, here, for every cell
         reporter.log(f"ray: {ray.cluster_resources().get('CPU', 0):g} CPUs in the cluster; {len(job.cells)} cells, "
@@ -220,7 +225,9 @@ def run(job, finished) -> None:
         bench = ray.remote(bench_task).options(num_cpus=0, resources={o.bench_on: 1}, max_retries=o.max_retries) \
             if o.bench_on else None
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
+            if interrupted:
+                raise KeyboardInterrupt
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
             for ref in ready:
                 c, t0 = pending.pop(ref)
                 try:
@@ -265,9 +272,12 @@ def run(job, finished) -> None:
                     except (UserError, ray.exceptions.RayError) as exc:
                         rec.error = f"landing: {exc}"
                 finished(rec)
+        if interrupted:  # Ctrl-C while the last cell landed: the sweep is whole, but the user asked to stop
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         for ref in pending:
             ray.cancel(ref, force=True)
         raise
     finally:
+        signal.signal(signal.SIGINT, previous)
         ray.shutdown()
