@@ -159,7 +159,7 @@ def test_distillation_moves_the_student_toward_the_teacher(tiny_run):
     for kd in (False, True):
         student = build_cnn(3, 16, [4, 4, 8, 8], 8)
         divergence["start"] = float(distillation_loss(t, predict(student, x), 2.0))
-        cfg = FitConfig(epochs=8, batch_size=16, lr=1e-2, patience=0, augment="none",
+        cfg = FitConfig(epochs=20, batch_size=16, lr=1e-2, patience=0, augment="none",
                         distill=DistillSettings(alpha=0.0, temperature=2.0) if kd else None)
         fit(student, data, cfg, teacher=teacher if kd else None)
         divergence[kd] = float(distillation_loss(t, predict(student, x), 2.0))
