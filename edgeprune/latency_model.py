@@ -118,10 +118,10 @@ def median_abs_error(rows: list[CheckRow]) -> float | None:
 
 def describe(table: LatencyTable) -> str:
     """Where and how a table was measured, in one line."""
-    dev = table.device or {}
-    name = " ".join(str(dev.get("pi_model") or dev.get("cpu") or dev.get("machine") or "unknown").split())
+    from .device.sysinfo import device_label
+
     rt = table.runtime or {}
-    return (f"{name}{' (emulated)' if dev.get('emulated') else ''}, {rt.get('name', '?')} {rt.get('version', '')}, "
+    return (f"{device_label(table.device)}, {rt.get('name', '?')} {rt.get('version', '')}, "
             f"{table.threads or 'default'} thread(s)")
 
 

@@ -67,6 +67,15 @@ class BenchOptions:
                 raise UserError(f"--data {self.data} is neither a folder nor a regular file (.npz)")
 
 
+def crash_message(returncode: int) -> str:
+    """What a measuring child killed by a signal (negative return code) says of the file it was on."""
+    try:
+        sig = signal.Signals(-returncode).name
+    except ValueError:
+        sig = f"signal {-returncode}"
+    return f"the runtime crashed ({sig}) on this file"
+
+
 def run_child(spec: Spec, timeout_s: float) -> dict:
     """Run the worker for one spec; a crash or a hang becomes {'ok': False, 'error': ...}."""
     with tempfile.TemporaryDirectory(prefix="edgeprune-bench-") as tmp:
@@ -82,11 +91,7 @@ def run_child(spec: Spec, timeout_s: float) -> dict:
         except subprocess.TimeoutExpired:
             return {"ok": False, "error": f"timed out after {timeout_s:.0f} s"}
         if proc.returncode < 0:
-            try:
-                sig = signal.Signals(-proc.returncode).name
-            except ValueError:
-                sig = str(-proc.returncode)
-            return {"ok": False, "error": f"the runtime crashed ({sig}) on this file", "crashed": True}
+            return {"ok": False, "error": crash_message(proc.returncode), "crashed": True}
         try:
             out = json.loads(out_f.read_text()) if out_f.is_file() else None
         except (OSError, ValueError):

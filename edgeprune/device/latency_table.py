@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from ..progress import Reporter, Silent
 from ..readers import read_latency_table, read_probe
 from ..records import LatencyRow, LatencyTable
 from . import runtime as rt
+from .bench import crash_message
 from .sysinfo import device_info
 
 
@@ -61,10 +61,7 @@ def _run_child(items: list[dict], opts: MeasureOptions) -> tuple[list[dict], str
             proc = subprocess.run([*prefix, sys.executable, "-m", "edgeprune.device.latency_worker", str(spec_f),
                                    str(out_f)], capture_output=True, text=True, timeout=opts.timeout_s)
             if proc.returncode < 0:
-                try:
-                    why = f"the runtime crashed ({signal.Signals(-proc.returncode).name}) on this file"
-                except ValueError:
-                    why = f"the runtime crashed (signal {-proc.returncode}) on this file"
+                why = crash_message(proc.returncode)
             elif proc.returncode != 0:
                 why = f"the timing process failed (exit {proc.returncode}) on this file"
         except subprocess.TimeoutExpired:

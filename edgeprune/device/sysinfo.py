@@ -55,3 +55,13 @@ def device_info() -> dict:
         "pi_model": _read("/proc/device-tree/model"),
         "emulated": bool(os.environ.get("EDGEPRUNE_EMULATED")),
     }
+
+
+def device_label(dev: dict | None, threads=None) -> str:
+    """A device (as ``device_info`` describes it) in a few words: the Pi model or CPU, emulated or not, threads."""
+    dev = dev or {}
+    name = dev.get("pi_model") or dev.get("cpu") or dev.get("machine") or "unknown"
+    name = " ".join(str(name).split())
+    if dev.get("emulated"):
+        name += " (emulated)"
+    return f"{name}, {threads} thr" if threads else name

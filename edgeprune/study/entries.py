@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import methods
+from ..device.sysinfo import device_label
 from ..errors import UserError
 from ..jsonio import read_json
 from ..paths import is_inside
@@ -72,15 +73,6 @@ def pareto(points: list[tuple[float, float]]) -> list[int]:
             front.append(i)
             best = points[i][1]
     return front
-
-
-def device_label(dev: dict | None, threads=None) -> str:
-    dev = dev or {}
-    name = dev.get("pi_model") or dev.get("cpu") or dev.get("machine") or "unknown"
-    name = " ".join(str(name).split())
-    if dev.get("emulated"):
-        name += " (emulated)"
-    return f"{name}, {threads} thr" if threads else name
 
 
 def entries_from_bundle(folder: Path) -> list[Entry]:
