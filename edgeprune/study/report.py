@@ -36,6 +36,7 @@ def speedup(e: Entry, ref: dict[str, Entry], device: str) -> float | None:
     return base / mine if base and mine else None
 
 
+PREDICTED = "predicted (latency table)"
 DISTILL_KEYS = ("distill", "distill_alpha", "temperature", "teacher")
 
 
@@ -140,13 +141,9 @@ def pick(entries: list[Entry], max_gzip_mb: float | None, max_p50_ms: float | No
     if not entries:
         raise UserError("no results to pick from")
     devs = devices(entries)
-    if max_p50_ms is not None and not devs and any(e.predicted_ms is not None for e in entries):
-        # nothing measured yet: latency-budget runs carry the table's prediction, which is what they were made for
-        dev = "predicted"
-        for e in entries:
-            if e.predicted_ms is not None:
-                e.latency.setdefault(dev, {"p50": e.predicted_ms})
-        devs = [dev]
+    predicted = max_p50_ms is not None and not devs and any(e.predicted_ms is not None for e in entries)
+    if predicted:  # nothing measured yet: latency-budget runs carry the table's prediction, which they were made for
+        devs = [PREDICTED]
     if max_p50_ms is not None:
         if not devs:
             return Pick(None, "no latency was measured: pass bench JSON files, or drop --max-p50-ms")
@@ -161,11 +158,12 @@ def pick(entries: list[Entry], max_gzip_mb: float | None, max_p50_ms: float | No
             return Pick(None, f"latency was measured on several devices; name one with --device ({'; '.join(devs)})")
     scored = [e for e in entries if e.accuracy is not None]
     fits_size = [e for e in scored if max_gzip_mb is None or (e.gzip_bytes or 0) <= max_gzip_mb * 1024 * 1024]
-    fits_time = [e for e in scored if max_p50_ms is None or ((e.latency.get(dev) or {}).get("p50") or 1e18) <= max_p50_ms]
+    p50 = (lambda e: e.predicted_ms) if predicted else (lambda e: (e.latency.get(dev) or {}).get("p50"))
+    fits_time = [e for e in scored if max_p50_ms is None or (p50(e) or 1e18) <= max_p50_ms]
     both = [e for e in fits_size if e in fits_time]
     if both:
         best = max(both, key=lambda e: (e.accuracy, -(e.gzip_bytes or 0)))
-        lat = f", p50 {best.latency[dev]['p50']:.3f} ms on {dev}" if max_p50_ms is not None else ""
+        lat = f", p50 {p50(best):.3f} ms on {dev}" if max_p50_ms is not None else ""
         return Pick(best, f"{best.key}: accuracy {100 * best.accuracy:.2f}%, gzip {_kb(best.gzip_bytes)}{lat}")
     if not scored:
         return Pick(None, "no model with a measured accuracy")
