@@ -27,7 +27,7 @@ demo: venv
 	$(BIN)/edgeprune export baseline --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/baseline
 	$(BIN)/edgeprune export weight80 --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/weight80
 	$(BIN)/edgeprune export filter50 --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/filter50
-	$(BIN)/edgeprune bench $(DEMO)/exports/*/*.tflite --runs 200 --json $(DEMO)/bench.json
+	$(BIN)/edgeprune bench $(DEMO)/exports/*/*.tflite --rounds 5 --json $(DEMO)/bench.json
 	$(BIN)/edgeprune report $(DEMO)/exports $(DEMO)/bench.json --out $(DEMO)/report
 
 clean:

@@ -189,7 +189,7 @@ def main() -> int:
         if not files:
             raise CheckError(f"{b} holds no .tflite files")
         x86 = CACHE / "x86.json"
-        common = ["bench", *map(str, files), "--runs", "5", "--warmup", "1", "--rounds", "1", "--threads", "2", "--predictions",
+        common = ["bench", *map(str, files), "--runs", "5", "--warmup", "1", "--rounds", "1", "--min-time", "0", "--threads", "2", "--predictions",
                   "--force", "-q"]
         run([str(ROOT / ".venv" / "bin" / "edgeprune"), *common, "--json", str(x86)], "the x86 bench")
         py = str(root / "usr" / "bin" / "python3.11")

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from . import methods
-from .device.defaults import DEFAULT_ROUNDS
+from .device.defaults import DEFAULT_MIN_TIME_S, DEFAULT_ROUNDS
 from .errors import UserError
 from .formats import FORMATS
 from .workspace import DEFAULT_WORKSPACE
@@ -358,7 +358,8 @@ def bench(
     data: Optional[Path] = typer.Option(None, help="testset .npz or a folder of class folders (default: the bundle's testset.npz)."),
     threads: str = typer.Option("all", help="Thread counts, e.g. 1,2,4 (default: all cores)."),
     warmup: int = typer.Option(10, help="Untimed runs before timing."),
-    runs: int = typer.Option(100, help="Timed runs at batch 1, per round."),
+    runs: int = typer.Option(100, help="Timed runs at batch 1, per round (at least; see --min-time)."),
+    min_time: float = typer.Option(DEFAULT_MIN_TIME_S, "--min-time", help="Seconds of timed runs per file per round, at least (a short model's 100 runs last milliseconds, and one burst of other work moves their median)."),
     rounds: int = typer.Option(DEFAULT_ROUNDS, help="Interleaved rounds: every file once per round, each in a fresh process; p50 and speed-ups get 95 % intervals."),
     self_check: bool = typer.Option(False, "--self-check", help="Bench the first file twice per round: the interval of identical files, i.e. the resolution."),
     no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Use the built-in kernels without XNNPACK."),
@@ -378,7 +379,7 @@ def bench(
     from .ui import RichReporter, console, kb, pct, table
 
     opts = BenchOptions(threads=_parse_threads(threads), xnnpack=not no_xnnpack, warmup=warmup, runs=runs,
-                        data=str(data) if data else None, runtime=runtime, max_images=max_images,
+                        min_time_s=min_time, data=str(data) if data else None, runtime=runtime, max_images=max_images,
                         predictions=predictions, timeout_s=timeout, rounds=rounds, self_check=self_check)
     opts.check()
     check_outputs(json_out, csv_out, append, force)

@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
 from conftest import ROOT, run_cli
 
 from edgeprune.device.bench import BenchOptions, bench
+from edgeprune.errors import UserError
 
 BLOCK_TF = textwrap.dedent("""
     import sys
@@ -29,8 +31,8 @@ JSON_FIELDS = ("accuracy", "bytes", "gzip_bytes", "latency_ms", "images_per_s", 
 
 def test_bench_prints_table_and_writes_every_field(tiny_bundle, tmp_path):
     out = tmp_path / "b.json"
-    proc = run_cli("bench", str(tiny_bundle / "fp32.tflite"), str(tiny_bundle / "int8.tflite"), "--runs", "20",
-                   "--json", str(out), "--csv", str(tmp_path / "b.csv"))
+    proc = run_cli("bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"), str(tiny_bundle / "int8.tflite"), "--runs", "20",
+                   "--rounds", "2", "--json", str(out), "--csv", str(tmp_path / "b.csv"))
     assert proc.returncode == 0, proc.stderr
     assert "fp32.tflite" in proc.stdout and "int8.tflite" in proc.stdout and "speed-up" in proc.stdout
     doc = json.loads(out.read_text())
@@ -51,7 +53,7 @@ def test_bench_prints_table_and_writes_every_field(tiny_bundle, tmp_path):
     lines = (tmp_path / "b.csv").read_text().splitlines()
     assert len(lines) == 3 and lines[0].startswith("model,format,threads")
     # --append adds rows instead of replacing them
-    proc = run_cli("bench", str(tiny_bundle / "fp32.tflite"), "--runs", "5", "--threads", "1,2", "--json", str(out), "--append",
+    proc = run_cli("bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"), "--runs", "5", "--threads", "1,2", "--json", str(out), "--append",
                    "--rounds", "1")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(out.read_text())["results"]
@@ -70,12 +72,27 @@ def test_rounds_give_intervals_and_the_self_check_its_resolution(tiny_bundle, tm
     assert ref.speedup == 1.0 and ref.speedup_ci is None  # the reference itself
     assert other.speedup_ci[0] <= other.speedup <= other.speedup_ci[1]
     assert again.self_check and again.speedup_ci is not None and isinstance(again.speedup_resolved, bool)
-    proc = run_cli("bench", *map(str, files), "--rounds", "2", "--runs", "10", "--self-check", "--json",
+    proc = run_cli("bench", "--min-time", "0", *map(str, files), "--rounds", "2", "--runs", "10", "--self-check", "--json",
                    str(tmp_path / "r.json"))
     assert proc.returncode == 0, proc.stderr
     assert "resolution: the same file measured twice" in proc.stdout and "median of 2 rounds" in proc.stdout
     rows = json.loads((tmp_path / "r.json").read_text())["results"]
     assert all("times_ms" not in r for r in rows) and rows[2]["self_check"] is True
+
+
+def test_min_time_keeps_timing_past_runs_until_it_has_passed():
+    from edgeprune.device.measure import _time_runs
+
+    calls = []
+    invoke = lambda: (calls.append(1), time.sleep(0.002))  # noqa: E731
+    ms = _time_runs(lambda x: None, invoke, None, runs=5, min_time_s=0.0)
+    assert len(ms) == 5 == len(calls) and all(t >= 2.0 for t in ms)
+    calls.clear()
+    t0 = time.perf_counter()
+    ms = _time_runs(lambda x: None, invoke, None, runs=5, min_time_s=0.1)
+    assert time.perf_counter() - t0 >= 0.1 and 10 < len(ms) == len(calls) <= 60
+    with pytest.raises(UserError, match="--min-time"):
+        BenchOptions(min_time_s=-1).check()
 
 
 def test_bench_runs_with_tensorflow_unimportable(tiny_bundle, tmp_path):
@@ -87,7 +104,7 @@ def test_bench_runs_with_tensorflow_unimportable(tiny_bundle, tmp_path):
     assert probe.returncode == 0
     check = subprocess.run([sys.executable, "-c", "import tensorflow"], env={**os.environ, **env}, capture_output=True)
     assert check.returncode != 0  # the block works
-    proc = run_cli("bench", str(tiny_bundle / "int8.tflite"), "--runs", "5", "--rounds", "1", "--json", str(tmp_path / "b.json"),
+    proc = run_cli("bench", "--min-time", "0", str(tiny_bundle / "int8.tflite"), "--runs", "5", "--rounds", "1", "--json", str(tmp_path / "b.json"),
                    env=env)
     assert proc.returncode == 0, proc.stderr
     r = json.loads((tmp_path / "b.json").read_text())["results"][0]
@@ -130,7 +147,7 @@ def test_faults_are_errors_for_that_model_only(tiny_bundle, tmp_path):
     r = bench([tiny_bundle / "fp32.tflite"], BenchOptions(runs=3, warmup=0, data=str(tmp_path / "evil.npz"))).rows[0]
     assert r.error and "pickle" in r.error.lower() or "readable" in r.error
     # the CLI: one line per failed model, exit code 1 since some failed
-    proc = run_cli("bench", str(tiny_bundle / "fp32.tflite"), str(bad["random"]), "--runs", "3", "--rounds", "1")
+    proc = run_cli("bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"), str(bad["random"]), "--runs", "3", "--rounds", "1")
     assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
     assert "random.tflite" in proc.stdout and "TFL3" in proc.stdout
 

@@ -139,7 +139,7 @@ def test_a_fifo_in_a_manifest_or_as_data_does_not_hang(tiny_run, tiny_bundle, tm
     assert_user_error(proc, "not a regular file")
     fifo = tmp_path / "data.npz"
     os.mkfifo(fifo)
-    proc = run_cli("bench", str(tiny_bundle / "fp32.tflite"), "--data", str(fifo), timeout=120)
+    proc = run_cli("bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"), "--data", str(fifo), timeout=120)
     assert_user_error(proc, "neither a folder nor a regular file")
 
 
@@ -157,7 +157,7 @@ def test_bench_timeout_is_an_option(tiny_bundle, tmp_path, monkeypatch):
     row = bench([tiny_bundle / "fp32.tflite"], BenchOptions(runs=1, warmup=0, runtime="ai-edge-litert",
                                                             timeout_s=3)).rows[0]
     assert "timed out after 3 s" in row.error
-    assert_user_error(run_inproc("bench", str(tiny_bundle / "fp32.tflite"), "--timeout", "0"), "--timeout")
+    assert_user_error(run_inproc("bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"), "--timeout", "0"), "--timeout")
 
 
 # --- 5. the decode cache never mixes datasets --------------------------------------------------------------------------
@@ -262,7 +262,7 @@ def test_bench_refuses_labels_outside_the_classes(tiny_bundle, tmp_path):
     (b / "labels.txt").write_text("a\nb\n")
     row = bench([b / "fp32.tflite"], BenchOptions(runs=1, warmup=0)).rows[0]
     assert "names 2 classes but the model has 3 outputs" in row.error
-    assert_user_error(run_inproc("bench", str(tiny_bundle / "fp32.tflite"), "--max-images", "-1"), "--max-images")
+    assert_user_error(run_inproc("bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"), "--max-images", "-1"), "--max-images")
 
 
 # --- 9. images of more than 8 bits -------------------------------------------------------------------------------------
@@ -475,12 +475,12 @@ def test_report_on_malformed_files(tiny_bundle, tmp_path):
 
 def test_bench_checks_its_outputs_before_measuring(tiny_bundle, tmp_path):
     (tmp_path / "dir.json").mkdir()
-    assert_user_error(run_inproc("bench", str(tiny_bundle / "fp32.tflite"), "--json", str(tmp_path / "dir.json")),
+    assert_user_error(run_inproc("bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"), "--json", str(tmp_path / "dir.json")),
                       "is a folder")
     (tmp_path / "old.json").write_text("{}")
-    assert_user_error(run_inproc("bench", str(tiny_bundle / "fp32.tflite"), "--json", str(tmp_path / "old.json")),
+    assert_user_error(run_inproc("bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"), "--json", str(tmp_path / "old.json")),
                       "--force")
-    assert_user_error(run_inproc("bench", str(tiny_bundle / "fp32.tflite"), "--json", str(tmp_path / "old.json"),
+    assert_user_error(run_inproc("bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"), "--json", str(tmp_path / "old.json"),
                                  "--append"), "not a bench results file")
     assert (tmp_path / "old.json").read_text() == "{}"
 
@@ -569,13 +569,13 @@ def test_fuzz_every_file_reading_command(tiny_run, tiny_bundle, tmp_path):
         (sens, ["prune", str(run_dir), "--method", "filter", "--sensitivity", str(sens), "--out", "p", "-w", str(ws)], 2),
         (sens, ["report", str(sens), "--out", str(out)], "warn"),
         (bench_json, ["report", str(bench_json), "--out", str(out)], "warn"),
-        (bench_json, ["bench", str(bundle / "fp32.tflite"), "--json", str(bench_json), "--append", "--runs", "1"], 2),
+        (bench_json, ["bench", "--min-time", "0", str(bundle / "fp32.tflite"), "--json", str(bench_json), "--append", "--runs", "1"], 2),
         (results, ["report", str(results), "--out", str(out)], "warn"),
         (bundle / "export.json", ["report", str(bundle), "--out", str(out)], "warn"),
-        (bundle / "export.json", ["bench", str(bundle / "fp32.tflite"), "--runs", "1", "--warmup", "0"], "row"),
+        (bundle / "export.json", ["bench", "--min-time", "0", str(bundle / "fp32.tflite"), "--runs", "1", "--warmup", "0"], "row"),
         (bundle / "model.json", ["report", str(bundle), "--out", str(out)], "warn"),
-        (bundle / "labels.txt", ["bench", str(bundle / "int8.tflite"), "--runs", "1", "--warmup", "0"], "row"),
-        (bundle / "testset.npz", ["bench", str(bundle / "int8.tflite"), "--runs", "1", "--warmup", "0"], "row"),
+        (bundle / "labels.txt", ["bench", "--min-time", "0", str(bundle / "int8.tflite"), "--runs", "1", "--warmup", "0"], "row"),
+        (bundle / "testset.npz", ["bench", "--min-time", "0", str(bundle / "int8.tflite"), "--runs", "1", "--warmup", "0"], "row"),
     ]
     checked = 0
     for target, args, expect in cases:

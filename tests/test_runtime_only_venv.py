@@ -19,7 +19,7 @@ def test_bench_from_a_runtime_only_venv(tiny_bundle, tmp_path):
     assert "ai-edge-litert" in installed and "edgeprune" in installed
     assert not installed & {"tensorflow", "tf-keras", "keras", "tensorflow-model-optimization"}
     out = tmp_path / "b.json"
-    proc = subprocess.run([str(venv / "bin" / "edgeprune"), "bench", str(tiny_bundle / "fp32.tflite"),
+    proc = subprocess.run([str(venv / "bin" / "edgeprune"), "bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"),
                            str(tiny_bundle / "int8.tflite"), "--runs", "5", "--json", str(out)],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

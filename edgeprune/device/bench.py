@@ -38,6 +38,7 @@ class BenchOptions:
     xnnpack: bool = True
     warmup: int = 10
     runs: int = 100
+    min_time_s: float = 0.0  # per file per round: time at least `runs` runs and at least this long
     data: str | None = None
     runtime: str | None = None
     max_images: int | None = None
@@ -55,6 +56,8 @@ class BenchOptions:
             raise UserError("--rounds must be between 1 and 1000")
         if self.max_images is not None and self.max_images < 1:
             raise UserError("--max-images must be at least 1 (leave it out to score every image)")
+        if not 0 <= self.min_time_s <= 3600:
+            raise UserError("--min-time must be between 0 and 3600 seconds")
         if not self.timeout_s > 0:
             raise UserError("--timeout must be a positive number of seconds")
         if any(t is not None and t < 1 for t in self.threads):
@@ -142,7 +145,8 @@ def _measure_row(model: Path, threads: int | None, opts: BenchOptions, device: d
         row["bytes"], row["gzip_bytes"] = len(data), gzip_size(data)
     row["temperature_c_before"] = cpu_temperature_c()
     spec = Spec(model=str(model), threads=threads or os.cpu_count(), xnnpack=opts.xnnpack, runtime=opts.runtime,
-                data=opts.data, warmup=opts.warmup, runs=opts.runs, max_images=opts.max_images,
+                data=opts.data, warmup=opts.warmup, runs=opts.runs, min_time_s=opts.min_time_s,
+                max_images=opts.max_images,
                 predictions=opts.predictions, score=score)
     result = run_child(spec, opts.timeout_s)
     tried = [opts.runtime or os.environ.get("EDGEPRUNE_RUNTIME") or (rt.available() or ["?"])[0]]

@@ -1,6 +1,10 @@
-"""The bench's default number of interleaved rounds (`edgeprune bench --rounds`). Measured on the shared 2-core
-development machine (README, `edgeprune bench`): with 5 rounds of 1,000 runs the p50 intervals are within about
-0.5 %, while the ratio of two copies of one file came out 0.95-1.04 with intervals up to +-6 %, since the noise
-between processes there is bursty. Five rounds keep a bench call short and still show that noise.
+"""The bench's defaults for `edgeprune bench --rounds` and `--min-time`, measured on the shared 2-core development
+machine (BENCHMARKS.md, "Timing resolution"; `benchmarks/bench_resolution.py`).
+
+A 32 px model runs in about 0.2 ms, so 100 runs last 20 ms: one burst of other work moves their median, and the first
+hundred runs after loading were also slower (0.34 against 0.19 ms at steady state). Timing each file for at least
+0.5 s per round, in 11 rounds, brought two copies of one file within about 1.5 % of each other, intervals included;
+100 runs in 5 rounds gave intervals as wide as 0.58-1.70.
 """
-DEFAULT_ROUNDS = 5
+DEFAULT_ROUNDS = 11
+DEFAULT_MIN_TIME_S = 0.5

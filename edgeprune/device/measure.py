@@ -26,6 +26,7 @@ class Spec:
     data: str | None = None  # .npz path or folder
     warmup: int = 10
     runs: int = 100
+    min_time_s: float = 0.0  # keep timing past `runs` until this much time has passed (a burst then moves no p50)
     max_images: int | None = None
     predictions: bool = False  # return the top-1 of every image (export verification)
     score: bool = True  # score accuracy (once per file is enough: later rounds only time)
@@ -126,14 +127,7 @@ def measure(spec: Spec) -> dict:
     for _ in range(spec.warmup):
         set_input(sample)
         invoke()
-    times = np.empty(spec.runs)
-    clock = time.perf_counter_ns
-    for i in range(spec.runs):
-        s = clock()
-        set_input(sample)
-        invoke()
-        times[i] = clock() - s
-    ms = times / 1e6
+    ms = _time_runs(set_input, invoke, sample, spec.runs, spec.min_time_s)
     out["latency_ms"] = percentiles(ms)
     out["times_ms"] = ms.tolist()  # the raw timings: bench pools them over rounds, and drops them from its rows
     out["images_per_s"] = 1000.0 / out["latency_ms"]["mean"]
@@ -162,6 +156,23 @@ def measure(spec: Spec) -> dict:
 
     out["tensorflow_imported"] = "tensorflow" in sys.modules  # true only when tf.lite was the runtime
     return out
+
+
+MAX_RUNS = 200_000
+
+
+def _time_runs(set_input, invoke, sample, runs: int, min_time_s: float) -> np.ndarray:
+    """Per-run times (ms) of at least ``runs`` runs that together span at least ``min_time_s`` seconds: a short
+    model's 100 runs last a few milliseconds, so one burst of other work would move their median."""
+    clock = time.perf_counter_ns
+    times: list[int] = []
+    end = clock() + int(min_time_s * 1e9)
+    while len(times) < runs or (clock() < end and len(times) < MAX_RUNS):
+        s = clock()
+        set_input(sample)
+        invoke()
+        times.append(clock() - s)
+    return np.asarray(times, dtype=np.float64) / 1e6
 
 
 def _short(exc: BaseException) -> str:
