@@ -161,7 +161,7 @@ def check_latency_measure(q: str, root: Path, py: str, env: dict) -> str:
     p = probe()
     table = CACHE / "latency-aarch64.json"
     run([q, "-L", str(root), py, "-m", "edgeprune", "latency", "measure", str(p), "--json", str(table), "--threads",
-         "2", "--runs", "3", "--force", "-q"], "the emulated aarch64 latency measure", env=env)
+         "2", "--runs", "3", "--min-time", "0", "--passes", "1", "--force", "-q"], "the emulated aarch64 latency measure", env=env)
     doc = json.loads(table.read_text())
     bad = [r for r in doc["rows"] if r.get("error") or not r.get("p50_ms")]
     if bad:

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from . import methods
-from .device.defaults import DEFAULT_MIN_TIME_S, DEFAULT_ROUNDS
+from .device.defaults import DEFAULT_MIN_TIME_S, DEFAULT_ROUNDS, LATENCY_MIN_TIME_S, LATENCY_PASSES, LATENCY_RUNS
 from .errors import UserError
 from .formats import FORMATS
 from .workspace import DEFAULT_WORKSPACE
@@ -243,7 +243,9 @@ def latency_measure(
     probe: Path = typer.Argument(..., help="The probe folder (`edgeprune latency probe`)."),
     json_out: Path = typer.Option(..., "--json", help="The table to write; an interrupted run resumes from it."),
     threads: Optional[int] = typer.Option(None, help="Interpreter threads (as the model will run)."),
-    runs: int = typer.Option(50, help="Timed runs per segment file (whole-model files get 4x)."),
+    runs: int = typer.Option(LATENCY_RUNS, help="Timed runs per segment file per pass, at least (whole-model files get 4x)."),
+    min_time: float = typer.Option(LATENCY_MIN_TIME_S, "--min-time", help="Seconds of timed runs per file per pass, at least."),
+    passes: int = typer.Option(LATENCY_PASSES, help="Passes over every file, each in its own shuffled order; a file's time is the median of its passes."),
     per_child: int = typer.Option(25, help="Files timed per child process."),
     no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Time the reference kernels."),
     runtime: Optional[str] = typer.Option(None, help="ai-edge-litert, tflite-runtime or tensorflow."),
@@ -256,7 +258,8 @@ def latency_measure(
     from .latency_model import describe
     from .ui import RichReporter, console
 
-    table = measure_probe(probe, json_out, MeasureOptions(threads=threads, runs=runs, per_child=per_child,
+    table = measure_probe(probe, json_out, MeasureOptions(threads=threads, runs=runs, min_time_s=min_time,
+                                                          passes=passes, per_child=per_child,
                                                           xnnpack=not no_xnnpack, runtime=runtime, timeout_s=timeout,
                                                           force=force), RichReporter(quiet))
     bad = [r for r in table.rows if r.error]

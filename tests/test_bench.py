@@ -81,15 +81,15 @@ def test_rounds_give_intervals_and_the_self_check_its_resolution(tiny_bundle, tm
 
 
 def test_min_time_keeps_timing_past_runs_until_it_has_passed():
-    from edgeprune.device.measure import _time_runs
+    from edgeprune.device.measure import time_runs
 
     calls = []
     invoke = lambda: (calls.append(1), time.sleep(0.002))  # noqa: E731
-    ms = _time_runs(lambda x: None, invoke, None, runs=5, min_time_s=0.0)
+    ms = time_runs(lambda x: None, invoke, None, runs=5, min_time_s=0.0)
     assert len(ms) == 5 == len(calls) and all(t >= 2.0 for t in ms)
     calls.clear()
     t0 = time.perf_counter()
-    ms = _time_runs(lambda x: None, invoke, None, runs=5, min_time_s=0.1)
+    ms = time_runs(lambda x: None, invoke, None, runs=5, min_time_s=0.1)
     assert time.perf_counter() - t0 >= 0.1 and 10 < len(ms) == len(calls) <= 60
     with pytest.raises(UserError, match="--min-time"):
         BenchOptions(min_time_s=-1).check()

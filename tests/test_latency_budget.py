@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import assert_user_error, run_inproc
 
@@ -65,23 +66,31 @@ def test_measure_needs_no_tensorflow_resumes_and_times_every_file(tiny_probe, tm
     folder, m = tiny_probe
     table = tmp_path / "table.json"
     code = ("import sys; from edgeprune.device.latency_table import measure_probe, MeasureOptions; "
-            f"measure_probe({str(folder)!r}, {str(table)!r}, MeasureOptions(threads=1, runs=5, per_child=7)); "
+            f"measure_probe({str(folder)!r}, {str(table)!r}, MeasureOptions(threads=1, runs=5, min_time_s=0, "
+            "passes=2, per_child=7)); "
             "assert 'tensorflow' not in sys.modules, 'the device side imported TensorFlow'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     tab = read_latency_table(table)
-    assert {r.file for r in tab.rows} == {f.file for f in m.files}
+    assert [r.file for r in tab.rows] == [f.file for f in m.files]  # in the manifest's order
     assert all(r.error is None and r.p50_ms > 0 for r in tab.rows) and tab.threads == 1
-    # an interrupted run: half the rows are gone; measuring again times only those
+    for r in tab.rows:  # two passes each, the entry their median
+        assert len(r.p50_passes) == 2 and r.p50_ms == pytest.approx(float(np.median(r.p50_passes)))
+        assert r.runs >= 10
+    # an interrupted run: half the rows are gone and one has only its first pass; measuring again times only those
     doc = json.loads(table.read_text())
     kept = doc["rows"][: len(doc["rows"]) // 2]
+    kept[0] = {**kept[0], "p50_passes": kept[0]["p50_passes"][:1], "p50_ms": kept[0]["p50_passes"][0]}
     doc["rows"] = kept
     table.write_text(json.dumps(doc))
-    again = run_inproc("latency", "measure", str(folder), "--json", str(table), "--threads", "1", "--runs", "5")
+    again = run_inproc("latency", "measure", str(folder), "--json", str(table), "--threads", "1", "--runs", "5",
+                       "--min-time", "0", "--passes", "2")
     assert again.returncode == 0, again.stderr
-    assert f"{len(kept)} of {len(m.files)} files already timed" in again.stdout + again.stderr
+    assert f"{len(kept) - 1} of {len(m.files)} files timed in all 2 passes" in again.stdout + again.stderr
     after = {r["file"]: r for r in json.loads(table.read_text())["rows"]}
-    assert len(after) == len(m.files) and all(after[r["file"]] == r for r in kept)
+    assert len(after) == len(m.files) and all(after[r["file"]] == r for r in kept[1:])
+    first = after[kept[0]["file"]]
+    assert len(first["p50_passes"]) == 2 and first["p50_passes"][0] == kept[0]["p50_passes"][0]
     # another thread count is another table: refused without --force
     assert_user_error(run_inproc("latency", "measure", str(folder), "--json", str(table), "--threads", "2"),
                       "not this probe's table")

@@ -8,3 +8,11 @@ hundred runs after loading were also slower (0.34 against 0.19 ms at steady stat
 """
 DEFAULT_ROUNDS = 11
 DEFAULT_MIN_TIME_S = 0.5
+
+# `edgeprune latency measure`: every probe file is timed in PASSES passes, each in its own shuffled order and fresh
+# processes, and its table entry is the median of the passes. One pass moved by about 10 % between repeats on this
+# machine (BENCHMARKS.md, the latency section), and the search for widths picks wherever a table runs low.
+LATENCY_PASSES = 3
+LATENCY_RUNS = 20  # timed runs per file per pass, at least (whole-model variants get 4x)
+LATENCY_MIN_TIME_S = 0.1  # and at least this long
+LATENCY_WARMUP_S = 0.05  # untimed, after the first 10 runs, past the slow start of a freshly loaded model

@@ -1,14 +1,17 @@
 """`edgeprune latency measure PROBE --json TABLE`: time every probe file on this device (no TensorFlow).
 
 Files are timed in child processes, several per child so the start-up is paid rarely; a file that crashes the
-runtime is one error row and the next child goes on with the rest. The table is written after every child, so an
-interrupted run resumes from the same --json.
+runtime is one error row and the next child goes on with the rest. Every file is timed in several passes, each pass
+in its own shuffled order, and its p50 is the median of the passes: one pass on a busy machine moves by ~10 %. The
+table is written after every child, so an interrupted run resumes from the same --json.
 """
 from __future__ import annotations
 
 import json
 import os
+import random
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,14 +27,18 @@ from ..readers import read_latency_table, read_probe
 from ..records import LatencyRow, LatencyTable
 from . import runtime as rt
 from .bench import crash_message
+from .defaults import LATENCY_MIN_TIME_S, LATENCY_PASSES, LATENCY_RUNS, LATENCY_WARMUP_S
 from .sysinfo import device_info
 
 
 @dataclass
 class MeasureOptions:
     threads: int | None = None
-    runs: int = 50  # timed runs per segment file; whole-model variants get 4x
+    runs: int = LATENCY_RUNS  # timed runs per segment file per pass, at least; whole-model variants get 4x
+    min_time_s: float = LATENCY_MIN_TIME_S  # and for at least this long
+    passes: int = LATENCY_PASSES  # each file's p50 is the median over passes (each in its own shuffled order)
     warmup: int = 10
+    warmup_s: float = LATENCY_WARMUP_S
     per_child: int = 25
     xnnpack: bool = True
     runtime: str | None = None
@@ -43,6 +50,10 @@ class MeasureOptions:
             raise UserError(f"--threads must be between 1 and 256, got {self.threads}")
         if not 1 <= self.runs <= 100000:
             raise UserError(f"--runs must be between 1 and 100000, got {self.runs}")
+        if not 1 <= self.passes <= 100:
+            raise UserError(f"--passes must be between 1 and 100, got {self.passes}")
+        if not 0 <= self.min_time_s <= 60:
+            raise UserError(f"--min-time must be between 0 and 60 seconds, got {self.min_time_s}")
         if not 1 <= self.per_child <= 10000:
             raise UserError(f"--per-child must be between 1 and 10000, got {self.per_child}")
         if not self.timeout_s > 0:
@@ -54,7 +65,8 @@ def _run_child(items: list[dict], opts: MeasureOptions) -> tuple[list[dict], str
     with tempfile.TemporaryDirectory(prefix="edgeprune-latency-") as tmp:
         spec_f, out_f = Path(tmp) / "spec.json", Path(tmp) / "out.jsonl"
         spec_f.write_text(json.dumps({"files": items, "threads": opts.threads, "xnnpack": opts.xnnpack,
-                                      "warmup": opts.warmup, "runtime": opts.runtime}))
+                                      "warmup": opts.warmup, "runtime": opts.runtime,
+                                      "min_time_s": opts.min_time_s, "warmup_s": opts.warmup_s}))
         prefix = shlex.split(os.environ.get("EDGEPRUNE_WORKER_PREFIX", ""))  # e.g. qemu under pi-check
         why = None
         try:
@@ -95,41 +107,81 @@ def measure_probe(probe_folder: str | Path, json_out: str | Path, opts: MeasureO
                 and old.runtime.get("name") == runtime.name and old.xnnpack == opts.xnnpack)
         if same and not opts.force:
             done = {r.file: r for r in old.rows if r.error is None}
-            reporter.log(f"resuming {json_out}: {len(done)} of {len(manifest.files)} files already timed")
+            full = sum(1 for r in done.values() if len(passes_of(r)) >= opts.passes)
+            reporter.log(f"resuming {json_out}: {full} of {len(manifest.files)} files timed in all {opts.passes} passes")
         elif not opts.force:
             raise UserError(f"{json_out} exists and is not this probe's table at these threads; pass --force to replace it")
     table = LatencyTable(probe=manifest, threads=opts.threads, device=device_info(),
                          runtime={"name": runtime.name, "version": runtime.version}, xnnpack=opts.xnnpack,
                          rows=list(done.values()), edgeprune=__version__)
-    todo = []
+    rows = {r.file: r for r in table.rows}
+    todo: list[list[dict]] = [[] for _ in range(opts.passes)]  # per pass, the files it still has to time
     for f in manifest.files:
-        if f.file in done:
+        have = len(passes_of(done[f.file])) if f.file in done else 0
+        if have >= opts.passes:
             continue
         path = safe_join(folder / "files", f.file)  # a manifest never sends us outside its folder
         if not path.is_file():
-            table.rows.append(LatencyRow(file=f.file, error="file missing from the probe bundle"))
+            rows[f.file] = LatencyRow(file=f.file, error="file missing from the probe bundle")
             continue
-        todo.append({"file": f.file, "path": str(path), "runs": opts.runs * (4 if f.kind == "variant" else 1)})
-    reporter.task(f"timing {len(todo)} probe files", len(todo))
-    write_json(json_out, table.to_dict())
-    while todo:
-        batch = todo[: opts.per_child]
-        rows, why = _run_child(batch, opts)
-        finished = {r.get("file") for r in rows}
-        for r in rows:
-            if r.get("file") in {b["file"] for b in batch}:
-                table.rows.append(LatencyRow(file=r["file"], p50_ms=r.get("p50_ms"), p90_ms=r.get("p90_ms"),
-                                             runs=r.get("runs"), error=r.get("error")))
-        rest = [b for b in batch if b["file"] not in finished]
-        if rest and why:  # the first unfinished file is the one the child died on
-            table.rows.append(LatencyRow(file=rest[0]["file"], error=why))
-            rest = rest[1:]
-        elif rest:
-            for b in rest:
-                table.rows.append(LatencyRow(file=b["file"], error="the timing process stopped before this file"))
-            rest = []
-        todo = rest + todo[len(batch):]
-        reporter.advance(len(batch) - len(rest))
-        write_json(json_out, table.to_dict())  # after every child: an interruption resumes from here
+        for k in range(have, opts.passes):
+            todo[k].append({"file": f.file, "path": str(path), "runs": opts.runs * (4 if f.kind == "variant" else 1)})
+    for k, items in enumerate(todo):  # each pass in its own order: a slow spell lands on other files each time
+        random.Random(k).shuffle(items)
+    total = sum(len(t) for t in todo)
+    reporter.task(f"timing {len({i['file'] for t in todo for i in t})} probe files in {opts.passes} passes", total)
+    _save(json_out, table, rows)
+    for items in todo:
+        while items:
+            batch = items[: opts.per_child]
+            got, why = _run_child(batch, opts)
+            asked = {b["file"] for b in batch}
+            finished = set()
+            for r in got:
+                if r.get("file") in asked and r["file"] not in finished:
+                    finished.add(r["file"])
+                    rows[r["file"]] = _add_pass(rows.get(r["file"]), r)
+            rest = [b for b in batch if b["file"] not in finished]
+            if rest and why:  # the first unfinished file is the one the child died on
+                rows[rest[0]["file"]] = LatencyRow(file=rest[0]["file"], error=why)
+                rest = rest[1:]
+            elif rest:
+                for b in rest:
+                    rows[b["file"]] = LatencyRow(file=b["file"], error="the timing process stopped before this file")
+                rest = []
+            failed = {f for f, r in rows.items() if r.error}
+            items[:] = [b for b in rest + items[len(batch):] if b["file"] not in failed]
+            reporter.advance(len(batch) - len(rest))
+            _save(json_out, table, rows)  # after every child: an interruption resumes from here
     reporter.done()
+    table.rows = _ordered(manifest, rows)
     return table
+
+
+def passes_of(row: LatencyRow) -> list[float]:
+    """The p50 of each pass so far (a table from before passes holds one, its p50)."""
+    if row.error or row.p50_ms is None:
+        return []
+    return list(row.p50_passes) if row.p50_passes else [row.p50_ms]
+
+
+def _add_pass(row: LatencyRow | None, result: dict) -> LatencyRow:
+    """The row with one more pass: its p50 the median of the passes' p50s; an error ends the file."""
+    if result.get("error") or result.get("p50_ms") is None:
+        return LatencyRow(file=result["file"], error=result.get("error") or "no time was recorded")
+    p50s = (passes_of(row) if row else []) + [result["p50_ms"]]
+    p90s = (list(row.p90_passes or []) if row and row.p90_ms is not None else []) + [result.get("p90_ms")]
+    return LatencyRow(file=result["file"], p50_ms=statistics.median(p50s), p50_passes=p50s,
+                      p90_ms=statistics.median([v for v in p90s if v is not None]) if any(v is not None for v in p90s) else None,
+                      p90_passes=[v for v in p90s if v is not None],
+                      runs=(row.runs or 0 if row else 0) + int(result.get("runs") or 0))
+
+
+def _ordered(manifest, rows: dict[str, LatencyRow]) -> list[LatencyRow]:
+    order = {f.file: i for i, f in enumerate(manifest.files)}
+    return sorted(rows.values(), key=lambda r: order.get(r.file, len(order)))
+
+
+def _save(json_out: Path, table: LatencyTable, rows: dict[str, LatencyRow]) -> None:
+    table.rows = _ordered(table.probe, rows)
+    write_json(json_out, table.to_dict())

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from . import runtime as rt
+from .measure import time_runs, warm_up
 
 
 def random_input(detail, rng) -> np.ndarray:
@@ -23,7 +23,8 @@ def random_input(detail, rng) -> np.ndarray:
     return rng.integers(info.min, info.max + 1, detail.shape).astype(dtype)
 
 
-def time_file(runtime, path: Path, threads: int | None, xnnpack: bool, warmup: int, runs: int) -> dict:
+def time_file(runtime, path: Path, threads: int | None, xnnpack: bool, warmup: int, runs: int,
+              min_time_s: float = 0.0, warmup_s: float = 0.0) -> dict:
     data = path.read_bytes()
     if len(data) < 16 or data[4:8] != b"TFL3":
         return {"error": "not a TFLite flatbuffer (no TFL3 identifier)"}
@@ -33,18 +34,9 @@ def time_file(runtime, path: Path, threads: int | None, xnnpack: bool, warmup: i
     if len(ins) != 1:
         return {"error": f"{len(ins)} inputs; probe files have one"}
     x = random_input(ins[0], np.random.default_rng(0))
-    for _ in range(warmup):
-        session.set_input(x)
-        session.invoke()
-    times = np.empty(runs)
-    clock = time.perf_counter_ns
-    for i in range(runs):
-        s = clock()
-        session.set_input(x)
-        session.invoke()
-        times[i] = clock() - s
-    ms = times / 1e6
-    return {"p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)), "runs": runs}
+    warm_up(session.set_input, session.invoke, x, warmup, warmup_s)
+    ms = time_runs(session.set_input, session.invoke, x, runs, min_time_s)
+    return {"p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)), "runs": int(len(ms))}
 
 
 def main(argv: list[str]) -> int:
@@ -55,7 +47,8 @@ def main(argv: list[str]) -> int:
         for item in spec["files"]:
             try:
                 row = time_file(runtime, Path(item["path"]), spec.get("threads"), spec.get("xnnpack", True),
-                                spec.get("warmup", 10), item["runs"])
+                                spec.get("warmup", 10), item["runs"], spec.get("min_time_s", 0.0),
+                                spec.get("warmup_s", 0.0))
             except Exception as exc:  # this file's error; the next file still runs
                 row = {"error": f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}"}
             out.write(json.dumps({"file": item["file"], **row}) + "\n")

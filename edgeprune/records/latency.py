@@ -92,8 +92,10 @@ class LatencyRow(Record):
     file: str = matching(FILE_NAME)
     p50_ms: float | None = bounded(0.0, 1e7, default=None)
     p90_ms: float | None = bounded(0.0, 1e7, default=None)
-    runs: int | None = None
+    runs: int | None = None  # over every pass
     error: str | None = None
+    p50_passes: list[float] | None = None  # one p50 per pass; p50_ms is their median
+    p90_passes: list[float] | None = None
     extra: dict = extra_field()
 
 

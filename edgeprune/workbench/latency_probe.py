@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..device.defaults import LATENCY_MIN_TIME_S, LATENCY_PASSES, LATENCY_RUNS, LATENCY_WARMUP_S
 from ..errors import UserError
 from ..formats import check_names
 from ..jsonio import atomic_write_bytes, write_json
@@ -47,7 +48,7 @@ class ProbeOptions:
     round_to: int = 8
     points: int = 5  # grid points per axis, the smallest and the full width included
     variants: int = 12  # whole models at random widths, to validate (never used to fit)
-    runs: int = 50  # what the estimate assumes `latency measure` will time per file
+    runs: int = LATENCY_RUNS  # what the estimate assumes `latency measure` will time per file per pass
     seed: int = 0
     out: str | None = None
     force: bool = False
@@ -213,5 +214,8 @@ def _nearest(allowed: list[int], w: float) -> int:
 
 
 def _estimate_ms(m: keras.Model, fmt: str, runs: int) -> float:
-    """What timing this file takes on a Raspberry Pi 4, roughly: loading, warm-up and the timed runs."""
-    return PI4_FILE_OVERHEAD_MS + (runs + 10) * count_macs(m) / PI4_MACS_PER_MS.get(fmt, 1.5e6)
+    """What timing this file takes on a Raspberry Pi 4 at `latency measure`'s defaults, roughly: per pass, loading,
+    the warm-up and the timed runs (at least `runs`, and at least the minimum time of each)."""
+    one = count_macs(m) / PI4_MACS_PER_MS.get(fmt, 1.5e6)
+    per_pass = PI4_FILE_OVERHEAD_MS + max(10 * one, 1e3 * LATENCY_WARMUP_S) + max(runs * one, 1e3 * LATENCY_MIN_TIME_S)
+    return LATENCY_PASSES * per_pass
