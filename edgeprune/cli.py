@@ -486,6 +486,13 @@ def sweep(
                      kb(r.fp32_gzip_bytes), f"{p50:.3f}" if p50 else "-", (r.error or "")[:60]])
     console.print(table(f"sweep of {run.name} ({folder / 'results.jsonl'})", ["cell", "val acc", "test acc", "sparsity",
                         "nonzero params", "params", "fp32 gzip", "fp32 p50 ms", "error"], rows))
+    if len(o.seeds) > 1:
+        from .study.seeds import over_seeds, points
+
+        rows = [[g.cell, ", ".join(map(str, g.seeds)), points(g.accuracy()), points(g.difference(), signed=True)]
+                for g in over_seeds(recs)]
+        console.print(table("over seeds (mean ± sd; vs control: each seed's paired difference from its own control)",
+                            ["cell", "seeds", "test acc %", "vs control (points)"], rows))
     if any(r.error for r in recs):
         raise typer.Exit(1)
 

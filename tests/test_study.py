@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from conftest import assert_user_error, run_cli
 
 from edgeprune.study.entries import Entry, load_inputs
@@ -191,3 +192,36 @@ def test_sweep_seeds_and_distill_both_make_one_cell_each(tiny_run, tmp_path):
     kd = json.loads((tmp_path / "ws" / f"{run.name}-filter-50-kd-s2" / "run.json").read_text())
     assert kd["options"]["distill"] is True and kd["options"]["seed"] == 2 and kd["options"]["lr_schedule"] == "cosine"
     assert all(c["options"]["lr_schedule"] == "cosine" for c in cells)
+    assert "over seeds" in proc.stdout and "filter-50-kd" in proc.stdout.split("over seeds")[1]
+
+
+def test_cells_over_seeds_are_paired_with_the_control_of_their_own_seed():
+    from edgeprune.paired_accuracy import pack
+    from edgeprune.records import SweepCell
+    from edgeprune.study.seeds import over_seeds, points
+
+    n = 1000
+    rng = np.random.default_rng(0)
+
+    def cell(name, method, seed, right, epochs=3, error=None):
+        bits = np.zeros(n, bool)
+        bits[rng.permutation(n)[:right]] = True
+        return SweepCell(cell=name, method=method, value=0.5 if method != "none" else None, seed=seed, epochs=epochs,
+                         test_accuracy=right / n, test_correct=pack(bits), error=error)
+
+    cells = [cell("dense", "none", 42, 700, epochs=0), cell("control-ft3", "none", 42, 760),
+             cell("filter-50", "filter", 42, 720),
+             cell("control-ft3-s1", "none", 1, 770), cell("filter-50-s1", "filter", 1, 740),
+             cell("control-ft3-s2", "none", 2, 750), cell("filter-50-s2", "filter", 2, 700),
+             cell("weight-90-s2", "weight", 2, 500, error="boom")]
+    rows = {g.cell: g for g in over_seeds(cells)}
+    assert set(rows) == {"control-ft3", "filter-50"}  # the dense cell and a failed cell are not rows
+    f = rows["filter-50"]
+    assert f.seeds == [42, 1, 2] and f.accuracy()[0] == pytest.approx((0.72 + 0.74 + 0.70) / 3)
+    assert f.accuracy()[1] == pytest.approx(float(np.std([0.72, 0.74, 0.70], ddof=1)))
+    diffs = [d.diff for d in f.vs_control]  # each against its own seed's control
+    assert diffs == pytest.approx([0.72 - 0.76, 0.74 - 0.77, 0.70 - 0.75])
+    assert f.difference()[0] == pytest.approx(np.mean(diffs)) and rows["control-ft3"].difference() is None
+    assert points(f.difference(), signed=True).startswith("-4.00 ± ")
+    lone = over_seeds([cells[1], cells[2]])[1]
+    assert lone.accuracy()[1] is None and points(lone.accuracy()) == "72.00"
