@@ -164,6 +164,7 @@ def prune(
     latency_table: Optional[Path] = typer.Option(None, help="With --target-ms: the table (`edgeprune latency measure`)."),
     format_: str = typer.Option("fp32", "--format", help="With --target-ms: the format the target is for."),
     threads: Optional[int] = typer.Option(None, help="With --target-ms: the device's threads (checked against the table)."),
+    latency_feedback: Optional[List[Path]] = typer.Option(None, "--latency-feedback", help="With --target-ms: `edgeprune bench` JSON from the device of bundles exported from earlier pruned runs of this model; the one measured nearest the target corrects the table's prediction (repeatable)."),
     control: bool = typer.Option(False, help="Also fine-tune the unpruned model the same way, for a fair comparison."),
     cluster: Optional[int] = typer.Option(None, help="Sparsity-preserving weight clustering to N values per kernel."),
     seed: int = typer.Option(42),
@@ -187,6 +188,7 @@ def prune(
                      distill=distill, teacher=teacher, distill_alpha=distill_alpha, temperature=temperature, steps=steps,
                      target_ms=target_ms, latency_table=str(latency_table) if latency_table else None,
                      latency_format=format_, latency_threads=threads,
+                     latency_feedback=[str(f) for f in latency_feedback or []],
                      control=control, cluster=cluster, seed=seed, out=out, force=force)
     new = do_prune(run, workspace, o, RichReporter(quiet))
     info = new.info

@@ -212,3 +212,58 @@ def test_greedy_steps_take_the_cheapest_importance_per_millisecond():
     costly_a = {"a": np.linspace(100, 0, 17), "b": np.linspace(1, 0, 17)}  # a's channels matter 100x more
     res = choose_widths(_FakeLatency(), costly_a, target_ms=2.66, round_to=4)
     assert res.widths == {"a": 16, "b": 4} and res.predicted_ms == pytest.approx(2.64)
+
+
+def test_feedback_from_a_measured_model_corrects_the_table_near_the_target(tiny_run, tiny_probe, tmp_path):
+    """A first try measured 25 % slower than the table predicted; with that bench as --latency-feedback the widths
+    are chosen for a table prediction of target / 1.25, and run.json says so."""
+    from edgeprune.workbench.export.bundle import ExportOptions, export
+    from edgeprune.workspace import resolve_run
+
+    run, _ = tiny_run
+    _, m = tiny_probe
+    table = synthetic_table(m, tmp_path / "t.json")
+    lat = LatencyModel(read_latency_table(table), "fp32")
+    target = round(0.7 * lat.predict(lat.widths), 4)
+    ws = tmp_path / "ws"
+    common = ["--method", "filter", "--target-ms", str(target), "--latency-table", str(table), "--threads", "2",
+              "--epochs", "1", "--batch-size", "16", "-w", str(ws)]
+    first = run_inproc("prune", str(run.path), *common, "--out", "first")
+    assert first.returncode == 0, first.stderr
+    export(resolve_run("first", ws), ws, ExportOptions(formats=["fp32"], calib=8))
+    b1 = json.loads((ws / "first" / "run.json").read_text())["pruning"]["filter"]["latency_budget"]
+    bundle = ws / "exports" / "first"
+    assert (bundle / "export.json").is_file()
+
+    def bench_file(path, device, threads=2, factor=1.25):
+        row = {"model": "/home/pi/first/fp32.tflite", "name": "first/fp32.tflite", "format": "fp32", "threads": threads,
+               "device": device, "runtime": {"name": "synthetic", "version": "0"},
+               "latency_ms": {k: factor * b1["predicted_ms"] for k in ("mean", "std", "min", "p50", "p90", "p99")}}
+        path.write_text(json.dumps({"kind": "edgeprune-bench", "version": 2, "device": device, "results": [row]}))
+        return path
+
+    fb = bench_file(tmp_path / "pi.json", {"cpu": "synthetic"})
+    second = run_inproc("prune", str(run.path), *common, "--latency-feedback", str(fb), "--out", "second")
+    assert second.returncode == 0, second.stderr
+    b2 = json.loads((ws / "second" / "run.json").read_text())["pruning"]["filter"]["latency_budget"]
+    f = b2["feedback"]
+    assert f["used"] == "first" and f["factor"] == pytest.approx(1.25)
+    assert b2["table_predicted_ms"] <= target / 1.25 + 1e-9  # chosen for the corrected prediction
+    assert b2["predicted_ms"] == pytest.approx(1.25 * b2["table_predicted_ms"]) and b2["predicted_ms"] <= target
+    assert sum(b2["widths"].values()) < sum(b1["widths"].values())  # the correction asked for a smaller model
+    # feedback from another device, or at other threads, is refused in one line; feedback needs a target
+    other = bench_file(tmp_path / "x86.json", {"cpu": "AMD EPYC"})
+    assert_user_error(run_inproc("prune", str(run.path), *common, "--latency-feedback", str(other), "--out", "x"),
+                      "feedback must come from the table's device")
+    threads1 = bench_file(tmp_path / "t1.json", {"cpu": "synthetic"}, threads=1)
+    assert_user_error(run_inproc("prune", str(run.path), *common, "--latency-feedback", str(threads1), "--out", "x"),
+                      "--threads 2")
+    assert_user_error(run_inproc("prune", str(run.path), "--method", "filter", "--ratio", "0.5", "--latency-feedback",
+                                 str(fb), "-w", str(ws), "--out", "x"), "--target-ms")
+    # a bench row whose bundle is nowhere here, or whose name points out of the exports folder, is no feedback
+    for name in ("elsewhere/fp32.tflite", "../fp32.tflite"):
+        doc = json.loads(fb.read_text())
+        doc["results"][0]["name"] = name
+        (tmp_path / "bad.json").write_text(json.dumps(doc))
+        assert_user_error(run_inproc("prune", str(run.path), *common, "--latency-feedback", str(tmp_path / "bad.json"),
+                                     "--out", "x"), "no measured file of this model")

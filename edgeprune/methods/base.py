@@ -35,6 +35,7 @@ class PruneContext:
     finetuned: Any = None  # a FitResult, once some step fine-tuned
     teacher: Any = None  # the dense parent when distilling, else None
     epochs_before: int = 0  # epochs already fine-tuned between steps
+    workspace: Any = None  # the workspace's folder (where earlier bundles are found)
 
 
 class PruningMethod:

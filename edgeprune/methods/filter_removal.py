@@ -13,7 +13,7 @@ def check_budget(o) -> None:
     import math
 
     from ..latency_model import LatencyModel
-    from ..readers import read_latency_table
+    from ..readers import read_bench_file, read_latency_table
 
     if not (math.isfinite(o.target_ms) and o.target_ms > 0):
         raise UserError(f"--target-ms must be a positive number of milliseconds, got {o.target_ms}")
@@ -26,6 +26,8 @@ def check_budget(o) -> None:
         raise UserError(f"{o.latency_table} was measured at {table.threads or 'default'} thread(s), not "
                         f"{o.latency_threads}; measure the probe again with --threads {o.latency_threads}")
     LatencyModel(table, o.latency_format)  # the format was measured, and every grid point has a time
+    for f in o.latency_feedback:
+        read_bench_file(f)  # a bench JSON, whole, before any training
 
 
 def table_for(model, o):
@@ -44,8 +46,9 @@ def table_for(model, o):
     return table, mine
 
 
-def latency_budget(model, o) -> dict:
-    """The widths for ``o.target_ms`` on the table made for this model."""
+def latency_budget(model, o, workspace=None) -> dict:
+    """The widths for ``o.target_ms`` on the table made for this model; with --latency-feedback, for the table's
+    prediction corrected by the factor measured nearest the target."""
     from ..latency_model import LatencyModel, describe
     from ..readers import read_sensitivity
     from ..workbench.pruning.latency_budget import choose_widths, importance_costs, sensitivity_costs
@@ -55,11 +58,30 @@ def latency_budget(model, o) -> dict:
     costs = (sensitivity_costs(read_sensitivity(o.sensitivity), mine.widths) if o.sensitivity
              else importance_costs(model, o.criterion, o.seed))
     round_to = o.round_to if o.round_to > 1 else table.probe.round_to
-    res = choose_widths(lat, costs, o.target_ms, round_to)
-    return {"target_ms": o.target_ms, "predicted_ms": res.predicted_ms, "dense_predicted_ms": res.dense_ms,
-            "floor_predicted_ms": res.floor_ms, "format": o.latency_format, "widths": res.widths,
-            "table": str(o.latency_table), "device": describe(table), "runtime": table.runtime,
-            "threads": table.threads, "fit": {"a": lat.a, "b": lat.b}}
+    factor, feedback = 1.0, None
+    if o.latency_feedback:
+        from ..workbench.pruning.latency_feedback import feedback_points, nearest
+
+        points, notes = feedback_points(o.latency_feedback, lat, o.latency_format, workspace)
+        used = nearest(points, o.target_ms)
+        factor = used.factor
+        feedback = {"bench": [str(f) for f in o.latency_feedback], "points": [p.to_dict() for p in points],
+                    "used": used.bundle, "factor": factor, "passed_over": notes}
+    try:
+        res = choose_widths(lat, costs, o.target_ms / factor, round_to)
+    except UserError as exc:
+        if factor == 1.0:
+            raise
+        raise UserError(f"{exc} (the table's prediction; measured models run {factor:.2f}x it, so --target-ms "
+                        f"{o.target_ms:g} asks the table for {o.target_ms / factor:.3f} ms)") from None
+    out = {"target_ms": o.target_ms, "predicted_ms": res.predicted_ms * factor, "dense_predicted_ms": res.dense_ms,
+           "floor_predicted_ms": res.floor_ms, "format": o.latency_format, "widths": res.widths,
+           "table": str(o.latency_table), "device": describe(table), "runtime": table.runtime,
+           "threads": table.threads, "fit": {"a": lat.a, "b": lat.b}}
+    if feedback:
+        out["table_predicted_ms"] = res.predicted_ms
+        out["feedback"] = feedback
+    return out
 
 
 def filter_plan(o, per_layer: dict[str, float]):
@@ -83,8 +105,8 @@ class FilterPruning(PruningMethod):
         elif o.ratio is None and not o.sensitivity:
             raise UserError(f"--method {o.method} needs --ratio (e.g. --ratio 0.3), --sensitivity FILE, or "
                             "--target-ms with --latency-table")
-        elif o.latency_table:
-            raise UserError("--latency-table is read with --target-ms; give the target too")
+        elif o.latency_table or o.latency_feedback:
+            raise UserError("--latency-table and --latency-feedback are read with --target-ms; give the target too")
         filter_plan(o, {}).check()
         if not 1 <= o.steps <= 20:
             raise UserError(f"--steps must be between 1 and 20, got {o.steps}")
@@ -110,12 +132,14 @@ class FilterPruning(PruningMethod):
         o = ctx.options
         budget = None
         if o.target_ms is not None:
-            budget = latency_budget(model, o)
+            budget = latency_budget(model, o, ctx.workspace)
             per_layer = {n: 1.0 - w / model.get_layer(n).kernel.shape[-1] for n, w in budget["widths"].items()}
             plan = replace(filter_plan(o, per_layer), round_to=1)
+            fb = budget.get("feedback")
             ctx.reporter.log(f"latency budget {o.target_ms:g} ms ({o.latency_format}): predicted "
                              f"{budget['predicted_ms']:.3f} ms, dense {budget['dense_predicted_ms']:.3f} ms, on "
-                             f"{budget['device']}")
+                             f"{budget['device']}" + (f"; measured models ran {fb['factor']:.3f}x the table near "
+                                                      f"the target ({fb['used']})" if fb else ""))
         else:
             per_layer = choose_ratios(read_sensitivity(o.sensitivity), model, o.max_drop) if o.sensitivity else {}
             plan = filter_plan(o, per_layer)
@@ -202,4 +226,7 @@ class FilterPruning(PruningMethod):
                 f"MACs {f['macs_before']:,} -> {f['macs_after']:,} (x{f['macs_ratio']:.2f})"] + (
             [f"latency budget {f['latency_budget']['target_ms']:g} ms ({f['latency_budget']['format']}): predicted "
              f"{f['latency_budget']['predicted_ms']:.3f} ms (dense {f['latency_budget']['dense_predicted_ms']:.3f} ms) "
-             f"on {f['latency_budget']['device']}"] if f.get("latency_budget") else [])
+             f"on {f['latency_budget']['device']}" + (
+                 f", corrected x{f['latency_budget']['feedback']['factor']:.3f} by the measured "
+                 f"{f['latency_budget']['feedback']['used']}" if f["latency_budget"].get("feedback") else "")]
+            if f.get("latency_budget") else [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ... import methods
@@ -56,6 +56,7 @@ class PruneOptions:
     latency_table: str | None = None
     latency_format: str = "fp32"  # the format whose latency the target is for
     latency_threads: int | None = None  # the device's thread count, checked against the table's
+    latency_feedback: list[str] = field(default_factory=list)  # bench files of earlier pruned models, from the device
     control: bool = False
     cluster: int | None = None
     seed: int = 42
@@ -68,7 +69,7 @@ def validate(o: PruneOptions) -> None:
     method = methods.get(o.method)
     if o.steps != 1 and not method.takes_steps:
         raise UserError(f"--steps applies to filter removal; --method {o.method} prunes in one schedule")
-    if (o.target_ms is not None or o.latency_table) and not method.takes_latency_target:
+    if (o.target_ms is not None or o.latency_table or o.latency_feedback) and not method.takes_latency_target:
         raise UserError(f"--target-ms applies to --method filter (it chooses widths); --method {o.method} does not")
     method.check(o)
     check_training_options(o.epochs, o.batch_size, o.lr, o.patience, o.augment, o.seed)
@@ -153,7 +154,7 @@ def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None 
         info["distillation"] = {"teacher": teacher_run.name, "teacher_path": str(teacher_run.path.resolve()),
                                 "teacher_test_accuracy": teacher_run.info.test_accuracy,
                                 "alpha": o.distill_alpha, "temperature": o.temperature}
-    ctx = PruneContext(data=data, options=o, fit=cfg, reporter=reporter, teacher=teacher)
+    ctx = PruneContext(data=data, options=o, fit=cfg, reporter=reporter, teacher=teacher, workspace=Path(workspace))
     model, pruning = method.apply(model, ctx)
     result = ctx.finetuned or fit(model, data, ctx.fit, reporter=reporter, teacher=teacher)
     rec = recalibrate_checked(model, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
