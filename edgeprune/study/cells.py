@@ -164,9 +164,12 @@ def run_cell(cell: Cell, run: Run, workspace: Path, folder: Path, o: SweepOption
 def bench_cell(rec: SweepCell, bundle: Path, o: SweepOptions, reporter) -> list:
     """Time the cell's kept files on this machine: its bench rows (each names its device)."""
     from ..device.bench import BenchOptions, bench
+    from ..device.defaults import DEFAULT_MIN_TIME_S
 
     kept = [bundle / f["file"] for f in rec.files if f.get("kept")]
-    return bench(kept, BenchOptions(threads=[o.threads], runs=o.bench_runs), reporter).rows
+    # one round (a sweep's quick look; `edgeprune bench` gives intervals), timed long enough to pass the slow start
+    return bench(kept, BenchOptions(threads=[o.threads], runs=o.bench_runs, min_time_s=DEFAULT_MIN_TIME_S),
+                 reporter).rows
 
 
 def failed_cell(cell: Cell, run: Run, o: SweepOptions, exc: BaseException, attempts: int | None = None) -> SweepCell:
