@@ -267,3 +267,29 @@ def test_feedback_from_a_measured_model_corrects_the_table_near_the_target(tiny_
         (tmp_path / "bad.json").write_text(json.dumps(doc))
         assert_user_error(run_inproc("prune", str(run.path), *common, "--latency-feedback", str(tmp_path / "bad.json"),
                                      "--out", "x"), "no measured file of this model")
+
+
+def test_int8_segments_take_and_give_the_types_the_whole_model_has_there(tiny_run, tmp_path):
+    """uint8 only where the exported model takes its image in or gives its scores out; int8 inside the chain (a
+    first segment that gave uint8 out timed a requantization the whole model never runs: 4x its conv)."""
+    import numpy as np
+
+    from edgeprune.device import runtime as rt
+    from edgeprune.workbench.export.convert import convert
+    from edgeprune.workbench.latency_probe import _calibration, _io, pieces, segment_model
+    from edgeprune.workbench.modelio import load_model
+
+    run, _ = tiny_run
+    model = load_model(run.model)
+    ps = pieces(model)
+    runtime = rt.load(None)
+    want = {0: ("uint8", "int8"), 1: ("int8", "int8"), len(ps) - 1: ("int8", "uint8")}
+    for i, (dtype_in, dtype_out) in want.items():
+        p = ps[i]
+        first, last = p.segment.cin_from is None, p.segment.producer is None
+        m = segment_model(model, p, p.segment.cin_full, p.segment.cout_full)
+        path = tmp_path / f"seg{i}.int8.tflite"
+        path.write_bytes(convert(m, "int8", False, _calibration(m, first, np.random.default_rng(0)), *_io(first, last)))
+        s = runtime.open(str(path), threads=1, xnnpack=True)
+        s.allocate()
+        assert (s.inputs()[0].dtype.name, s.outputs()[0].dtype.name) == (dtype_in, dtype_out), p.segment.name

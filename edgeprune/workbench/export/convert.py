@@ -7,7 +7,9 @@ from ...errors import UserError
 from ..tf import quiet_native_stderr, tf
 
 
-def convert(model, fmt: str, sparse: bool, calib_x: np.ndarray | None = None, io_type: str = "uint8") -> bytes:
+def convert(model, fmt: str, sparse: bool, calib_x: np.ndarray | None = None, io_type: str = "uint8",
+            output_type: str | None = None) -> bytes:
+    """The model as TFLite bytes; int8 files take ``io_type`` in and give ``output_type`` (default: the same) out."""
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     opts = []
     if fmt in ("fp16", "dynamic", "int8"):
@@ -29,6 +31,6 @@ def convert(model, fmt: str, sparse: bool, calib_x: np.ndarray | None = None, io
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         dtype = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}[io_type]
         conv.inference_input_type = dtype
-        conv.inference_output_type = dtype
+        conv.inference_output_type = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}[output_type or io_type]
     with quiet_native_stderr():  # the converter prints its MLIR passes' chatter on fd 2
         return conv.convert()
