@@ -3,8 +3,8 @@ machine (BENCHMARKS.md, "Timing resolution"; `benchmarks/bench_resolution.py`).
 
 A 32 px model runs in about 0.2 ms, so 100 runs last 20 ms: one burst of other work moves their median, and the first
 hundred runs after loading were also slower (0.34 against 0.19 ms at steady state). Timing each file for at least
-0.5 s per round, in 11 rounds, brought two copies of one file within about 1.5 % of each other, intervals included;
-100 runs in 5 rounds gave intervals as wide as 0.58-1.70.
+0.5 s per round, in 11 rounds, brought two copies of one file within 1.6 % of each other, intervals included (10
+self-checks of the study's dense fp32 and int8 files); 100 runs in 5 rounds gave intervals as wide as 0.58-1.70.
 """
 DEFAULT_ROUNDS = 11
 DEFAULT_MIN_TIME_S = 0.5
