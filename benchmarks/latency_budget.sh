@@ -20,7 +20,7 @@ if [ ! -f "$W/probe/manifest.json" ]; then
   $EP latency probe cifar64-baseline -w "$WS" --formats fp32,int8 --round-to 8 --points 5 --variants 12 --out "$W/probe" -q
 fi
 if [ "${1:-}" != "probe-only" ]; then
-  $EP latency measure "$W/probe" --threads 2 --runs 100 --json "$W/table.json" -q
+  $EP latency measure "$W/probe" --threads 2 --json "$W/table.json" -q
   cp "$W/table.json" "$OUT/table.json"
   $EP latency check "$W/table.json" | tee "$OUT/check.txt"
   .venv/bin/python benchmarks/latency_budget.py

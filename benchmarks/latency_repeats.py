@@ -1,8 +1,10 @@
 """How much the latency table itself moves between passes on this machine: the probe measured again N times
 (`edgeprune latency measure`, same options), and for each pass the median validation error and the predictions for
-the widths the budget runs chose. Writes benchmarks/results/latency/repeats.json.
+the widths the budget runs chose. Writes repeats.json beside the summary.
 
-Usage: latency_repeats.py TABLE [TABLE ...]   (tables measured from benchmarks/work/latency/probe)
+Usage: latency_repeats.py SUMMARY TABLE [TABLE ...]   (tables measured from benchmarks/work/latency/probe)
+benchmarks/results/latency/single_pass/repeats.json came from the tables of one pass of 100 runs per file
+(edgeprune before `latency measure --passes`).
 """
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ from edgeprune.latency_model import LatencyModel, median_abs_error  # noqa: E402
 from edgeprune.readers import read_latency_table  # noqa: E402
 
 
-def main(paths: list[str]) -> None:
-    summary = json.loads((ROOT / "benchmarks/results/latency/summary.json").read_text())
+def main(summary_path: str, paths: list[str]) -> None:
+    summary = json.loads(Path(summary_path).read_text())
     passes = []
     for p in paths:
         t = read_latency_table(p)
@@ -29,10 +31,10 @@ def main(paths: list[str]) -> None:
         fp = LatencyModel(t, "fp32")
         row["fp32"]["predicted"] = {f"{x['fraction']:g}x": fp.predict(x["widths"]) for x in summary["targets"]}
         passes.append(row)
-    out = ROOT / "benchmarks/results/latency/repeats.json"
+    out = Path(summary_path).parent / "repeats.json"
     out.write_text(json.dumps({"passes": passes}, indent=2) + "\n")
     print(out)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(sys.argv[1], sys.argv[2:])

@@ -2,7 +2,7 @@
 # Issue 14: what wins back the accuracy pruning costs, on ../shared/data/cifar10-animals at 32 px.
 # Every variant and the controls fine-tune the same baseline for the same E epochs at the same rate; only the
 # recipe differs (schedule, distillation, cuts). Each finished run's run.json is copied into
-# benchmarks/results/recovery/, which write_benchmarks.py renders. Resumable: finished runs are skipped.
+# benchmarks/results/recovery/, which benchmarks/sections.py renders. Resumable: finished runs are skipped.
 # Takes about an hour on 2 cores; run it in the background:  bash benchmarks/recovery.sh > recovery.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."

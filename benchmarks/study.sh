@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# The study on real photos, one script: baseline, weight/filter/hybrid sweeps with a control, clustering, exports
-# (fp32, int8), benches side by side on this CPU, the speed checks, then BENCHMARKS.md.
-# Resumable: every step skips what is already done. About an hour on 2 cores.
-#   bash benchmarks/study.sh            (needs ../shared/data/cifar10-animals and `make venv`)
+# The study on real photos, one script: baseline, weight/filter/hybrid sweeps with a control, the key cells over
+# more seeds, clustering, exports (fp32, int8), one bench of every file in interleaved rounds, the timing resolution
+# and speed checks; then the small result files go to benchmarks/results/study/ and BENCHMARKS.md is written from
+# them. Resumable: every step skips what is already done. About an hour on 2 cores; run it with nothing else running
+# (the timings are side by side, but a busy machine widens their intervals):
+#   bash benchmarks/study.sh > study.log 2>&1 &     (needs ../shared/data/cifar10-animals and `make venv`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export WS=${WS:-benchmarks/work/runs}
+W=benchmarks/work
+export WS=${WS:-$W/runs}
 EP=.venv/bin/edgeprune
-SW=benchmarks/work/sweep
+PY=.venv/bin/python
+SW=$W/sweep
+SEEDS=$W/seeds
 RES=benchmarks/results
 EPOCHS=${EPOCHS:-3}
 LR=${LR:-3e-4}
-mkdir -p "$RES"
+mkdir -p "$RES" "$W"
 start=$(date +%s)
 bash benchmarks/train_baseline.sh
 $EP sweep cifar-baseline -w "$WS" --method weight,filter --values 0.3,0.5,0.7,0.9 --formats fp32,int8 \
-  --bench --control --epochs "$EPOCHS" --lr "$LR" --out "$SW" -q || true
+  --control --epochs "$EPOCHS" --lr "$LR" --out "$SW" -q || true
 $EP sweep cifar-baseline -w "$WS" --method hybrid --hybrid-ratio 0.3 --values 0.5,0.9 --formats fp32,int8 \
-  --bench --epochs "$EPOCHS" --lr "$LR" --out "$SW" -q || true
+  --epochs "$EPOCHS" --lr "$LR" --out "$SW" -q || true
 # 16-cluster sparsity-preserving clustering on top of the 90 % weight-pruned model (the size-floor goal)
 if [ ! -f "$WS/cifar-w90-c16/run.json" ]; then
   $EP prune cifar-baseline-weight-90 -w "$WS" --method weight --sparsity 0.9 --schedule constant --epochs 2 --lr 1e-4 \
@@ -29,13 +34,20 @@ if [ ! -f "$WS/cifar-f50-r8/run.json" ]; then
   $EP prune cifar-baseline -w "$WS" --method filter --ratio 0.5 --round-to 8 --epochs "$EPOCHS" --lr "$LR" --out cifar-f50-r8 -q
 fi
 [ -f "$SW/exports/filter-50-r8/export.json" ] || $EP export cifar-f50-r8 -w "$WS" --formats fp32,int8 --out "$SW/exports/filter-50-r8" -q
-$EP sensitivity cifar-baseline -w "$WS" --out "$RES/sensitivity.json" --force -q
-# every file side by side in one bench call, three times; BENCHMARKS.md takes the median p50 of the three
-for i in 1 2 3; do
-  $EP bench "$SW"/exports/*/*.tflite --threads 2 --runs 300 --json "$RES/bench-cpu-$i.json" --force -q > /dev/null || true
-done
-.venv/bin/python benchmarks/pipeline_speed.py --json "$RES/pipeline_speed.json"
-.venv/bin/python benchmarks/bench_overhead.py "$SW/exports/dense/fp32.tflite" "$SW/exports/dense/int8.tflite" --json "$RES/bench_overhead.json"
-end=$(date +%s)
-echo "$((end - start))" > "$RES/wall_seconds.txt"
-.venv/bin/python benchmarks/write_benchmarks.py
+# the key cells with two more seeds, each against a control fine-tuned with its own seed (seed 42 is the sweep above)
+$EP sweep cifar-baseline -w "$WS" --method weight --values 0.9 --seeds 1,2 --control --formats fp32 \
+  --epochs "$EPOCHS" --lr "$LR" --out "$SEEDS" -q || true
+$EP sweep cifar-baseline -w "$WS" --method filter --values 0.5,0.7 --seeds 1,2 --control --formats fp32 \
+  --epochs "$EPOCHS" --lr "$LR" --out "$SEEDS" -q || true
+[ -f "$W/sensitivity.json" ] || $EP sensitivity cifar-baseline -w "$WS" --out "$W/sensitivity.json" -q
+[ -f "$W/train_seconds.txt" ] || echo "$(($(date +%s) - start))" > "$W/train_seconds.txt"
+# every file side by side in one bench call at the defaults (interleaved rounds, intervals)
+t=$(date +%s)
+[ -f "$W/bench.json" ] || $EP bench "$SW"/exports/*/*.tflite --threads 2 --json "$W/bench.json" -q > /dev/null
+[ -f "$W/bench_seconds.txt" ] || echo "$(($(date +%s) - t))" > "$W/bench_seconds.txt"
+$PY benchmarks/bench_resolution.py "$SW/exports/dense/fp32.tflite" "$SW/exports/dense/int8.tflite"
+$PY benchmarks/pipeline_speed.py --repeats 10 --json "$RES/pipeline_speed.json"
+$PY benchmarks/bench_overhead.py "$SW/exports/dense/fp32.tflite" "$SW/exports/dense/int8.tflite" --json "$RES/bench_overhead.json"
+[ ! -f .cache/pi-check/pi-check.json ] || cp .cache/pi-check/pi-check.json "$RES/pi_check.json"  # from `make pi-check`
+$PY benchmarks/study_results.py --work "$W"
+$PY benchmarks/sections.py

@@ -146,15 +146,15 @@ def test_records_check_types_versions_and_keep_unknown_keys():
 
 
 def test_files_written_by_0_1_0_still_read():
-    """The committed study results were written by edgeprune 0.1.0 (no "version" key)."""
+    """Files written by edgeprune 0.1.0 (no "version" key): the first study's bench and sensitivity results."""
     from pathlib import Path
 
     from edgeprune.readers import read_bench_file, read_sensitivity
 
-    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-    bench = read_bench_file(results / "bench-cpu-1.json")
+    results = Path(__file__).resolve().parent / "fixtures" / "edgeprune-0.1.0"
+    bench = read_bench_file(results / "bench.json")
     assert len(bench.results) > 20 and all(r.p50 for r in bench.results if not r.error)
-    assert bench.to_dict()["results"][0]["model"] == json.loads((results / "bench-cpu-1.json").read_text())["results"][0]["model"]
+    assert bench.to_dict()["results"][0]["model"] == json.loads((results / "bench.json").read_text())["results"][0]["model"]
     sens = read_sensitivity(results / "sensitivity.json")
     assert sens.layers and len(next(iter(sens.layers.values())).drop) == len(sens.ratios)
     old_run = {"name": "b", "finished": "2026-11-01T10:00:00+0000", "kind": "train", "arch": "cnn", "image_size": 32,

@@ -1,0 +1,107 @@
+"""Issue 14: what wins back the accuracy pruning costs (benchmarks/recovery.sh, benchmarks/results/recovery/)."""
+from __future__ import annotations
+
+from edgeprune.paired_accuracy import compare, unpack
+
+from .common import RES, load, md_table, p_value, pct
+
+
+def recipe(o: dict) -> str:
+    parts = [o["lr_schedule"]]
+    if o.get("steps", 1) > 1:
+        parts.append(f"{o['steps']} cuts")
+    if o.get("distill"):
+        who = "control" if o.get("teacher") else "parent"
+        parts.append(f"distilled from the {who} (α {o['distill_alpha']:g}, T {o['temperature']:g})")
+    return ", ".join(parts)
+
+
+def target(r: dict) -> str:
+    o = r["options"]
+    if r["method"] == "weight":
+        return f"weight {round(100 * o['sparsity'])} %"
+    if r["method"] == "filter":
+        return f"filter {round(100 * o['ratio'])} %"
+    return "control (unpruned)"
+
+
+def plain_twin(r: dict, runs: dict) -> dict | None:
+    """The run with r's options but no teacher (options a run's edgeprune did not have yet are not compared)."""
+    skip = {"distill", "distill_alpha", "temperature", "teacher"}
+    for o in runs.values():
+        shared = (set(r["options"]) & set(o["options"])) - skip
+        if not o["options"].get("distill") and all(r["options"][k] == o["options"][k] for k in shared):
+            return o
+    return None
+
+
+def control_of(r: dict, runs: dict) -> dict | None:
+    o = r["options"]
+    for c in runs.values():
+        co = c["options"]
+        if c["method"] == "none" and (co["lr_schedule"], co["seed"], co["epochs"], co["lr"]) == \
+                (o["lr_schedule"], o["seed"], o["epochs"], o["lr"]):
+            return c
+    return None
+
+
+def recovery_section() -> list[str] | None:
+    folder = RES / "recovery"
+    if not folder.is_dir():
+        return None
+    order = {"none": 0, "weight": 1, "filter": 2}
+    runs = {p.stem: load(p) for p in sorted(folder.glob("*.json"))}
+    runs = dict(sorted(runs.items(), key=lambda kv: (order.get(kv[1]["method"], 9), target(kv[1]), kv[0])))
+    if not runs:
+        return None
+    any_run = next(iter(runs.values()))
+    epochs, lr = any_run["options"]["epochs"], any_run["options"]["lr"]
+    parent = any_run["parent"]
+    rows, best = [], {}
+    for name, r in runs.items():
+        c = control_of(r, runs)
+        vs = compare(r["test_correct"], c["test_correct"]) if c and c is not r else None
+        twin = plain_twin(r, runs) if r["options"].get("distill") else None
+        rec = compare(r["test_correct"], twin["test_correct"]) if twin else None
+        rows.append([name, target(r), recipe(r["options"]), f"{r['params']:,}", pct(r["test_accuracy"]),
+                     vs.points() if vs else "-", p_value(vs.mcnemar_p) if vs else "-", rec.points() if rec else "-"])
+        if vs and r["method"] != "none":
+            key = target(r)
+            if key not in best or vs.diff > best[key][1].diff:
+                best[key] = (name, vs)
+    lines = ["## Recovery: what wins back the accuracy pruning costs (issue 14)", "",
+             f"`bash benchmarks/recovery.sh` on ../shared/data/cifar10-animals at 32 px: the study CNN "
+             f"`{parent['name']}` ({parent['params']:,} parameters, test {pct(parent['test_accuracy'])} %), pruned and "
+             f"fine-tuned for E = {epochs} epochs at {lr:g} (AdamW, light augmentation); each control is the unpruned "
+             f"model fine-tuned the same E epochs with the same schedule and no teacher. The differences are paired, "
+             f"on the same {len(unpack(any_run['test_correct'])):,} test images: ± one standard error, and McNemar's "
+             "exact p for the images only one of the two got right. Figures from `benchmarks/results/recovery/` "
+             "(one summary per run, written by `benchmarks/summarize_run.py`).", "",
+             md_table(["run", "model", "recipe", "params", "test acc %", "vs its control (points ± s.e.)",
+                       "McNemar p", "recovery: distilled − plain (points ± s.e.)"], rows), ""]
+    seeds = [r for r in runs.values() if r["method"] == "none" and r["options"]["lr_schedule"] == "cosine"]
+    if len(seeds) >= 2:
+        a, b = seeds[0], seeds[1]
+        d = compare(a["test_correct"], b["test_correct"])
+        lines += [f"Training noise: the cosine control with seeds {a['options']['seed']} and {b['options']['seed']} "
+                  f"differs by {d.points()} points (paired s.e. from the test images). A difference between two recipes "
+                  "smaller than that seed-to-seed gap is not resolved by one seed each.", ""]
+    cost = RES / "teacher_cost.json"
+    if cost.is_file():
+        c = load(cost)
+        m = c["median_seconds"]
+        lines += [f"The teacher's cost (`benchmarks/teacher_cost.py`, `benchmarks/results/teacher_cost.json`: the filter-50 "
+                  f"student on {c['train_images']:,} training images, epochs 2-3 of a fit, median of {c['rounds']} "
+                  f"interleaved rounds): a plain epoch took {m['plain']:.2f} s, a distilled one {m['distilled']:.2f} s "
+                  f"(x{c['on_the_fly_over_plain']:.2f}, the teacher running on every augmented batch), and caching "
+                  f"the teacher's outputs once per epoch would cost a forward pass of {m['teacher_forward']:.2f} s on "
+                  f"top of a plain epoch (x{c['cached_over_plain']:.2f}), and teach from un-augmented images. "
+                  "`--distill` therefore computes them on the fly.", ""]
+    goals = {"filter 50 %": -1.5, "weight 90 %": -3.0, "filter 70 %": -6.0}
+    lines += ["Against the issue's goals (the best variant of each, its difference from its own control):", ""]
+    for key, goal in goals.items():
+        if key in best:
+            name, vs = best[key]
+            verdict = "met" if vs.diff * 100 >= goal else "not met"
+            lines.append(f"- {key}: goal ≥ control {goal:+.1f} points; best `{name}` {vs.points()}: {verdict}.")
+    return lines + [""]
