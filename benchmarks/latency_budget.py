@@ -117,6 +117,9 @@ def main() -> None:
     summary: dict = {"table": describe(table), "threads": table.threads, "epochs": EPOCHS, "lr": LR, "check": {},
                      "run": BASELINE, "run_params": base.params, "run_test": base.test_accuracy,
                      "passes": max(len(r.p50_passes or [1]) for r in table.rows if r.error is None)}
+    fits = [f for f in table.probe.files if f.kind == "variant" and f.format == "fp32"]
+    summary["probe"] = {"formats": table.probe.formats, "round_to": table.probe.round_to,
+                        "fit": sum(f.role == "fit" for f in fits), "validate": sum(f.role == "validate" for f in fits)}
     for fmt in table.probe.formats:
         lat = LatencyModel(table, fmt)
         rows = lat.check()

@@ -17,7 +17,8 @@ if [ ! -f "$WS/cifar64-baseline/run.json" ]; then
     -w "$WS" --out cifar64-baseline --force -q
 fi
 if [ ! -f "$W/probe/manifest.json" ]; then
-  $EP latency probe cifar64-baseline -w "$WS" --formats fp32,int8 --round-to 8 --points 5 --variants 12 --out "$W/probe" -q
+  $EP latency probe cifar64-baseline -w "$WS" --formats fp32,int8 --round-to 8 --points 5 --variants 12 --fit-variants 4 \
+    --out "$W/probe" -q
 fi
 if [ "${1:-}" != "probe-only" ]; then
   $EP latency measure "$W/probe" --threads 2 --json "$W/table.json" -q

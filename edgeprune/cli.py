@@ -218,7 +218,8 @@ def latency_probe(
     formats: str = typer.Option("fp32", help="Formats to time, e.g. fp32,int8."),
     round_to: int = typer.Option(8, help="Grid widths at multiples of N (the widths pruning may keep)."),
     points: int = typer.Option(5, help="Grid points per axis (input and output channels) of each segment."),
-    variants: int = typer.Option(12, help="Whole models at random widths, to validate the table."),
+    variants: int = typer.Option(12, help="Whole models at random widths, to validate the table (never used to fit)."),
+    fit_variants: int = typer.Option(4, help="Whole models at random widths used to fit the overhead, beside the uniform ones."),
     seed: int = typer.Option(0),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Name or folder (default: <workspace>/probes/<run>-probe)."),
     force: bool = typer.Option(False, help="Replace an existing probe."),
@@ -232,7 +233,8 @@ def latency_probe(
 
     run = resolve_run(model, workspace)
     folder, m = probe(run, workspace, ProbeOptions(formats=_items(formats, "--formats"), round_to=round_to, points=points,
-                                                   variants=variants, seed=seed, out=out, force=force), RichReporter(quiet))
+                                                   variants=variants, fit_variants=fit_variants, seed=seed, out=out,
+                                                   force=force), RichReporter(quiet))
     est = m.extra.get("estimate_pi4_seconds", 0)
     console.print(f"[bold green]probe[/] {escape(str(folder))}: {len(m.files)} files ({len(m.segments)} segments x "
                   f"{', '.join(m.formats)}); measuring takes about {est / 60:.1f} min on a Raspberry Pi 4 (estimated "

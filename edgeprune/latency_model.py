@@ -2,8 +2,9 @@
 
 Each segment of the chain (a prunable layer and what follows it up to the next one) was timed alone over a grid
 of (input channels, output channels). A model with given widths is predicted as a + b * (sum of its segments'
-latencies, interpolated bilinearly on the grid), where a and b are fitted on whole models of uniform widths
-(the "fit" variants): the segments' sum counts the per-invoke overhead once per segment, the whole model once.
+latencies, interpolated bilinearly on the grid), where a and b are fitted on whole models (the "fit" variants:
+uniform widths, and a few at random widths, since pruning chooses uneven ones): the segments' sum counts the
+per-invoke overhead once per segment, the whole model once.
 The "validate" variants (random per-layer widths) were not used to fit, so `check` reports an honest error.
 
 numpy only: it reads a table on the device, and the workbench uses it to choose widths.

@@ -21,7 +21,7 @@ def tiny_probe(tiny_run, tmp_path_factory):
     from edgeprune.workbench.latency_probe import ProbeOptions, probe
 
     run, ws = tiny_run
-    folder, manifest = probe(run, ws, ProbeOptions(formats=["fp32"], round_to=2, points=3, variants=3,
+    folder, manifest = probe(run, ws, ProbeOptions(formats=["fp32"], round_to=2, points=3, variants=3, fit_variants=2,
                                                    out=str(tmp_path_factory.mktemp("probe") / "p")))
     return folder, manifest
 
@@ -57,7 +57,10 @@ def test_probe_cuts_the_chain_at_each_prunable_layer(tiny_probe):
     assert by["fc1"].cin_from == "conv4" and by["tail:classifier"].couts == [3]  # the classes stay
     assert by["conv3"].cins == [2, 4] and by["conv3"].couts == [2, 6, 8]  # 3 points of the widths 2, 4, 6, 8
     variants = [f for f in m.files if f.kind == "variant"]
-    assert [f.role for f in variants].count("fit") == 4 and [f.role for f in variants].count("validate") == 3
+    assert [f.role for f in variants].count("fit") == 6 and [f.role for f in variants].count("validate") == 3
+    full = m.model.widths
+    uneven = [f for f in variants if f.role == "fit" and len({f.widths[n] / full[n] for n in full}) > 1]
+    assert len(uneven) >= 1  # the random fits are there (2 random draws of 5 layers are all-equal-ratio only by chance)
     assert all((folder / "files" / f.file).is_file() for f in m.files)
     assert m.model.widths == {"conv1": 4, "conv2": 4, "conv3": 8, "conv4": 8, "fc1": 8}
 

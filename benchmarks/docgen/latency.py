@@ -61,6 +61,15 @@ TARGET_COLS = ["target", "target ms", "predicted ms", "measured p50 ms [95 % CI]
                "budget model"]
 
 
+def probed(d: dict) -> str:
+    p = d.get("probe")
+    if not p:  # the single-pass run: four uniform models fitted the overhead
+        return "`--formats fp32,int8 --round-to 8 --points 5 --variants 12`"
+    return (f"`--formats {','.join(p['formats'])} --round-to {p['round_to']} --points 5 --variants {p['validate']} "
+            f"--fit-variants {p['fit'] - 4}`: 4 uniform and {p['fit'] - 4} random whole models to fit the overhead, "
+            f"{p['validate']} others to validate")
+
+
 def latency_section() -> list[str] | None:
     f = LAT / "summary.json" if (LAT / "summary.json").is_file() else OLD / "summary.json"
     if not f.is_file():
@@ -69,8 +78,8 @@ def latency_section() -> list[str] | None:
     passes = d.get("passes", 1)
     lines = ["## Prune to a latency budget (issue 13)", "",
              f"`bash benchmarks/latency_budget.sh`: the study CNN at 64 px (`{d['run']}`, {d['run_params']:,} "
-             f"parameters, test {pct(d['run_test'])} %) on ../shared/data/cifar10-animals, probed (`--formats "
-             "fp32,int8 --round-to 8 --points 5 --variants 12`), the probe measured on this machine as the device "
+             f"parameters, test {pct(d['run_test'])} %) on ../shared/data/cifar10-animals, probed ({probed(d)}), "
+             "the probe measured on this machine as the device "
              f"({d['table']}; " + (f"`latency measure` at its defaults, {passes} passes per file" if passes > 1 else
                                    "one pass of 100 runs per file, before `latency measure --passes`") + "), then pruned to targets "
              f"and fine-tuned {d['epochs']} epochs at {d['lr']:g}. Figures from `{f.parent.relative_to(RES.parent.parent)}/` "
