@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgeprune.device.bench import BenchOptions, bench  # noqa: E402
+from edgeprune.device.defaults import DEFAULT_MIN_TIME_S, DEFAULT_ROUNDS  # noqa: E402
 from edgeprune.latency_model import LatencyModel, describe, median_abs_error  # noqa: E402
 from edgeprune.paired_accuracy import compare  # noqa: E402
 from edgeprune.readers import read_latency_table  # noqa: E402
@@ -92,7 +93,7 @@ def timed(files: list[Path], save: Path | None = None) -> dict[str, object]:
     ``save`` keeps the bench JSON (the device's feedback for the next prune)."""
     from edgeprune.device.bench import save_json
 
-    res = bench(files, BenchOptions(threads=[THREADS], max_images=1))
+    res = bench(files, BenchOptions(threads=[THREADS], rounds=DEFAULT_ROUNDS, min_time_s=DEFAULT_MIN_TIME_S, max_images=1))
     if save is not None:
         save.unlink(missing_ok=True)
         save_json(res, save, append=False)
