@@ -65,6 +65,8 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, default=3000)
     ap.add_argument("--sparsity", type=float, default=0.5)
     ap.add_argument("--finetune", type=int, default=2)
+    ap.add_argument("--bench-only", action="store_true", help="keep the imported and pruned runs and their bundles; "
+                    "bench again (a bench disturbed by other work on the machine)")
     a = ap.parse_args()
     work = ROOT / "benchmarks" / "work" / "imported"
     ws = work / "runs"
@@ -78,12 +80,13 @@ def main() -> None:
         t_train = round(time.time() - t0)
     else:  # the Keras 3 model is kept: its training time is the one measured when it was trained
         t_train = json.loads(out.read_text())["train_seconds"]
-    run([*EP, "import", model, "--data", a.data, "--preprocess", "mobilenet", "--limit-per-class", a.per_class,
-         "-w", ws, "--out", "mnv2", "--force", "-q"])
-    run([*EP, "prune", "mnv2", "--method", "weight", "--sparsity", a.sparsity, "--epochs", a.finetune, "--lr", "3e-4",
-         "--control", "-w", ws, "--out", "mnv2-w", "--force", "-q"])
-    for r in ("mnv2", "mnv2-w"):
-        run([*EP, "export", r, "--formats", "fp32,int8", "--sparse", "off", "-w", ws, "--force", "-q"])
+    if not a.bench_only:
+        run([*EP, "import", model, "--data", a.data, "--preprocess", "mobilenet", "--limit-per-class", a.per_class,
+             "-w", ws, "--out", "mnv2", "--force", "-q"])
+        run([*EP, "prune", "mnv2", "--method", "weight", "--sparsity", a.sparsity, "--epochs", a.finetune, "--lr",
+             "3e-4", "--control", "-w", ws, "--out", "mnv2-w", "--force", "-q"])
+        for r in ("mnv2", "mnv2-w"):
+            run([*EP, "export", r, "--formats", "fp32,int8", "--sparse", "off", "-w", ws, "--force", "-q"])
     files = [ws / "exports" / r / f for r in ("mnv2", "mnv2-w") for f in ("fp32.tflite", "int8.tflite")]
     bench_json = work / "bench.json"  # side by side in one call at the bench's defaults (interleaved rounds)
     run([*EP, "bench", *files, "--threads", "2", "--json", bench_json, "--force", "-q"])
@@ -97,7 +100,7 @@ def main() -> None:
     doc = {
         "what": "MobileNetV2 (alpha %.2f, no pretrained weights, BatchNorm momentum 0.9) trained %d epochs with Keras %s on cifar10-animals at 32 px, "
                 "imported, weight-pruned to %.0f%% with %d fine-tuning epochs" % (a.alpha, a.epochs, "3", 100 * a.sparsity, a.finetune),
-        "command": "python benchmarks/imported_mobilenetv2.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if k != "data"),
+        "command": "python benchmarks/imported_mobilenetv2.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if k not in ("data", "bench_only")),
         "train_seconds": t_train,
         "import": {k: runs["mnv2"][k] for k in ("params", "macs", "val_accuracy", "test_accuracy")}
                   | {"source": {**runs["mnv2"]["source"], "file": str(model.relative_to(ROOT))}},
