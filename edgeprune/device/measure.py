@@ -124,9 +124,7 @@ def measure(spec: Spec) -> dict:
     session.invoke()
     out["first_ms"] = 1e3 * (time.perf_counter() - t3)
     set_input, invoke = session.set_input, session.invoke
-    for _ in range(spec.warmup):
-        set_input(sample)
-        invoke()
+    warm_up(set_input, invoke, sample, spec.warmup)
     ms = time_runs(set_input, invoke, sample, spec.runs, spec.min_time_s)
     out["latency_ms"] = percentiles(ms)
     out["times_ms"] = ms.tolist()  # the raw timings: bench pools them over rounds, and drops them from its rows
