@@ -55,7 +55,7 @@ class PruningMethod:
         """What this method adds to a default run name (``<parent>-<part>``)."""
         return self.name
 
-    def check_model(self, model, o) -> None:
+    def check_model(self, model, o, workspace=None) -> None:
         """Checks of the options against the loaded model, before any data is read (raise UserError)."""
 
     def sweep_options(self, value: float, sweep) -> dict:
@@ -92,9 +92,9 @@ class Composite(PruningMethod):
         for s in self.steps:
             s.check(o)
 
-    def check_model(self, model, o) -> None:
+    def check_model(self, model, o, workspace=None) -> None:
         for s in self.steps:
-            s.check_model(model, o)
+            s.check_model(model, o, workspace)
 
     def name_part(self, o) -> str:
         return "-".join(s.name_part(o) for s in self.steps)

@@ -114,9 +114,16 @@ class FilterPruning(PruningMethod):
             raise UserError(f"--steps {o.steps} needs at least as many --epochs (one fine-tuning epoch per step); "
                             f"got --epochs {o.epochs}")
 
-    def check_model(self, model, o) -> None:
+    def check_model(self, model, o, workspace=None) -> None:
         if o.target_ms is not None:
             table_for(model, o)
+            if o.latency_feedback:  # a bench from another device, or of no bundle here, is refused before decoding
+                from ..latency_model import LatencyModel
+                from ..readers import read_latency_table
+                from ..workbench.pruning.latency_feedback import feedback_points
+
+                lat = LatencyModel(read_latency_table(o.latency_table), o.latency_format)
+                feedback_points(o.latency_feedback, lat, o.latency_format, workspace)
 
     def name_part(self, o) -> str:
         if o.target_ms is not None:

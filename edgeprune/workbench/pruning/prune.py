@@ -135,7 +135,7 @@ def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None 
     t0 = time.perf_counter()
     parent = run.info
     model = load_model(run.model)
-    methods.get(o.method).check_model(model, o)
+    methods.get(o.method).check_model(model, o, Path(workspace))
     manifest, data = run_data(run, workspace, reporter)
     base = scores(model, data)
     augment = parent_augment(o, parent)
