@@ -169,12 +169,12 @@ def _add_pass(row: LatencyRow | None, result: dict) -> LatencyRow:
     """The row with one more pass: its p50 the median of the passes' p50s; an error ends the file."""
     if result.get("error") or result.get("p50_ms") is None:
         return LatencyRow(file=result["file"], error=result.get("error") or "no time was recorded")
-    p50s = (passes_of(row) if row else []) + [result["p50_ms"]]
-    p90s = (list(row.p90_passes or []) if row and row.p90_ms is not None else []) + [result.get("p90_ms")]
+    earlier = row if row is not None and not row.error else None
+    p50s = (passes_of(earlier) if earlier else []) + [result["p50_ms"]]
+    p90s = [v for v in ((earlier.p90_passes or []) if earlier else []) + [result.get("p90_ms")] if v is not None]
     return LatencyRow(file=result["file"], p50_ms=statistics.median(p50s), p50_passes=p50s,
-                      p90_ms=statistics.median([v for v in p90s if v is not None]) if any(v is not None for v in p90s) else None,
-                      p90_passes=[v for v in p90s if v is not None],
-                      runs=(row.runs or 0 if row else 0) + int(result.get("runs") or 0))
+                      p90_ms=statistics.median(p90s) if p90s else None, p90_passes=p90s,
+                      runs=((earlier.runs or 0) if earlier else 0) + int(result.get("runs") or 0))
 
 
 def _ordered(manifest, rows: dict[str, LatencyRow]) -> list[LatencyRow]:
