@@ -157,12 +157,11 @@ def main() -> None:
     uniforms = {frac: get_run(f"uni-{r:g}", PruneOptions(method="filter", ratio=r, round_to=round_to, epochs=EPOCHS,
                                                           lr=LR)) for frac, r in chosen.items()}
     final = timed(files + [get_bundle(r) for r in first.values()] + [get_bundle(u) for u in uniforms.values()])
-    p50 = final
-    summary["dense"] = {"predicted_ms": dense_pred, "measured_p50": p50[dense.name].p50, "ci": p50[dense.name].p50_ci}
+    summary["dense"] = {"predicted_ms": dense_pred, "measured_p50": final[dense.name].p50, "ci": final[dense.name].p50_ci}
     summary["round1"] = []
     for frac in FRACTIONS:
         b = first[frac].info.pruning["filter"]["latency_budget"]
-        m = p50[first[frac].name]
+        m = final[first[frac].name]
         summary["round1"].append({"fraction": frac, "target_ms": frac * dense_pred, "predicted_ms": b["predicted_ms"],
                                   "widths": b["widths"], "p50": m.p50, "ci": m.p50_ci,
                                   "feedback_p50": round1[first[frac].name].p50,
@@ -173,7 +172,7 @@ def main() -> None:
         target = frac * dense_pred
         b, u = budget.info, uniform.info
         lb = b.pruning["filter"]["latency_budget"]
-        mb, mu = p50[budget.name], p50[uniform.name]
+        mb, mu = final[budget.name], final[uniform.name]
         paired = compare(b.test_correct, u.test_correct)
         u_over_b, u_over_b_ci = ratio_ci(mb, mu)
         summary["targets"].append({
