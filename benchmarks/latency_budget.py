@@ -55,7 +55,7 @@ def get_run(name: str, o: PruneOptions):
 
 
 def get_bundle(run) -> Path:
-    out = WORK / "exports" / run.name
+    out = WS / "exports" / run.name  # the workspace's exports/, where `prune --latency-feedback` finds bundles
     if not (out / "export.json").is_file():
         export(run, WS, ExportOptions(formats=["fp32"], out=str(out), force=True))
     return out / "fp32.tflite"

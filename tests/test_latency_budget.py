@@ -263,10 +263,14 @@ def test_feedback_from_a_measured_model_corrects_the_table_near_the_target(tiny_
                       "--threads 2")
     assert_user_error(run_inproc("prune", str(run.path), "--method", "filter", "--ratio", "0.5", "--latency-feedback",
                                  str(fb), "-w", str(ws), "--out", "x"), "--target-ms")
-    # a bench row whose bundle is nowhere here, or whose name points out of the exports folder, is no feedback
+    # a bench row whose bundle is nowhere here, or whose name points out of the exports folder, is no feedback;
+    # the row's own path is never followed, even to a real bundle elsewhere
+    other_place = tmp_path / "elsewhere" / "first"
+    shutil.copytree(bundle, other_place)
     for name in ("elsewhere/fp32.tflite", "../fp32.tflite"):
         doc = json.loads(fb.read_text())
         doc["results"][0]["name"] = name
+        doc["results"][0]["model"] = str(other_place / "fp32.tflite")
         (tmp_path / "bad.json").write_text(json.dumps(doc))
         assert_user_error(run_inproc("prune", str(run.path), *common, "--latency-feedback", str(tmp_path / "bad.json"),
                                      "--out", "x"), "no measured file of this model")

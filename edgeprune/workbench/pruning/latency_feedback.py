@@ -2,8 +2,8 @@
 widths that matter (NetAdapt checks its choices on the device; this is the offline form of that loop).
 
 `prune --target-ms X --latency-table T --latency-feedback BENCH.json`: BENCH.json is `edgeprune bench` run on the
-device over bundles exported from earlier pruned runs of the same model (a first try at this target, say). Each
-measured file whose widths are known (from its bundle's model card) gives measured / predicted; the point measured
+device over bundles exported (into the workspace's exports/) from earlier pruned runs of the same model (a first
+try at this target, say). Each measured file whose widths are known (from its bundle's model card) gives measured / predicted; the point measured
 closest to X gives the factor k, and the widths are chosen for a table prediction of X / k. A greedy search picks
 the widths where its table runs low, so its prediction of its own choice is biased; the factor measured near the
 target removes that bias where it matters.
@@ -34,19 +34,16 @@ class FeedbackPoint:
                 "factor": self.factor}
 
 
-def _bundle_folder(model_path: str, name: str, workspace: Path | None) -> Path | None:
-    """The bundle a bench row measured: beside the measured file when it is on this machine, else the workspace's
-    exports/<bundle> (a bench file copied back from the device names its files there). The name comes from an
-    untrusted file: one that is not a plain folder name is never joined to a path."""
+def _bundle_folder(name: str, workspace: Path | None) -> Path | None:
+    """The bundle a bench row measured: the workspace's exports/<bundle>, the bundle being the folder part of the
+    row's name (`<bundle>/<file>`). The bench file is untrusted: its paths are never followed, and a name that is not
+    a plain folder name is never joined to one."""
     from ...workspace import OUTPUT_DIRS, check_name
 
-    here = Path(model_path).parent
-    if (here / "export.json").is_file():
-        return here
     if workspace is None:
         return None
     try:
-        bundle = check_name(Path(name).parent.name or here.name)
+        bundle = check_name(Path(name).parent.name)
     except UserError:
         return None
     cand = Path(workspace) / OUTPUT_DIRS["export bundle"] / bundle
@@ -92,10 +89,9 @@ def feedback_points(paths: list[str], lat: LatencyModel, fmt: str, workspace: Pa
             if device_label(r.device) != device_label(table.device):
                 raise UserError(f"{path}: {r.label} was measured on {device_label(r.device)}, the latency table on "
                                 f"{device_label(table.device)}; feedback must come from the table's device")
-            folder = _bundle_folder(r.model, r.name, workspace)
+            folder = _bundle_folder(r.name, workspace)
             if folder is None:
-                notes.append(f"{r.label}: its bundle is not on this machine (looked beside the file and in the "
-                             "workspace's exports/)")
+                notes.append(f"{r.label}: its bundle is not in the workspace's exports/")
                 continue
             _, card = read_export(folder)
             widths = widths_of(card, lat)
