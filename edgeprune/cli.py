@@ -15,8 +15,12 @@ from rich.markup import escape
 
 from . import methods
 from .device.defaults import DEFAULT_MIN_TIME_S, DEFAULT_ROUNDS, LATENCY_MIN_TIME_S, LATENCY_PASSES, LATENCY_RUNS
-from .errors import UserError
+from .errors import UserError, short
 from .formats import FORMATS
+from .options import command, parse_items
+from .options.prune import PruneOptions
+from .options.train import TrainOptions
+from .study.cells import SweepOptions
 from .workspace import DEFAULT_WORKSPACE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -28,50 +32,21 @@ latency_app = typer.Typer(no_args_is_help=True, help="Latency budgets: probe a r
 app.add_typer(latency_app, name="latency")
 
 WorkspaceOpt = typer.Option(DEFAULT_WORKSPACE, "--workspace", "-w", help="Folder that holds the runs.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="Print only the results.")
 
 
-def _items(text: str, what: str, kind=str) -> list:
-    """A comma-separated option as a list of ``kind`` (str, int or float); empty or malformed is a user error."""
-    names = {str: "names", int: "integers", float: "numbers"}
-    try:
-        vals = [kind(v.strip()) for v in text.split(",") if v.strip()]
-    except ValueError:
-        vals = None
-    if not vals or (kind is float and any(v != v or v in (float("inf"), float("-inf")) for v in vals)):
-        raise UserError(f"{what} must be comma-separated {names[kind]}, got {text!r}")
-    return vals
-
-
-@app.command()
+@command(app, TrainOptions)
 def train(
-    data: str = typer.Option("demo", "--data", "-d", help="Folder of class folders (or train/ and test/), or 'demo'."),
-    image_size: int = typer.Option(100, help="Input side in pixels (the study used 100)."),
-    arch: str = typer.Option("cnn", help="cnn (the study's), mobilenetv2 or efficientnetb0."),
-    widths: str = typer.Option("32,32,64,64,128,128", help="Conv widths, two per block (cnn only)."),
-    dense: int = typer.Option(256, help="Width of the hidden Dense layer (cnn only)."),
-    weights: str = typer.Option("none", help="Transfer weights: imagenet or none."),
-    epochs: int = typer.Option(100, help="Most epochs; early stopping usually ends sooner."),
-    batch_size: int = typer.Option(64),
-    lr: float = typer.Option(3e-4, help="AdamW learning rate."),
-    patience: int = typer.Option(5, help="Early-stopping patience on val_loss."),
-    augment: str = typer.Option("study", help="study (rotation 20, shift 0.2, flip), light (shift 0.1, flip) or none."),
-    seed: int = typer.Option(42, help="Seed of the split and the training."),
-    limit_per_class: Optional[int] = typer.Option(None, help="Use at most N images per class (quick runs)."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Run name (in the workspace) or folder (default: <arch>-<time>)."),
-    force: bool = typer.Option(False, help="Replace an existing run of that name."),
+    opts: TrainOptions,
     resume: bool = typer.Option(False, help="Continue an interrupted run (the latest, or --out NAME)."),
     workspace: Path = WorkspaceOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QuietOpt,
 ):
     """Train the study's compact CNN (or a transfer baseline) and write runs/<name>/."""
     from .ui import RichReporter, console, pct
-    from .workbench.training.train import TrainOptions
     from .workbench.training.train import train as do_train
 
-    opts = TrainOptions(data=data, image_size=image_size, arch=arch, widths=_items(widths, "--widths", int), dense=dense,
-                        weights=weights, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-                        augment=augment, seed=seed, limit_per_class=limit_per_class, workspace=str(workspace),
-                        out=out, force=force)
+    opts.workspace = str(workspace)
     run = do_train(opts, resume=resume, reporter=RichReporter(quiet))
     info = run.info
     rec = info.bn_recalibration
@@ -129,67 +104,21 @@ def data_inspect(path: Path = typer.Argument(..., help="Dataset folder."),
         console.print(f"  {escape(rel)}: {escape(why)}", highlight=False)
 
 
-@app.command()
+@command(app, PruneOptions)
 def prune(
+    o: PruneOptions,
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
-    method: str = typer.Option(..., help="; ".join(f"{m.name}: {m.help}" for m in map(methods.get, methods.names())) + "."),
-    sparsity: Optional[float] = typer.Option(None, help="Target fraction of zero weights (weight, hybrid)."),
-    initial_sparsity: float = typer.Option(0.3, help="Start of the polynomial schedule."),
-    schedule: str = typer.Option("polynomial", help="polynomial or constant."),
-    ratio: Optional[float] = typer.Option(None, help="Fraction of filters to remove per layer (filter, hybrid)."),
-    criterion: str = typer.Option("l1", help="Filter importance: l1, l2, bn or random."),
-    scope: str = typer.Option("uniform", help="uniform (same ratio per layer) or global (rank all filters together)."),
-    round_to: int = typer.Option(1, help="Keep filter counts at multiples of N (8 suits XNNPACK)."),
-    sensitivity: Optional[Path] = typer.Option(None, help="Per-layer ratios from `edgeprune sensitivity` output."),
-    max_drop: float = typer.Option(0.02, help="With --sensitivity: largest accepted val accuracy drop per layer."),
-    skip_first: bool = typer.Option(False, help="Keep the first prunable layer dense."),
-    skip_last: bool = typer.Option(False, help="Keep the classifier dense."),
-    layers: Optional[str] = typer.Option(None, help="Comma-separated layer names to prune (weight)."),
-    epochs: int = typer.Option(30, help="Fine-tuning epochs."),
-    lr: float = typer.Option(1e-4, help="Fine-tuning learning rate (AdamW)."),
-    batch_size: int = typer.Option(64),
-    patience: int = typer.Option(5, help="Early stopping patience (after the schedule ends)."),
-    augment: Optional[str] = typer.Option(None, help="Augmentation (default: the parent run's)."),
-    lr_schedule: str = typer.Option("plateau", help="plateau: the rate halves when val_loss stalls; cosine: warm-up, "
-                                    "then cosine decay to 0."),
-    warmup: float = typer.Option(0.05, help="With --lr-schedule cosine: fraction of the steps spent warming up."),
-    distill: bool = typer.Option(False, help="The parent run teaches the pruned model while it fine-tunes."),
-    teacher: Optional[str] = typer.Option(None, help="With --distill: the run that teaches (default: the parent)."),
-    distill_alpha: float = typer.Option(0.5, help="With --distill: weight of the label loss (the rest: the teacher)."),
-    temperature: float = typer.Option(4.0, help="With --distill: softmax temperature of teacher and student."),
-    steps: int = typer.Option(1, help="filter/hybrid: remove the filters in N cuts, fine-tuning between them "
-                              "(the epochs are split; the total stays --epochs)."),
-    target_ms: Optional[float] = typer.Option(None, help="filter: choose per-layer widths for this predicted latency "
-                                              "(ms) on the device the --latency-table was measured on."),
-    latency_table: Optional[Path] = typer.Option(None, help="With --target-ms: the table (`edgeprune latency measure`)."),
-    format_: str = typer.Option("fp32", "--format", help="With --target-ms: the format the target is for."),
-    threads: Optional[int] = typer.Option(None, help="With --target-ms: the device's threads (checked against the table)."),
-    latency_feedback: Optional[List[Path]] = typer.Option(None, "--latency-feedback", help="With --target-ms: `edgeprune bench` JSON from the device of bundles exported from earlier pruned runs of this model; the one measured nearest the target corrects the table's prediction (repeatable)."),
-    control: bool = typer.Option(False, help="Also fine-tune the unpruned model the same way, for a fair comparison."),
-    cluster: Optional[int] = typer.Option(None, help="Sparsity-preserving weight clustering to N values per kernel."),
-    seed: int = typer.Option(42),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name (in the workspace) or folder of the new run."),
-    force: bool = typer.Option(False, help="Replace an existing run of that name."),
     workspace: Path = WorkspaceOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QuietOpt,
 ):
     """Prune a trained run, fine-tune it and write a new run with measured sparsity, params and MACs."""
     from .ui import RichReporter, console, pct, table
-    from .workbench.pruning.prune import PruneOptions
     from .workbench.pruning.prune import prune as do_prune
+    from .workbench.pruning.prune import validate
     from .workspace import resolve_run
 
+    validate(o)  # every option, before the run is looked for
     run = resolve_run(model, workspace)
-    o = PruneOptions(method=method, sparsity=sparsity, initial_sparsity=initial_sparsity, schedule=schedule, ratio=ratio,
-                     criterion=criterion, scope=scope, round_to=round_to, sensitivity=str(sensitivity) if sensitivity else None,
-                     max_drop=max_drop, skip_first=skip_first, skip_last=skip_last,
-                     layers=_items(layers, "--layers") if layers is not None else None, epochs=epochs, lr=lr,
-                     batch_size=batch_size, patience=patience, augment=augment, lr_schedule=lr_schedule, warmup=warmup,
-                     distill=distill, teacher=teacher, distill_alpha=distill_alpha, temperature=temperature, steps=steps,
-                     target_ms=target_ms, latency_table=str(latency_table) if latency_table else None,
-                     latency_format=format_, latency_threads=threads,
-                     latency_feedback=[str(f) for f in latency_feedback or []],
-                     control=control, cluster=cluster, seed=seed, out=out, force=force)
     new = do_prune(run, workspace, o, RichReporter(quiet))
     info = new.info
     p = info.pruning
@@ -232,7 +161,7 @@ def latency_probe(
     from .workspace import resolve_run
 
     run = resolve_run(model, workspace)
-    folder, m = probe(run, workspace, ProbeOptions(formats=_items(formats, "--formats"), round_to=round_to, points=points,
+    folder, m = probe(run, workspace, ProbeOptions(formats=parse_items(formats, "--formats"), round_to=round_to, points=points,
                                                    variants=variants, fit_variants=fit_variants, seed=seed, out=out,
                                                    force=force), RichReporter(quiet))
     est = m.extra.get("estimate_pi4_seconds", 0)
@@ -310,7 +239,7 @@ def sensitivity_cmd(
     from .workbench.pruning.sensitivity import run_sensitivity
     from .workspace import resolve_run
 
-    rs = _items(ratios, "--ratios", float)
+    rs = parse_items(ratios, "--ratios", float)
     res, files = run_sensitivity(resolve_run(model, workspace), workspace, criterion, rs, out, force, RichReporter(quiet))
     console.print(table(f"val accuracy with one layer pruned (baseline {pct(res['baseline_val_accuracy'])})",
                         ["layer", *[f"{r:.0%}" for r in rs]], [[n, *[pct(a, 1) for a in row["val_accuracy"]]] for n, row in res["layers"].items()]))
@@ -336,7 +265,7 @@ def export(
     from .workspace import resolve_run
 
     run = resolve_run(model, workspace)
-    res = do_export(run, workspace, ExportOptions(formats=_items(formats, "--formats"), sparse=sparse, calib=calib,
+    res = do_export(run, workspace, ExportOptions(formats=parse_items(formats, "--formats"), sparse=sparse, calib=calib,
                                                   io=io, out=out, force=force), RichReporter(quiet))
     rows = [[r.file, kb(r.bytes), kb(r.gzip_bytes), f"{r.gzip_over_entropy_floor:.2f}x" if r.gzip_over_entropy_floor else "-",
              pct(r.accuracy), pct(r.agreement), "yes" if r.runs_xnnpack else "NO", "yes" if r.runs_reference else "NO",
@@ -353,7 +282,7 @@ def export(
 def _parse_threads(text: str) -> list:
     if text in ("", "all"):
         return [None]
-    vals = _items(text, "--threads", int)
+    vals = parse_items(text, "--threads", int)
     if not vals or any(v < 1 for v in vals):
         raise UserError("--threads takes positive integers, e.g. 1,2,4")
     return vals
@@ -426,61 +355,21 @@ def bench(
         raise typer.Exit(1)
 
 
-@app.command()
+@command(app, SweepOptions)
 def sweep(
+    o: SweepOptions,
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
-    method: str = typer.Option("weight", help="Comma-separated: " + ", ".join(methods.swept()) + "."),
-    values: str = typer.Option("0.3,0.5,0.7,0.9", help="Sparsities (weight, hybrid) or ratios (filter)."),
-    formats: str = typer.Option("fp32", help="Export formats of every cell, e.g. fp32,int8."),
-    hybrid_ratio: float = typer.Option(0.3, help="Filter ratio of hybrid cells (then weight-pruned to each value)."),
-    bench_: bool = typer.Option(False, "--bench", help="Benchmark every exported file on this machine."),
-    control: bool = typer.Option(False, help="Add the unpruned model fine-tuned for the same epochs."),
-    epochs: int = typer.Option(30, help="Fine-tuning epochs per cell."),
-    lr: float = typer.Option(1e-4),
-    batch_size: int = typer.Option(64),
-    criterion: str = typer.Option("l1", help="Filter criterion for filter and hybrid cells."),
-    round_to: int = typer.Option(1, help="Kept filter counts at multiples of N."),
-    runs: int = typer.Option(100, help="Timed runs per file when benchmarking."),
-    lr_schedule: str = typer.Option("plateau", help="Fine-tuning schedule of every cell: plateau or cosine."),
-    steps: int = typer.Option(1, help="Filter removal in N cuts (filter and hybrid cells)."),
-    distill: str = typer.Option("no", help="no, yes (the parent teaches every pruned cell) or both (each cell with "
-                                "and without, so the gain is measured)."),
-    distill_alpha: float = typer.Option(0.5, help="With --distill: weight of the label loss."),
-    temperature: float = typer.Option(4.0, help="With --distill: softmax temperature."),
-    seeds: str = typer.Option("42", help="Comma-separated seeds; each cell (and the control) runs once per seed."),
-    target_ms: Optional[str] = typer.Option(None, help="Latency targets for filter cells instead of --values: "
-                                            "fractions of the dense model's predicted p50 (0.5x,0.3x) or ms (1.2,0.8)."),
-    latency_table: Optional[Path] = typer.Option(None, help="With --target-ms: the latency table."),
-    latency_format: str = typer.Option("fp32", help="With --target-ms: the format the targets are for."),
-    executor: str = typer.Option("local", help="local (cells one after the other here) or ray (cells as Ray tasks; "
-                                 "pip install 'edgeprune[ray]')."),
-    address: Optional[str] = typer.Option(None, help="ray: the cluster's address (default: RAY_ADDRESS, else a local "
-                                          "Ray instance)."),
-    cpus_per_cell: float = typer.Option(1.0, help="ray: CPUs per cell; training in a cell uses that many threads."),
-    gpus_per_cell: float = typer.Option(0.0, help="ray: GPUs per cell."),
-    max_retries: int = typer.Option(2, help="ray: re-runs of a cell whose worker died."),
-    bench_on: Optional[str] = typer.Option(None, help="ray: time the files on nodes holding this custom resource "
-                                           "(e.g. pi5) instead of on this machine."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name or folder of the sweep (default: <workspace>/sweeps/<run>)."),
     workspace: Path = WorkspaceOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QuietOpt,
 ):
     """Prune, export (and bench) a grid of methods x values; resumable; one results file and a Table-2-style summary."""
-    from .study.sweep import SweepOptions
     from .study.sweep import sweep as do_sweep
     from .ui import RichReporter, console, kb, pct, table
     from .workspace import resolve_run
 
     run = resolve_run(model, workspace)
-    o = SweepOptions(methods=_items(method, "--method"), values=_items(values, "--values", float),
-                     formats=_items(formats, "--formats"), hybrid_ratio=hybrid_ratio,
-                     bench=bench_, control=control, epochs=epochs, lr=lr, batch_size=batch_size, criterion=criterion,
-                     round_to=round_to, bench_runs=runs, out=out, lr_schedule=lr_schedule, steps=steps, distill=distill,
-                     distill_alpha=distill_alpha, temperature=temperature, seeds=_items(seeds, "--seeds", int),
-                     executor=executor, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
-                     max_retries=max_retries, bench_on=bench_on,
-                     targets=_items(target_ms, "--target-ms") if target_ms is not None else [],
-                     latency_table=str(latency_table.resolve()) if latency_table else None, latency_format=latency_format)
+    if o.latency_table:  # cells may run elsewhere (Ray): the table by its full path
+        o.latency_table = str(Path(o.latency_table).resolve())
     folder, recs = do_sweep(run, workspace, o, RichReporter(quiet))
     rows = []
     for r in recs:
@@ -564,7 +453,7 @@ def main() -> None:
         if os.environ.get("EDGEPRUNE_DEBUG"):
             raise
         # a fault of edgeprune itself: one line, and the way to see more
-        msg = " ".join(str(exc).split())[:300]
+        msg = short(exc)
         print(f"internal error: {exc.__class__.__name__}: {msg} (a bug in edgeprune; run again with EDGEPRUNE_DEBUG=1 "
               "for the traceback, and please report it)", file=sys.stderr)
         sys.exit(1)

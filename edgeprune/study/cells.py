@@ -3,48 +3,73 @@ wherever an executor runs it."""
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import methods
-from ..errors import UserError
+from ..errors import UserError, short
+from ..options import opt, recorded, shared, sweep_fields
+from ..options.prune import PruneOptions
 from ..records import SweepCell
 from ..workspace import Run
 
 DISTILL_MODES = {"no": [False], "yes": [True], "both": [False, True]}
 
 
+def _swept_methods_help() -> str:
+    return "Comma-separated: " + ", ".join(methods.swept()) + "."
+
+
+def _p(name: str):
+    """A prune option a sweep sets for every cell: declared once, in PruneOptions."""
+    return shared(PruneOptions, name)
+
+
 @dataclass
 class SweepOptions:
-    methods: list[str] = field(default_factory=lambda: ["weight"])
-    values: list[float] = field(default_factory=lambda: [0.3, 0.5, 0.7, 0.9])
-    formats: list[str] = field(default_factory=lambda: ["fp32"])
-    hybrid_ratio: float = 0.3  # hybrid cells: this filter ratio, then weight pruning to each value
-    bench: bool = False
-    control: bool = False
-    epochs: int = 30
-    lr: float = 1e-4
-    batch_size: int = 64
-    criterion: str = "l1"
-    round_to: int = 1
-    bench_runs: int = 100
-    threads: int | None = None
-    out: str | None = None
-    lr_schedule: str = "plateau"
-    steps: int = 1  # cells whose method takes --steps
-    distill: str = "no"  # DISTILL_MODES: "both" runs every pruned cell with and without the teacher
-    distill_alpha: float = 0.5
-    temperature: float = 4.0
-    seeds: list[int] = field(default_factory=lambda: [42])
-    executor: str = "local"  # study.executors
-    address: str | None = None  # ray: the cluster (default: RAY_ADDRESS, else a local instance)
-    cpus_per_cell: float = 1.0
-    gpus_per_cell: float = 0.0
-    max_retries: int = 2  # ray: re-runs of a cell whose worker died
-    bench_on: str | None = None  # ray: a custom resource naming the nodes that time the files
-    targets: list[str] = field(default_factory=list)  # latency targets: "0.5x" (of the dense prediction) or ms
-    latency_table: str | None = None
-    latency_format: str = "fp32"
+    """The grid's options. ``records=False``: an option that does not decide a cell's figures (a cell recorded with
+    other deciding options is run again, not reused; where a cell runs, and on how many CPUs, does not decide them)."""
+
+    methods: list[str] = opt(factory=lambda: ["weight"], items=str, flag="--method", records=False,
+                             help=_swept_methods_help)
+    values: list[float] = opt(factory=lambda: [0.3, 0.5, 0.7, 0.9], items=float, records=False,
+                              help="Sparsities (weight, hybrid) or ratios (filter).")
+    formats: list[str] = opt(factory=lambda: ["fp32"], items=str, help="Export formats of every cell, e.g. fp32,int8.")
+    hybrid_ratio: float = opt(0.3, help="Filter ratio of hybrid cells (then weight-pruned to each value).")
+    bench: bool = opt(False, help="Benchmark every exported file on this machine.")
+    control: bool = opt(False, records=False, help="Add the unpruned model fine-tuned for the same epochs.")
+    epochs: int = _p("epochs")
+    lr: float = _p("lr")
+    batch_size: int = _p("batch_size")
+    criterion: str = _p("criterion")
+    round_to: int = _p("round_to")
+    bench_runs: int = opt(100, flag="--runs", help="Timed runs per file when benchmarking (at least; each file is "
+                          "also timed for the bench's minimum time).")
+    threads: int | None = opt(None, cli=False)  # interpreter threads of export checks and timing (None: all cores)
+    out: str | None = opt(None, kind=str, short="-o", records=False,
+                          help="Name or folder of the sweep (default: <workspace>/sweeps/<run>).")
+    lr_schedule: str = _p("lr_schedule")
+    steps: int = _p("steps")
+    distill: str = opt("no", records=False, help="no, yes (the parent teaches every pruned cell) or both (each cell "
+                       "with and without, so the gain is measured).")
+    distill_alpha: float = _p("distill_alpha")
+    temperature: float = _p("temperature")
+    seeds: list[int] = opt(factory=lambda: [42], items=int, records=False,
+                           help="Comma-separated seeds; each cell (and the control) runs once per seed.")
+    executor: str = opt("local", records=False, help="local (cells one after the other here) or ray (cells as Ray "
+                        "tasks; pip install 'edgeprune[ray]').")
+    address: str | None = opt(None, kind=str, records=False, help="ray: the cluster's address (default: RAY_ADDRESS, "
+                              "else a local Ray instance).")
+    cpus_per_cell: float = opt(1.0, records=False, help="ray: CPUs per cell; training in a cell uses that many threads.")
+    gpus_per_cell: float = opt(0.0, records=False, help="ray: GPUs per cell.")
+    max_retries: int = opt(2, records=False, help="ray: re-runs of a cell whose worker died.")
+    bench_on: str | None = opt(None, kind=str, help="ray: time the files on nodes holding this custom resource "
+                               "(e.g. pi5) instead of on this machine.")
+    targets: list[str] = opt(factory=list, items=str, flag="--target-ms", help=(
+        "Latency targets for filter cells instead of --values: fractions of the dense model's predicted p50 "
+        "(0.5x,0.3x) or ms (1.2,0.8)."))
+    latency_table: str | None = opt(None, kind=str, help="With --target-ms: the latency table.")
+    latency_format: str = opt("fp32", help="With --target-ms: the format the targets are for.")
 
 
 @dataclass
@@ -110,21 +135,17 @@ def cells(o: SweepOptions) -> list[Cell]:
     return out
 
 
-def prune_options(cell: Cell, o: SweepOptions, name: str):
-    """The prune options of one cell."""
-    from ..workbench.pruning.prune import PruneOptions
-
+def prune_options(cell: Cell, o: SweepOptions, name: str) -> PruneOptions:
+    """The prune options of one cell: the sweep's values of the options every cell shares, then the cell's own."""
     method = methods.get(cell.method)
-    po = PruneOptions(method=cell.method, epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, criterion=o.criterion,
-                      round_to=o.round_to, lr_schedule=o.lr_schedule, steps=o.steps if method.takes_steps else 1,
-                      distill=cell.distill, distill_alpha=o.distill_alpha, temperature=o.temperature, seed=cell.seed,
-                      out=name, force=True)
-    if cell.value is not None:
-        for key, v in method.sweep_options(cell.value, o).items():
-            setattr(po, key, v)
-    if cell.target_ms is not None:
-        po.target_ms, po.latency_table, po.latency_format = cell.target_ms, o.latency_table, o.latency_format
-    return po
+    shared_values = {k: getattr(o, k) for k in sweep_fields(PruneOptions)}
+    if not method.takes_steps:
+        shared_values["steps"] = 1
+    own = method.sweep_options(cell.value, o) if cell.value is not None else {}
+    budget = ({"target_ms": cell.target_ms, "latency_table": o.latency_table, "latency_format": o.latency_format}
+              if cell.target_ms is not None else {})
+    return PruneOptions(method=cell.method, **shared_values, **own, **budget, distill=cell.distill, seed=cell.seed,
+                        out=name, force=True)
 
 
 def run_name(run: Run, cell: Cell) -> str:
@@ -174,20 +195,15 @@ def bench_cell(rec: SweepCell, bundle: Path, o: SweepOptions, reporter) -> list:
 
 def failed_cell(cell: Cell, run: Run, o: SweepOptions, exc: BaseException, attempts: int | None = None) -> SweepCell:
     """The row of a cell that raised: its message, and the traceback of anything that is not a user error."""
-    msg = str(exc) if isinstance(exc, UserError) else f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}"
+    msg = str(exc) if isinstance(exc, UserError) else f"{exc.__class__.__name__}: {short(exc)}"
     tb = None if isinstance(exc, UserError) else "".join(traceback.format_exception(exc, limit=5))
     return SweepCell(cell=cell.key, method=cell.method, value=cell.value, parent=run.name, options=cell_options(o),
                      seed=cell.seed, distill=cell.distill, error=msg, traceback=tb, attempts=attempts)
 
 
 def cell_options(o: SweepOptions) -> dict:
-    """What decides a cell's figures; a cell recorded with other options is run again, not reused. (Where a cell
-    runs, and on how many CPUs, does not decide them.)"""
-    return {"epochs": o.epochs, "lr": o.lr, "batch_size": o.batch_size, "criterion": o.criterion,
-            "round_to": o.round_to, "hybrid_ratio": o.hybrid_ratio, "formats": list(o.formats), "bench": o.bench,
-            "bench_runs": o.bench_runs, "threads": o.threads, "lr_schedule": o.lr_schedule, "steps": o.steps,
-            "distill_alpha": o.distill_alpha, "temperature": o.temperature, "bench_on": o.bench_on,
-            "targets": list(o.targets), "latency_table": o.latency_table, "latency_format": o.latency_format}
+    """What decides a cell's figures (the options not marked ``records=False``)."""
+    return recorded(o)
 
 
 def reusable_run(parent: Run, workspace: Path, name: str, po) -> Run | None:

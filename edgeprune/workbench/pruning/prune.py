@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from ... import methods
 from ...errors import UserError
+from ...options import recorded
+from ...options.prune import PruneOptions
 from ...methods import PruneContext
 from ...paired_accuracy import compare
 from ...progress import Reporter, Silent
@@ -23,45 +25,6 @@ from ..training.distillation import DistillSettings
 from ..training.fit import FitConfig, check_training_options, fit
 from ..training.lr_schedule import check_lr_schedule
 from .sparsity import select_layers
-
-
-@dataclass
-class PruneOptions:
-    method: str = "weight"
-    sparsity: float | None = None  # weight / hybrid
-    initial_sparsity: float = 0.3
-    schedule: str = "polynomial"
-    ratio: float | None = None  # filter / hybrid
-    criterion: str = "l1"
-    scope: str = "uniform"
-    round_to: int = 1
-    sensitivity: str | None = None
-    max_drop: float = 0.02
-    skip_first: bool = False
-    skip_last: bool = False
-    layers: list[str] | None = None
-    epochs: int = 30
-    lr: float = 1e-4
-    batch_size: int = 64
-    patience: int = 5
-    augment: str | None = None  # default: the parent run's
-    lr_schedule: str = "plateau"  # training.lr_schedule.LR_SCHEDULES
-    warmup: float = 0.05
-    distill: bool = False  # the parent (or --teacher) teaches (training.distillation)
-    teacher: str | None = None  # a run (name or folder) to teach instead of the parent
-    distill_alpha: float = 0.5
-    temperature: float = 4.0
-    steps: int = 1  # filter removal in this many cuts, fine-tuning between them
-    target_ms: float | None = None  # filter: widths chosen for this predicted latency (--latency-table)
-    latency_table: str | None = None
-    latency_format: str = "fp32"  # the format whose latency the target is for
-    latency_threads: int | None = None  # the device's thread count, checked against the table's
-    latency_feedback: list[str] = field(default_factory=list)  # bench files of earlier pruned models, from the device
-    control: bool = False
-    cluster: int | None = None
-    seed: int = 42
-    out: str | None = None
-    force: bool = False
 
 
 def validate(o: PruneOptions) -> None:
@@ -124,7 +87,7 @@ def parent_augment(o: PruneOptions, parent: RunRecord) -> str:
 
 def recorded_options(o: PruneOptions, parent: RunRecord) -> dict:
     """The options as run.json records them: what decides the pruned model (not its name or --force)."""
-    return {**{k: v for k, v in asdict(o).items() if k not in ("out", "force")}, "augment": parent_augment(o, parent)}
+    return {**recorded(o), "augment": parent_augment(o, parent)}
 
 
 def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None = None) -> Run:

@@ -9,8 +9,7 @@ from typing import Sequence
 from ...errors import UserError
 from ..tf import keras
 
-STUDY_WIDTHS = (32, 32, 64, 64, 128, 128)
-STUDY_DENSE = 256
+from ...options.train import STUDY_DENSE, STUDY_WIDTHS  # noqa: F401  (declared with train's options)
 # Keras' default 0.99 lags far behind the weights when an epoch is a handful of steps (small data): validation loss
 # is then noise and early stopping fires on it. 0.9 tracks within ~20 steps; bn_recalibration fixes the rest.
 BN_MOMENTUM = 0.9

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...data.arrays import load_split_arrays, prepare
@@ -12,7 +11,7 @@ from ...data.manifest import Manifest
 from ...errors import UserError
 from ...jsonio import read_json, write_json
 from ...progress import Reporter, Silent
-from ...records.base import Record, extra_field
+from ...options.train import TrainOptions
 from ...workspace import (
     SPLIT_FILE,
     Run,
@@ -27,34 +26,9 @@ from ..modelio import load_model
 from ..run_files import scores, write_run
 from .bn_recalibration import recalibrate_checked
 from .fit import FitConfig, fit, load_checkpoint
-from .models import ARCHS, STUDY_DENSE, STUDY_WIDTHS, build, check_cnn_shape
+from .models import ARCHS, build, check_cnn_shape
 
 OPTIONS_FILE = "train_options.json"
-
-
-@dataclass
-class TrainOptions(Record):
-    """The options of `edgeprune train`; kept in the staging folder so --resume continues with the same ones."""
-
-    WHAT = "training options"
-    data: str = "demo"
-    image_size: int = 100
-    arch: str = "cnn"
-    widths: list[int] = field(default_factory=lambda: list(STUDY_WIDTHS))
-    dense: int = STUDY_DENSE
-    weights: str = "none"
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 3e-4
-    patience: int = 5
-    lr_patience: int = 3
-    augment: str = "study"
-    seed: int = 42
-    limit_per_class: int | None = None
-    workspace: str = "runs"
-    out: str | None = None
-    force: bool = False
-    extra: dict = extra_field()
 
 
 def resolve_data(source: str, workspace: Path) -> Path:

@@ -1,0 +1,59 @@
+"""The options of `edgeprune prune`, declared once: the CLI, sweeps (``sweep=True``: set for every cell) and run.json's
+recorded ``options`` all come from these fields."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import opt
+
+
+def _method_help() -> str:
+    from .. import methods
+
+    return "; ".join(f"{m.name}: {m.help}" for m in map(methods.get, methods.names())) + "."
+
+
+@dataclass
+class PruneOptions:
+    method: str = opt(help=_method_help)
+    sparsity: float | None = opt(None, kind=float, help="Target fraction of zero weights (weight, hybrid).")
+    initial_sparsity: float = opt(0.3, help="Start of the polynomial schedule.")
+    schedule: str = opt("polynomial", help="polynomial or constant.")
+    ratio: float | None = opt(None, kind=float, help="Fraction of filters to remove per layer (filter, hybrid).")
+    criterion: str = opt("l1", sweep=True, help="Filter importance: l1, l2, bn or random.")
+    scope: str = opt("uniform", help="uniform (same ratio per layer) or global (rank all filters together).")
+    round_to: int = opt(1, sweep=True, help="Keep filter counts at multiples of N (8 suits XNNPACK).")
+    sensitivity: str | None = opt(None, kind=str, help="Per-layer ratios from `edgeprune sensitivity` output.")
+    max_drop: float = opt(0.02, help="With --sensitivity: largest accepted val accuracy drop per layer.")
+    skip_first: bool = opt(False, help="Keep the first prunable layer dense.")
+    skip_last: bool = opt(False, help="Keep the classifier dense.")
+    layers: list[str] | None = opt(None, items=str, help="Comma-separated layer names to prune (weight).")
+    epochs: int = opt(30, sweep=True, help="Fine-tuning epochs.")
+    lr: float = opt(1e-4, sweep=True, help="Fine-tuning learning rate (AdamW).")
+    batch_size: int = opt(64, sweep=True, help="Batch size of the fine-tuning.")
+    patience: int = opt(5, help="Early stopping patience (after the schedule ends).")
+    augment: str | None = opt(None, kind=str, help="Augmentation (default: the parent run's).")
+    lr_schedule: str = opt("plateau", sweep=True, help="plateau: the rate halves when val_loss stalls; cosine: "
+                           "warm-up, then cosine decay to 0.")
+    warmup: float = opt(0.05, help="With --lr-schedule cosine: fraction of the steps spent warming up.")
+    distill: bool = opt(False, help="The parent run teaches the pruned model while it fine-tunes.")
+    teacher: str | None = opt(None, kind=str, help="With --distill: the run that teaches (default: the parent).")
+    distill_alpha: float = opt(0.5, sweep=True, help="With --distill: weight of the label loss (the rest: the teacher).")
+    temperature: float = opt(4.0, sweep=True, help="With --distill: softmax temperature of teacher and student.")
+    steps: int = opt(1, sweep=True, help="filter/hybrid: remove the filters in N cuts, fine-tuning between them "
+                     "(the epochs are split; the total stays --epochs).")
+    target_ms: float | None = opt(None, kind=float, help="filter: choose per-layer widths for this predicted latency "
+                                  "(ms) on the device the --latency-table was measured on.")
+    latency_table: str | None = opt(None, kind=str, help="With --target-ms: the table (`edgeprune latency measure`).")
+    latency_format: str = opt("fp32", flag="--format", help="With --target-ms: the format the target is for.")
+    latency_threads: int | None = opt(None, kind=int, flag="--threads", help="With --target-ms: the device's threads "
+                                      "(checked against the table).")
+    latency_feedback: list[str] = opt(factory=list, repeat=True, flag="--latency-feedback", help=(
+        "With --target-ms: `edgeprune bench` JSON from the device of bundles exported from earlier pruned runs of this "
+        "model; the one measured nearest the target corrects the table's prediction (repeatable)."))
+    control: bool = opt(False, help="Also fine-tune the unpruned model the same way, for a fair comparison.")
+    cluster: int | None = opt(None, kind=int, help="Sparsity-preserving weight clustering to N values per kernel.")
+    seed: int = opt(42, help="Seed of the pruning choices and the fine-tuning.")
+    out: str | None = opt(None, kind=str, short="-o", records=False,
+                          help="Name (in the workspace) or folder of the new run.")
+    force: bool = opt(False, records=False, help="Replace an existing run of that name.")
