@@ -4,7 +4,8 @@ Each segment of the chain (a prunable layer and what follows it up to the next o
 of (input channels, output channels). A model with given widths is predicted as a + b * (sum of its segments'
 latencies, interpolated bilinearly on the grid), where a and b are fitted on whole models (the "fit" variants:
 uniform widths, and a few at random widths, since pruning chooses uneven ones): the segments' sum counts the
-per-invoke overhead once per segment, the whole model once.
+per-invoke overhead once per segment, the whole model once. A fitted line can have a negative intercept, so a
+prediction is never below the smallest time the table measured for a whole model (``floor_ms``).
 The "validate" variants (random per-layer widths) were not used to fit, so `check` reports an honest error.
 
 numpy only: it reads a table on the device, and the workbench uses it to choose widths.
@@ -78,6 +79,8 @@ class LatencyModel:
                                  rows[f.file].error if f.file in rows else "not measured")
                          for f in probe.files if f.kind == "variant" and f.format == fmt]
         self.a, self.b = self._fit()
+        # the fit raised above unless at least one whole model was measured
+        self.floor_ms = min(v.measured for v in self.variants if v.measured)
 
     @property
     def widths(self) -> dict[str, int]:
@@ -94,7 +97,7 @@ class LatencyModel:
         return total
 
     def predict(self, widths: dict[str, int]) -> float:
-        return self.a + self.b * self.raw(widths)
+        return max(self.floor_ms, self.a + self.b * self.raw(widths))
 
     def _fit(self) -> tuple[float, float]:
         fit = [(self.raw(v.widths), v.measured) for v in self.variants if v.role == "fit" and v.measured]

@@ -27,13 +27,42 @@ def read_run(path: str | Path) -> RunRecord:
 
 def read_probe(folder: str | Path) -> ProbeManifest:
     """A probe bundle's manifest.json (`edgeprune latency probe`)."""
-    return ProbeManifest.from_dict(read_json(Path(folder) / "manifest.json", what="latency probe manifest"),
-                                   str(Path(folder) / "manifest.json"))
+    probe = ProbeManifest.from_dict(read_json(Path(folder) / "manifest.json", what="latency probe manifest"),
+                                    str(Path(folder) / "manifest.json"))
+    check_segments(probe, str(Path(folder) / "manifest.json"))
+    return probe
 
 
 def read_latency_table(path: str | Path) -> LatencyTable:
-    """A latency table (`edgeprune latency measure --json`)."""
-    return LatencyTable.from_dict(read_json(path, what="latency table"), str(path))
+    """A latency table (`edgeprune latency measure --json`), its segments and grids checked to make one model."""
+    table = LatencyTable.from_dict(read_json(path, what="latency table"), str(path))
+    check_segments(table.probe, str(path))
+    return table
+
+
+def check_segments(probe: ProbeManifest, where: str) -> None:
+    """The chain of a probe is something a latency model can be built on: at least one segment, each named once,
+    each grid ascending and not empty (``Segment.check``), bounded in size, and the widths it names the model's."""
+    widths = probe.model.widths
+    if not probe.segments:
+        raise UserError(f"{where}: the probe has no segments; probe the run again")
+    if len(probe.segments) > 4096:
+        raise UserError(f"{where}: the probe has {len(probe.segments)} segments, more than any model edgeprune probes")
+    if not widths or any(not 1 <= w <= 1 << 20 for w in widths.values()):
+        raise UserError(f"{where}: the probe's model widths must be 1 to {1 << 20} channels each")
+    names = set()
+    for s in probe.segments:
+        if s.name in names:
+            raise UserError(f"{where}: segment {s.name!r} appears twice")
+        names.add(s.name)
+        if not s.cins or not s.couts or s.cins != sorted(set(s.cins)) or s.couts != sorted(set(s.couts)):
+            raise UserError(f"{where}: segment {s.name!r} has an empty or unsorted grid")
+        if len(s.cins) * len(s.couts) > 4096:
+            raise UserError(f"{where}: segment {s.name!r} has a grid of {len(s.cins) * len(s.couts)} points")
+        for role, layer, full in (("producer", s.producer, s.cout_full), ("cin_from", s.cin_from, s.cin_full)):
+            if layer is not None and widths.get(layer) != full:
+                raise UserError(f"{where}: segment {s.name!r} names {role} {layer!r} of width {full}, which is not a "
+                                "prunable layer of the probed model at that width")
 
 
 def read_sensitivity(path: str | Path) -> SensitivityRecord:
