@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Issue 13: the study CNN at 64 px on cifar10-animals (at 32 px the whole fp32 model runs in 0.2 ms on this machine,
-# too close to the per-invoke overhead to time well: measured, the 32 px table's int8 error was 16 %), probed, the
-# probe measured on this machine (2 threads), the table checked, then pruned to 0.5x and 0.3x of the dense
-# prediction and compared with uniform filter pruning at equal latency (benchmarks/latency_budget.py). Resumable.
+# Issue 13: the study CNN at 64 px on cifar10-animals (at 32 px the whole model runs in a fraction of a millisecond,
+# near the per-invoke overhead that each segment's file pays again), probed, the probe measured on this machine
+# (2 threads), the table checked, then pruned to 0.5x and 0.3x of the dense prediction and compared with uniform
+# filter pruning at equal latency (benchmarks/latency_budget.py). Resumable.
 # Probing takes minutes (hundreds of conversions); measuring and benching want an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,8 +3,6 @@
 the widths the budget runs chose. Writes repeats.json beside the summary.
 
 Usage: latency_repeats.py SUMMARY TABLE [TABLE ...]   (tables measured from benchmarks/work/latency/probe)
-benchmarks/results/latency/single_pass/repeats.json came from the tables of one pass of 100 runs per file
-(edgeprune before `latency measure --passes`).
 """
 from __future__ import annotations
 

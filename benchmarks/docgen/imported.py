@@ -17,8 +17,8 @@ def imported_section() -> list[str] | None:
     paired = (f" (paired, on the same test images: {100 * vs['diff']:+.2f} ± {100 * vs['se']:.2f} points, McNemar p "
               f"{p_value(vs['mcnemar_p'])})") if vs else ""
     how = (f"{d['rounds']} interleaved rounds of one call at the bench's defaults, p50 with its 95 % interval"
-           if d.get("rounds") else "median p50 of three side-by-side calls (made before `bench --rounds`; no intervals)")
-    return ["## An imported model: MobileNetV2 trained with Keras 3", "",
+           if d.get("rounds") else "side-by-side calls made before `bench --rounds` (no intervals)")
+    return ["## An imported model", "",
             f"{d['what']}. Command: `{d['command']}` (Keras 3 training {d['train_seconds']} s). Figures from "
             "`benchmarks/results/imported_mobilenetv2.json`.", "",
             f"- Imported (`--preprocess mobilenet`, format {imp['source']['format']}): {imp['params']:,} parameters, "
@@ -39,7 +39,8 @@ def seed_reference_section() -> list[str] | None:
         return None
     d = load(f)
     w, fl = d["weight"], d["filter"]
-    return ["## The study's own figures (theirs, Animals-10 at 100 px, not measured here)", "",
+    extra = d.get("setup", {}).get("finetune_epochs")
+    return ["## The study's own figures (theirs, not measured here)", "",
             f"From {d['source']}; for orientation only: different data, image size and training. Copied into "
             "`benchmarks/results/seed_reference.json`.", "",
             md_table(["weight pruning sparsity", *(f"{v:g} %" for v in w["sparsity"])],
@@ -49,6 +50,7 @@ def seed_reference_section() -> list[str] | None:
             md_table(["filter pruning ratio", *(f"{v:g} %" for v in fl["ratio"])],
                      [["val accuracy (theirs)", *(f"{v:.2f}" for v in fl["val_accuracy"])],
                       ["parameters (theirs)", *(f"{v:,}" for v in fl["params"])]]), "",
-            "Their accuracy gains compared a model fine-tuned 30 more epochs against one that was not, their sizes "
+            "Their accuracy gains compared a model fine-tuned " + (f"{extra} " if extra else "") +
+            "more epochs against one that was not, their sizes "
             "compared different formats, and they timed nothing; the tables above use a control, TFLite against "
             "TFLite, and measured latency.", ""]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import statistics
 
+from edgeprune.study.executors.ray_cluster import thread_env
+
 from .common import RES, jsonl, load, md_table, pct
 
 
@@ -11,7 +13,9 @@ def ray_section() -> list[str] | None:
     if not (folder / "wall.json").is_file():
         return None
     wall, local, ray = load(folder / "wall.json"), jsonl(folder / "local.jsonl"), jsonl(folder / "ray.jsonl")
-    slots = 2
+    cpc = wall["cpus_per_cell"]  # `sweep --executor ray --cpus-per-cell`, as benchmarks/ray_sweep.sh ran it
+    slots = int(wall["cpus"] // cpc)  # cells at a time on this machine
+    threads = int(thread_env(cpc)["TF_NUM_INTRAOP_THREADS"])  # training threads in a Ray cell
     timed = sorted((r for r in ray.values() if r.get("timing")), key=lambda r: r["timing"]["submitted_to_returned_seconds"])
     first = timed[:slots]  # the first wave waited for no free slot: its extra time is Ray's own
     overhead = statistics.median(r["timing"]["submitted_to_returned_seconds"] - r["timing"]["worker_seconds"] for r in first)
@@ -31,12 +35,14 @@ def ray_section() -> list[str] | None:
     max_diff = max(abs(100 * (local[k]["test_accuracy"] - ray[k]["test_accuracy"])) for k in local if k in ray)
     lines = ["## Sweeps on Ray against the local executor (issue 15)", "",
              f"`bash benchmarks/ray_sweep.sh`: the same {len(local)}-cell sweep ({wall['grid']}) of `cifar-baseline` on "
-             f"../shared/data/cifar10-animals at 32 px, first with the local executor, then on a local Ray instance on "
-             f"this {wall['cpus']}-core machine ({slots} cells at a time, 1 CPU each). Figures from "
+             f"../shared/data/cifar10-animals, first with the local executor, then on a local Ray instance on "
+             f"this {wall['cpus']}-core machine ({slots} cells at a time, {cpc:g} CPU each). Figures from "
              "`benchmarks/results/ray_sweep/` (the two results.jsonl files and the wall times).", "",
              f"- Wall time: local {wall['local_wall_seconds']:.0f} s, Ray {wall['ray_wall_seconds']:.0f} s "
-             f"(local / Ray = {wall['local_wall_seconds'] / wall['ray_wall_seconds']:.2f}). Two 1-thread cells at a time "
-             "use the two cores better than one 2-thread cell (export and scoring, probably, keep one core idle).",
+             f"(local / Ray = {wall['local_wall_seconds'] / wall['ray_wall_seconds']:.2f})."
+             + (f" {slots} cells of {threads} thread(s) at a time used the {wall['cpus']} cores better than one cell "
+                "with all of them (export and scoring, probably, leave cores idle)."
+                if wall["ray_wall_seconds"] < wall["local_wall_seconds"] else ""),
              f"- Ray's overhead: starting the local instance {connect:.1f} s, once; per cell, about {overhead:.1f} s from "
              f"submission to return beyond the cell's own work (median of the first {slots} cells, which waited for no "
              f"free slot: a worker's start, its TensorFlow import, the transfers), {returned / 1e6:.1f} MB returned "
@@ -48,8 +54,8 @@ def ray_section() -> list[str] | None:
              f"binds, near {3600 / max(land, 1e-3):,.0f} cells per hour; over a network, add each cell's "
              f"{returned / 1e6:.0f} MB at the link's speed.",
              "- The rows agree on what the grid decides (parameters, nonzero weights); test accuracies differ by up "
-             f"to {max_diff:.2f} points, because training with 1 thread per cell (Ray) and 2 (local) sums in another "
-             "order (one run of each; the seed-to-seed spread of a fine-tuning is in the recovery section).", "",
+             f"to {max_diff:.2f} points, because training with {threads} thread(s) per cell (Ray) and TensorFlow's "
+             f"default of {wall['cpus']} (local) sums in another order (one run of each; the seed-to-seed spread of a fine-tuning is in the recovery section).", "",
              md_table(["cell", "local s", "Ray s (work in the worker)", "Ray s (submitted to returned)", "local test %",
                        "Ray test %", "same params and nonzeros", "attempts"], rows), ""]
     return lines

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from edgeprune.paired_accuracy import compare, unpack
 
-from .common import RES, load, md_table, p_value, pct
+from .common import GOALS, RES, load, md_table, p_value, pct
 
 
 def recipe(o: dict) -> str:
@@ -16,13 +16,18 @@ def recipe(o: dict) -> str:
     return ", ".join(parts)
 
 
+def amount(r: dict) -> float | None:
+    """The sparsity or filter ratio a run was pruned to; None for a control."""
+    return {"weight": r["options"].get("sparsity"), "filter": r["options"].get("ratio")}.get(r["method"])
+
+
+def label(method: str, v: float) -> str:
+    return f"{method} {round(100 * v)} %"
+
+
 def target(r: dict) -> str:
-    o = r["options"]
-    if r["method"] == "weight":
-        return f"weight {round(100 * o['sparsity'])} %"
-    if r["method"] == "filter":
-        return f"filter {round(100 * o['ratio'])} %"
-    return "control (unpruned)"
+    v = amount(r)
+    return "control (unpruned)" if v is None else label(r["method"], v)
 
 
 def plain_twin(r: dict, runs: dict) -> dict | None:
@@ -66,11 +71,11 @@ def recovery_section() -> list[str] | None:
         rows.append([name, target(r), recipe(r["options"]), f"{r['params']:,}", pct(r["test_accuracy"]),
                      vs.points() if vs else "-", p_value(vs.mcnemar_p) if vs else "-", rec.points() if rec else "-"])
         if vs and r["method"] != "none":
-            key = target(r)
+            key = (r["method"], amount(r))
             if key not in best or vs.diff > best[key][1].diff:
                 best[key] = (name, vs)
     lines = ["## Recovery: what wins back the accuracy pruning costs (issue 14)", "",
-             f"`bash benchmarks/recovery.sh` on ../shared/data/cifar10-animals at 32 px: the study CNN "
+             f"`bash benchmarks/recovery.sh` on ../shared/data/cifar10-animals at {any_run['image_size']} px: the study CNN "
              f"`{parent['name']}` ({parent['params']:,} parameters, test {pct(parent['test_accuracy'])} %), pruned and "
              f"fine-tuned for E = {epochs} epochs at {lr:g} (AdamW, light augmentation); each control is the unpruned "
              f"model fine-tuned the same E epochs with the same schedule and no teacher. The differences are paired, "
@@ -91,17 +96,17 @@ def recovery_section() -> list[str] | None:
         c = load(cost)
         m = c["median_seconds"]
         lines += [f"The teacher's cost (`benchmarks/teacher_cost.py`, `benchmarks/results/teacher_cost.json`: the filter-50 "
-                  f"student on {c['train_images']:,} training images, epochs 2-3 of a fit, median of {c['rounds']} "
+                  f"student on {c['train_images']:,} training images, the epochs after a fit's first (which traces the step), "
+                  f"median of {c['rounds']} "
                   f"interleaved rounds): a plain epoch took {m['plain']:.2f} s, a distilled one {m['distilled']:.2f} s "
                   f"(x{c['on_the_fly_over_plain']:.2f}, the teacher running on every augmented batch), and caching "
                   f"the teacher's outputs once per epoch would cost a forward pass of {m['teacher_forward']:.2f} s on "
                   f"top of a plain epoch (x{c['cached_over_plain']:.2f}), and teach from un-augmented images. "
                   "`--distill` therefore computes them on the fly.", ""]
-    goals = {"filter 50 %": -1.5, "weight 90 %": -3.0, "filter 70 %": -6.0}
     lines += ["Against the issue's goals (the best variant of each, its difference from its own control):", ""]
-    for key, goal in goals.items():
+    for key, goal in GOALS["recovery"].items():
         if key in best:
             name, vs = best[key]
             verdict = "met" if vs.diff * 100 >= goal else "not met"
-            lines.append(f"- {key}: goal ≥ control {goal:+.1f} points; best `{name}` {vs.points()}: {verdict}.")
+            lines.append(f"- {label(*key)}: goal ≥ control {goal:+.1f} points; best `{name}` {vs.points()}: {verdict}.")
     return lines + [""]

@@ -17,10 +17,12 @@ from edgeprune.study.entries import attach_bench, bench_key, load_inputs
 from edgeprune.study.report import dense_reference, markdown_table, pick, table_rows
 from edgeprune.study.seeds import over_seeds, points
 
-from .common import RES, jsonl, load, md_table, p_value, pct
+from .common import GOALS, RES, jsonl, load, md_table, p_value, pct
 
 STUDY = RES / "study"
-KEY_CELLS = ("weight-90", "filter-50", "filter-70")
+PICK_MAX_GZIP_MB = 1.0  # the question put to `report --pick`: the best model under this gzip size
+IDENTITY = (("cpu_vendor", "vendor"), ("cpu_family", "family"), ("cpu_model", "model"), ("cpu_stepping", "stepping"),
+            ("cpu_core", "core"), ("max_mhz", "max MHz"))
 
 
 class Study:
@@ -46,6 +48,12 @@ class Study:
         self.control = next((c for k, c in self.cells.items() if k.startswith("control") and not c.get("error")), None)
         self.sensitivity = load(folder / "sensitivity.json") if (folder / "sensitivity.json").is_file() else None
         self.seconds = load(folder / "seconds.json") if (folder / "seconds.json").is_file() else None
+        ref = RES / "seed_reference.json"
+        self.theirs = load(ref).get("setup") if ref.is_file() else None  # the original study's settings
+
+    def cells_of(self, method: str) -> list[str]:
+        """The sweep's cells of one method that ran, in the sweep's order."""
+        return [k for k, r in self.cells.items() if r["method"] == method and not r.get("error")]
 
     def row(self, bundle: str, fmt: str):
         """The bench row of bundle's file in this format (fp32.tflite, or fp32-sparse.tflite where that was kept)."""
@@ -72,8 +80,13 @@ def machine_section(s: Study) -> list[str]:
     rt = next(r.runtime for r in s.bench.results if r.runtime and r.runtime.get("version"))
     v = s.base["versions"]
     secs = s.seconds
+    ident = [f"{name} {dev[k]}" for k, name in IDENTITY if dev.get(k) is not None]
+    if dev.get("isa"):
+        ident.append("ISA " + " ".join(dev["isa"]))
+    cpu = f"{dev['cpu']} ({', '.join(ident)})" if ident else \
+        f"{dev['cpu']} (the results record only this model name: no family, model, stepping or ISA flags)"
     lines = ["## Machine", "",
-             f"- CPU: {dev['cpu']}, {dev['cores']} cores, {dev['machine']}, {dev['os']}, Python {dev['python']}",
+             f"- CPU: {cpu}, {dev['cores']} cores, {dev['machine']}, {dev['os']}, Python {dev['python']}",
              f"- TensorFlow {v['tensorflow']}, tf-keras {v['tf_keras']}, tfmot {v.get('tensorflow_model_optimization')}, "
              f"runtime {rt['name']} {rt['version']}, XNNPACK on, {s.bench.results[0].threads} threads"]
     if secs:
@@ -87,16 +100,23 @@ def accuracy_lines(s: Study) -> list[str]:
     counts = base["data"]["counts"]
     opts = base["options"]
     epochs = c["epochs"] if c else "?"
+    t = s.theirs or {}
+    study = lambda what: f" (study: {what})" if t else ""  # noqa: E731
+    hybrid = next((s.cells[k]["options"]["hybrid_ratio"] for k in s.cells_of("hybrid")), None)
+    cores = s.bench.device["cores"]
     lines = ["## The study on real photos", "",
-             "Data: `../shared/data/cifar10-animals` (CIFAR-10's six animal classes, 32x32 JPEG; it stands in for "
-             "Animals-10, which cannot be downloaded here). "
+             f"Data: `../shared/data/cifar10-animals` (CIFAR-10's {len(counts['train'])} animal classes, JPEG; it "
+             "stands in for Animals-10, which cannot be downloaded here). "
              f"Train {sum(counts['train']):,} / val {sum(counts['val']):,} / test {sum(counts['test']):,} images "
              "(the folder's fixed test split, all of it).", "",
-             "What was cut to fit on 2 cores, against the study: 32 px instead of 100 px (the data's size); "
-             f"{opts['limit_per_class']} of 5,000 training photos per class; baseline {base['epochs_run']} epochs "
-             f"(study: up to 100) at lr {opts['lr']} with light augmentation (flip, 10 % shifts: the study's is too "
-             f"heavy at 32 px); fine-tuning {epochs} epochs per cell at lr {c['options']['lr'] if c else '?'} "
-             "(study: 30 epochs at 1e-4). Hybrid: filter ratio 0.3, then weight pruning.", "",
+             f"What was cut to fit on {cores} cores, against the study: {base['image_size']} px"
+             + (f" instead of {t['image_size']} px" if t else "") +
+             f"; {opts['limit_per_class']:,} photos per class for training and validation (`--limit-per-class`); "
+             f"baseline {base['epochs_run']} epochs{study('up to ' + str(t.get('epochs')))} at lr {opts['lr']} with "
+             f"`--augment {opts['augment']}` (the study's augmentation is too heavy at {base['image_size']} px); "
+             f"fine-tuning {epochs} epochs per cell at lr {c['options']['lr'] if c else '?'}"
+             f"{study(str(t.get('finetune_epochs')) + ' epochs at ' + str(t.get('finetune_lr')))}."
+             + (f" Hybrid: filter ratio {hybrid:g}, then weight pruning." if hybrid is not None else ""), "",
              "Commands: `bash benchmarks/study.sh` (the baseline is `benchmarks/train_baseline.sh`), then "
              "`python benchmarks/study_results.py` copies the small result files into `benchmarks/results/study/`, "
              "and `python benchmarks/sections.py` writes this file from them.", "",
@@ -142,17 +162,19 @@ def seeds_lines(s: Study) -> list[str]:
         return []
     cells = [SweepCell.from_dict(d, "results.jsonl") for d in list(s.cells.values()) + list(s.seeds.values())]
     groups = {g.cell: g for g in over_seeds(cells)}
+    key_cells = [k for k in groups if k in s.cells and s.cells[k]["method"] != "none" and len(groups[k].seeds) > 1]
+    own_seed = next(iter(s.cells.values()))["seed"]
     rows = []
-    for kc in (*KEY_CELLS, next(k for k in groups if k.startswith("control"))):
+    for kc in (*key_cells, next(k for k in groups if k.startswith("control"))):
         g = groups.get(kc)
         if g is None:
             continue
         per = "; ".join(f"{d.points()}" for d in g.vs_control if d is not None) or "-"
         rows.append([kc, ", ".join(map(str, g.seeds)), points(g.accuracy()), points(g.difference(), signed=True), per])
     return ["### The key cells over seeds", "",
-            "`weight-90`, `filter-50` and `filter-70` fine-tuned with more seeds (the seeds sweep of "
-            "`benchmarks/study.sh`; seed 42 is the study's own cell), each against a control fine-tuned with the same "
-            "seed. Mean ± sd over seeds; the last column is each seed's paired difference ± its s.e. The sd over seeds "
+            ", ".join(f"`{k}`" for k in key_cells[:-1]) + f" and `{key_cells[-1]}` fine-tuned with more seeds (the "
+            f"seeds sweep of `benchmarks/study.sh`; seed {own_seed} is the study's own cell), each against a control "
+            "fine-tuned with the same seed. Mean ± sd over seeds; the last column is each seed's paired difference ± its s.e. The sd over seeds "
             "is the training noise a single-seed difference hides; the paired s.e. covers only the choice of test "
             "images.", "",
             md_table(["cell", "seeds", "test acc % (mean ± sd)", "pruned − control, points (mean ± sd)",
@@ -178,11 +200,11 @@ def size_lines(s: Study) -> list[str]:
     by = s.by
     w90, c16, d32 = by.get(("weight-90", "int8")), by.get(("weight-90-c16", "int8")), s.ref.get("fp32")
     if w90 and c16 and d32:
-        lines += ["The int8 export of the 90 %-pruned model:", "",
+        lines += [f"The int8 export of `weight-90` (weight pruning to {pct(s.cells['weight-90']['sparsity'])} %):", "",
                   f"- as converted: gzip is {w90.gzip_bytes / w90.naive_bound_bytes:.2f}x the naive bound and "
                   f"{w90.gzip_bytes / w90.entropy_floor_bytes:.2f}x the entropy floor; "
                   f"{d32.gzip_bytes / w90.gzip_bytes:.1f}x below the dense fp32 gzip;",
-                  f"- with 16-cluster sparsity-preserving clustering: {c16.gzip_bytes / c16.naive_bound_bytes:.2f}x "
+                  f"- with sparsity-preserving clustering (`weight-90-c16`): {c16.gzip_bytes / c16.naive_bound_bytes:.2f}x "
                   f"the naive bound and {c16.gzip_bytes / c16.entropy_floor_bytes:.2f}x the entropy floor, "
                   f"{d32.gzip_bytes / c16.gzip_bytes:.1f}x below the dense fp32 gzip; test accuracy "
                   f"{pct(c16.accuracy)} % against {pct(w90.accuracy)} % unclustered.", ""]
@@ -212,12 +234,14 @@ def latency_lines(s: Study) -> list[str]:
                      f"{1 / sp[0]:.2f}" if sp else "-", f"{e.macs / macs:.2f}" if e.macs and macs else "-"])
     lines += [md_table(["model", "format", "p50 ms [95 % CI]", "speed-up over dense [95 % CI]", "latency ratio",
                         "MACs ratio"], rows), ""]
-    f50 = s.speedup("filter-50", "fp32")
+    ratio, goal = GOALS["filter_ratio"], GOALS["filter_latency"]
+    cell = next((k for k in s.cells_of("filter") if s.cells[k]["value"] == ratio), None)
+    f50 = s.speedup(cell, "fp32") if cell else None
     if f50:
-        by = s.by
-        lines += [f"Filter pruning at ratio 0.5 (uniform), fp32: {1 / f50[0]:.2f}x the dense latency "
-                  f"(interval {1 / f50[1][1]:.2f}-{1 / f50[1][0]:.2f}; target <= 0.40x), MACs ratio "
-                  f"{by[('filter-50', 'fp32')].macs / s.ref['fp32'].macs:.2f}.", ""]
+        lines += [f"Filter pruning at ratio {ratio:g} (uniform, `{cell}`), fp32: {1 / f50[0]:.2f}x the dense latency "
+                  f"(interval {1 / f50[1][1]:.2f}-{1 / f50[1][0]:.2f}; target <= {goal:.2f}x: "
+                  f"{'met' if 1 / f50[1][0] <= goal else 'met by the median' if 1 / f50[0] <= goal else 'not met'}), "
+                  f"MACs ratio {s.by[(cell, 'fp32')].macs / s.ref['fp32'].macs:.2f}.", ""]
     lines += twin_lines(s)
     return lines
 
@@ -227,37 +251,35 @@ def twin_lines(s: Study) -> list[str]:
     int8 (both are filter 0.3; int8 files store the weights dense)."""
     by = s.by
     out = []
-    for a, b, fmt, what in (("filter-50", "filter-50-r8", "fp32", "`--round-to 8` at filter 50 %"),
-                            ("filter-50", "filter-50-r8", "int8", "`--round-to 8` at filter 50 %"),
-                            ("filter-30", "hybrid-50", "int8", "hybrid-50 against filter-30")):
+    for a, b, fmt in (("filter-50", "filter-50-r8", "fp32"), ("filter-50", "filter-50-r8", "int8"),
+                      ("filter-30", "hybrid-50", "int8")):
         sp = s.speedup(b, fmt, over=a)
         ea, eb = by.get((a, fmt)), by.get((b, fmt))
         if not sp or not ea or not eb:
             continue
         same = ea.params == eb.params and ea.macs == eb.macs
         verdict = "resolved" if sp[2] else "not resolved"
-        out.append(f"- {what}, {fmt}: {b} runs {sp[0]:.3f}x as fast as {a} {_ci(sp[1])}: **{verdict}**"
+        out.append(f"- `{b}` against `{a}`, {fmt}: {b} runs {sp[0]:.3f}x as fast as {a} {_ci(sp[1])}: **{verdict}**"
                    + (f" (the two have the same parameters and MACs, {ea.params:,} and {ea.macs:,}: the same "
                       "network shape)" if same else f" ({eb.params:,} against {ea.params:,} parameters)") + ".")
     return (["Pairs an earlier table read as different:", "", *out, ""]) if out else []
 
 
 def pick_and_tables(s: Study, report_dir: Path | None) -> list[str]:
-    best = pick(s.entries, 1.0, None, None)
-    lines = ["### What is the best model under 1 MB gzip?", "",
-             f"`edgeprune report --pick --max-gzip-mb 1`: {best.message}.", ""]
+    best = pick(s.entries, PICK_MAX_GZIP_MB, None, None)
+    lines = [f"### What is the best model under {PICK_MAX_GZIP_MB:g} MB gzip?", "",
+             f"`edgeprune report --pick --max-gzip-mb {PICK_MAX_GZIP_MB:g}`: {best.message}.", ""]
     rows = []
     c = s.control
-    for k in ("filter-30", "filter-50", "filter-70", "filter-90"):
-        r = s.cells.get(k)
-        if not r or r.get("error"):
-            continue
+    filters = s.cells_of("filter")
+    for k in filters:
+        r = s.cells[k]
         p = {f: s.row(k, f) for f in ("fp32", "int8")}
         vs = compare(r["test_correct"], c["test_correct"])
         rows.append([k, pct(r["test_accuracy"]), pct(c["test_accuracy"]), vs.points() if vs else "-",
                      f"{r['params']:,}", f"{r['macs']:,}",
                      *(f"{p[f].p50:.3f} {_ci(p[f].p50_ci)}" if p[f] and p[f].p50 else "-" for f in ("fp32", "int8"))])
-    lines += ["### Filter pruning at 0.3/0.5/0.7/0.9", "",
+    lines += ["### Filter pruning at " + "/".join(f"{s.cells[k]['value']:g}" for k in filters), "",
               md_table(["cell", "test acc %", "control %", "pruned − control (points ± paired s.e.)", "params", "MACs",
                         "fp32 p50 ms [95 % CI]", "int8 p50 ms [95 % CI]"], rows), ""]
     cols, trows = table_rows(s.entries)
