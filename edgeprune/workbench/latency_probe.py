@@ -4,8 +4,9 @@ model at any per-layer widths (``edgeprune.latency_model``).
 The chain is cut into segments, one per prunable layer: the layer and what follows it up to the next one (the
 first segment also holds the input side, the tail holds the classifier). A segment's time depends on its input
 channels (the previous prunable layer's width) and its own width, so each is converted over a grid of the two at
-multiples of ``--round-to``. Whole models at uniform widths fit the overhead; whole models at random per-layer
-widths validate the table.
+multiples of ``--round-to``. Whole models at uniform widths, and at ``--fit-variants`` random ones, fit the
+overhead; whole models at other random per-layer widths validate the table. How well a measured table predicts, and
+what the random fits add, is in BENCHMARKS.md's latency section (figures from a committed table, not restated here).
 """
 from __future__ import annotations
 
@@ -151,7 +152,7 @@ def _calibration(m: keras.Model, image_input: bool, rng) -> np.ndarray:
 def _io(first: bool, last: bool) -> tuple[str, str]:
     """An int8 segment's input and output types, as the whole model has them there: uint8 where the exported model
     takes its image in or gives its scores out, int8 inside the chain. (A first segment that also gave uint8 out
-    timed a requantization the whole model never runs: 0.154 against 0.039 ms for conv1 of the 64 px study CNN.)"""
+    timed a requantization the whole model never runs.)"""
     return ("uint8" if first else "int8"), ("uint8" if last else "int8")
 
 
@@ -173,7 +174,7 @@ def probe(run: Run, workspace: Path, opts: ProbeOptions, reporter: Reporter | No
     for _ in range(opts.variants):
         variants.append(("validate", {n: int(rng.choice(allowed_widths(w, opts.round_to))) for n, w in full.items()}))
     # random widths in the fit too: pruning chooses uneven widths, and those ran slower than the sum of their
-    # segments said, against the uniform models (int8 validation error 11.6 % with uniform fits alone)
+    # segments said, against the uniform models (BENCHMARKS.md's latency section: the error refitted on uniform alone)
     for _ in range(opts.fit_variants):
         variants.append(("fit", {n: int(rng.choice(allowed_widths(w, opts.round_to))) for n, w in full.items()}))
     sig = ModelSignature(run=run.name, image_size=run.info.image_size, input_shape=list(model.input_shape[1:]),
