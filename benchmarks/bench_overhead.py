@@ -43,7 +43,8 @@ def main() -> None:
     for f in a.files:
         harness, bare = [], []
         for _ in range(a.repeats):
-            r = bench([f], BenchOptions(threads=[a.threads], runs=a.runs, min_time_s=0.0, max_images=1)).rows[0]
+            r = bench([f], BenchOptions(rounds=1,
+                                        threads=[a.threads], runs=a.runs, min_time_s=0.0, max_images=1)).rows[0]
             harness.append(r.latency_ms.p50)
             p = subprocess.run([sys.executable, "-c", BARE, f, str(a.threads), str(a.runs)], capture_output=True, text=True, check=True)
             bare.append(float(p.stdout.strip()))

@@ -20,6 +20,8 @@ import time
 import zipfile
 from pathlib import Path
 
+from edgeprune.errors import short
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "pi-check"
 # Debian bookworm arm64 packages that CPython 3.11 and the LiteRT wheel need at run time
@@ -44,7 +46,7 @@ class CheckError(Exception):
 def run(cmd, what: str, **kw) -> subprocess.CompletedProcess:
     p = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if p.returncode != 0:
-        tail = " ".join((p.stderr or p.stdout).strip().splitlines()[-1:])[:300]
+        tail = short(" ".join((p.stderr or p.stdout).strip().splitlines()[-1:]))
         raise CheckError(f"{what} failed: {tail}")
     return p
 

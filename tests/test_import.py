@@ -110,7 +110,8 @@ def test_a_keras3_model_through_import_prune_export_bench(keras3_files, tmp_path
     assert proc.returncode == 0, proc.stderr
     rows = {r["file"]: r for r in json.loads((ws / "exports" / "residual-w50" / "export.json").read_text())["files"]}
     assert rows["fp32.tflite"]["agreement"] >= 0.995 and rows["fp32.tflite"]["kept"]
-    res = bench([ws / "exports" / "residual-w50" / "fp32.tflite"], BenchOptions(runs=3, warmup=0))
+    res = bench([ws / "exports" / "residual-w50" / "fp32.tflite"], BenchOptions(rounds=1, min_time_s=0,
+                                                                                runs=3, warmup=0))
     assert res.rows[0].error is None and res.rows[0].accuracy == pytest.approx(rows["fp32.tflite"]["accuracy"])
     # filter pruning of a residual graph is refused, naming the layer
     assert_user_error(run_inproc("prune", "residual", "--method", "filter", "--ratio", "0.5", "-w", str(ws)), "depthwise")
@@ -140,7 +141,8 @@ def test_a_tf_keras_h5_through_import_prune_export_bench(tmp_path):
     assert proc.returncode == 0, proc.stderr
     row = json.loads((tmp_path / "b" / "export.json").read_text())["files"][0]
     assert row["agreement"] >= 0.995
-    assert bench([tmp_path / "b" / row["file"]], BenchOptions(runs=3, warmup=0)).rows[0].error is None
+    assert bench([tmp_path / "b" / row["file"]], BenchOptions(rounds=1, min_time_s=0,
+                                                              runs=3, warmup=0)).rows[0].error is None
 
 
 @pytest.mark.parametrize("name, needle", [("lambda.keras", "Lambda"), ("permute.keras", "Permute"),

@@ -10,15 +10,6 @@ import time
 from conftest import TINY_MODEL, assert_user_error, run_cli, write_class_folders
 
 
-def test_help_never_loads_tensorflow():
-    code = ("import sys; from edgeprune.cli import app\n"
-            "try:\n    app(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
-            "assert 'tensorflow' not in sys.modules and 'tf_keras' not in sys.modules, 'TF loaded'\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert "train" in proc.stdout and "bench" in proc.stdout
-
-
 def test_tiny_training_run_writes_a_complete_run(tmp_path, tiny_data):
     ws = tmp_path / "runs"
     proc = run_cli("train", "--data", str(tiny_data), *TINY_MODEL, "--epochs", "3", "-w", str(ws), "--out", "r1", "-q")

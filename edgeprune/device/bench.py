@@ -3,13 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
-import shlex
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,29 +17,35 @@ from ..progress import Reporter, Silent
 from ..readers import read_bench_file, read_export
 from ..records import BenchFile, BenchRow, Latency
 from . import runtime as rt
+from .child import run_worker
+from .defaults import DEFAULT_MIN_TIME_S, DEFAULT_ROUNDS
 from .intervals import bootstrap_ci, paired_ratios, resolved
 from .measure import Spec, gzip_size, percentiles
-from .sysinfo import cpu_temperature_c, device_info, throttled
+from .sysinfo import cpu_id, cpu_temperature_c, device_info, throttled
 
 CSV_COLUMNS = ["model", "format", "threads", "xnnpack", "bytes", "gzip_bytes", "accuracy", "n_images",
                "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "images_per_s", "init_ms", "first_ms",
-               "peak_rss_mb", "speedup", "runtime", "runtime_version", "machine", "cpu", "pi_model", "error"]
+               "peak_rss_mb", "speedup", "runtime", "runtime_version", "machine", "cpu", "pi_model", "error",
+               "macs", "gflops", "cpu_id"]  # the last three are newer than 0.1.0: its CSVs lack them
 
 
 @dataclass
 class BenchOptions:
+    """What `edgeprune bench` does, with the command line's defaults: 11 rounds of at least 0.5 s each per file
+    (device/defaults.py). A quick look (one round, no minimum time) is asked for explicitly."""
+
     threads: list[int | None] = field(default_factory=lambda: [None])  # None: all cores
     xnnpack: bool = True
     warmup: int = 10
     runs: int = 100
-    min_time_s: float = 0.0  # per file per round: time at least `runs` runs and at least this long
+    min_time_s: float = DEFAULT_MIN_TIME_S  # per file per round: time at least `runs` runs and at least this long
     data: str | None = None
     runtime: str | None = None
     max_images: int | None = None
     timeout_s: float = 900.0  # per child process: one file at one thread count
     fallback: bool = True  # retry with the next runtime when one crashes
     predictions: bool = False  # keep every image's top-1 (to compare devices image by image)
-    rounds: int = 1  # interleaved rounds (A B C, A B C, ...), each file in a fresh process every round
+    rounds: int = DEFAULT_ROUNDS  # interleaved rounds (A B C, A B C, ...), each file in a fresh process every round
     self_check: bool = False  # bench the first file twice per round: the interval of identical files
 
     def check(self) -> None:
@@ -70,52 +70,32 @@ class BenchOptions:
                 raise UserError(f"--data {self.data} is neither a folder nor a regular file (.npz)")
 
 
-def crash_message(returncode: int) -> str:
-    """What a measuring child killed by a signal (negative return code) says of the file it was on."""
-    try:
-        sig = signal.Signals(-returncode).name
-    except ValueError:
-        sig = f"signal {-returncode}"
-    return f"the runtime crashed ({sig}) on this file"
-
-
 def run_child(spec: Spec, timeout_s: float) -> dict:
-    """Run the worker for one spec; a crash or a hang becomes {'ok': False, 'error': ...}."""
-    with tempfile.TemporaryDirectory(prefix="edgeprune-bench-") as tmp:
-        spec_f, out_f = Path(tmp) / "spec.json", Path(tmp) / "out.json"
-        spec_f.write_text(json.dumps(asdict(spec)))
-        env = dict(os.environ)
-        # EDGEPRUNE_WORKER_PREFIX runs the worker through a launcher, e.g. "qemu-aarch64-static -L SYSROOT" when the
-        # harness itself runs under user-mode emulation without binfmt_misc (devices/pi_check.py does this)
-        prefix = shlex.split(os.environ.get("EDGEPRUNE_WORKER_PREFIX", ""))
-        try:
-            proc = subprocess.run([*prefix, sys.executable, "-m", "edgeprune.device.worker", str(spec_f), str(out_f)],
-                                  capture_output=True, text=True, timeout=timeout_s, env=env)
-        except subprocess.TimeoutExpired:
-            return {"ok": False, "error": f"timed out after {timeout_s:.0f} s"}
-        if proc.returncode < 0:
-            return {"ok": False, "error": crash_message(proc.returncode), "crashed": True}
-        try:
-            out = json.loads(out_f.read_text()) if out_f.is_file() else None
-        except (OSError, ValueError):
-            out = None
-        if not isinstance(out, dict):
-            tail = " ".join(proc.stderr.strip().splitlines()[-1:])[:300]
-            return {"ok": False, "error": f"the measuring process failed (exit {proc.returncode}): {tail}", "crashed": True}
-        return out
+    """Run the worker for one spec; a crash or a hang becomes {'ok': False, 'error': ...} ('crashed' when the
+    runtime died, so another runtime may be tried)."""
+    res = run_worker("edgeprune.device.worker", asdict(spec), timeout_s)
+    if res.timed_out:
+        return {"ok": False, "error": res.failure("measuring")}
+    out = None if res.crashed else res.json()
+    if not isinstance(out, dict):
+        return {"ok": False, "error": res.failure("measuring"), "crashed": True}
+    return out
 
 
-def _format_of(model: Path) -> tuple[str, bool | None]:
-    """The format and sparse flag recorded in the bundle's export.json, else guessed from the file name.
+def _bundle_facts(model: Path) -> tuple[str, bool | None, int | None]:
+    """The format and sparse flag recorded in the bundle's export.json (else guessed from the file name), and the
+    model's multiply-accumulates per image from its model card (None when the file is not one of a bundle's, or the
+    card does not record them).
 
-    export.json is as untrusted as the .tflite beside it: one of the wrong shape is a UserError, which becomes this
-    file's error row (the other files are still measured)."""
+    export.json and model.json are as untrusted as the .tflite beside them: one of the wrong shape is a UserError,
+    which becomes this file's error row (the other files are still measured)."""
     if (model.parent / "export.json").is_file():
-        exp, _ = read_export(model.parent)
+        exp, card = read_export(model.parent)
         for row in exp.files:
             if row.file == model.name:
-                return row.format, row.sparse
-    return formats.from_file_name(model.stem)
+                macs = card.source_run.macs if card.source_run else None
+                return row.format, row.sparse, macs if macs and macs > 0 else None
+    return (*formats.from_file_name(model.stem), None)
 
 
 def bench_one(model: Path, threads: int | None, opts: BenchOptions, device: dict,
@@ -135,7 +115,7 @@ def _measure_row(model: Path, threads: int | None, opts: BenchOptions, device: d
                  "bytes": None, "gzip_bytes": None, "threads": threads or os.cpu_count(), "xnnpack": opts.xnnpack,
                  "device": device, "error": None}
     try:
-        row["format"], row["sparse"] = _format_of(model)
+        row["format"], row["sparse"], row["macs"] = _bundle_facts(model)
     except UserError as exc:
         row["error"] = f"the bundle is damaged: {exc}"
         row["runtime"] = {"name": None, "version": None}
@@ -226,7 +206,17 @@ def _combine(rounds: list[BenchRow], times: list[float], again: bool) -> BenchRo
             row.images_per_s = 1000.0 / row.latency_ms.mean
         row.latency_ms.p50 = float(np.median(p50s))
         row.p50_ci = list(bootstrap_ci(p50s))
+    row.gflops = achieved_gflops(row.macs, row.p50)
     return row
+
+
+def achieved_gflops(macs: int | None, p50_ms: float | None) -> float | None:
+    """GFLOP/s the device achieved on the file: 2 FLOPs per multiply-accumulate, per image, at the p50 latency. A
+    figure above what the host's cores can do (a Zen 4 core at 2.6 GHz gave about 95 per second of CPU time on the
+    study CNN) says the latency was not measured where the row says."""
+    if not macs or not p50_ms:
+        return None
+    return 2.0 * macs / (p50_ms / 1e3) / 1e9
 
 
 def add_speedups(rows: list[BenchRow]) -> None:
@@ -264,6 +254,14 @@ def check_outputs(json_out: Path | None, csv_out: Path | None, append: bool, for
             raise UserError(f"{Path(path).parent} is not a folder")
     if append and json_out is not None and Path(json_out).is_file():
         read_bench_file(Path(json_out))
+    if append and csv_out is not None and Path(csv_out).is_file():
+        try:
+            header = Path(csv_out).read_text(encoding="utf-8").split("\n", 1)[0].strip()
+        except (OSError, UnicodeDecodeError):
+            header = None
+        if header and header != ",".join(CSV_COLUMNS):
+            raise UserError(f"{csv_out} has other columns than this bench writes (an older edgeprune's, or not a "
+                            "bench CSV); write to another --csv file, or replace it (--force without --append)")
 
 
 def save_json(result: BenchResult, path: Path, append: bool) -> Path:
@@ -282,7 +280,8 @@ def csv_row(r: BenchRow) -> dict:
             "mean_ms": lat.mean if lat else None, "std_ms": lat.std if lat else None, "min_ms": lat.min if lat else None,
             "images_per_s": r.images_per_s, "init_ms": r.init_ms, "first_ms": r.first_ms, "peak_rss_mb": r.peak_rss_mb,
             "speedup": r.speedup, "runtime": rtm.get("name"), "runtime_version": rtm.get("version"),
-            "machine": dev.get("machine"), "cpu": dev.get("cpu"), "pi_model": dev.get("pi_model"), "error": r.error}
+            "machine": dev.get("machine"), "cpu": dev.get("cpu"), "pi_model": dev.get("pi_model"), "error": r.error,
+            "macs": r.macs, "gflops": r.gflops, "cpu_id": cpu_id(dev)}
 
 
 def save_csv(result: BenchResult, path: Path, append: bool) -> Path:

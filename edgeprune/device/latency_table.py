@@ -8,13 +8,8 @@ table is written after every child, so an interrupted run resumes from the same 
 from __future__ import annotations
 
 import json
-import os
 import random
-import shlex
 import statistics
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +21,9 @@ from ..progress import Reporter, Silent
 from ..readers import read_latency_table, read_probe
 from ..records import LatencyRow, LatencyTable
 from . import runtime as rt
-from .bench import crash_message
+from .child import run_worker
 from .defaults import LATENCY_MIN_TIME_S, LATENCY_PASSES, LATENCY_RUNS, LATENCY_WARMUP_S
-from .sysinfo import device_info
+from .sysinfo import device_info, device_mismatch
 
 
 @dataclass
@@ -62,30 +57,17 @@ class MeasureOptions:
 
 def _run_child(items: list[dict], opts: MeasureOptions) -> tuple[list[dict], str | None]:
     """Time ``items`` in one child; returns the rows it finished and, if it died, why."""
-    with tempfile.TemporaryDirectory(prefix="edgeprune-latency-") as tmp:
-        spec_f, out_f = Path(tmp) / "spec.json", Path(tmp) / "out.jsonl"
-        spec_f.write_text(json.dumps({"files": items, "threads": opts.threads, "xnnpack": opts.xnnpack,
-                                      "warmup": opts.warmup, "runtime": opts.runtime,
-                                      "min_time_s": opts.min_time_s, "warmup_s": opts.warmup_s}))
-        prefix = shlex.split(os.environ.get("EDGEPRUNE_WORKER_PREFIX", ""))  # e.g. qemu under pi-check
-        why = None
+    spec = {"files": items, "threads": opts.threads, "xnnpack": opts.xnnpack, "warmup": opts.warmup,
+            "runtime": opts.runtime, "min_time_s": opts.min_time_s, "warmup_s": opts.warmup_s}
+    res = run_worker("edgeprune.device.latency_worker", spec, opts.timeout_s)
+    why = None if res.returncode == 0 else res.failure("timing")
+    rows = []
+    for line in (res.output or "").splitlines():  # one line per file timed, so a crash keeps the rows before it
         try:
-            proc = subprocess.run([*prefix, sys.executable, "-m", "edgeprune.device.latency_worker", str(spec_f),
-                                   str(out_f)], capture_output=True, text=True, timeout=opts.timeout_s)
-            if proc.returncode < 0:
-                why = crash_message(proc.returncode)
-            elif proc.returncode != 0:
-                why = f"the timing process failed (exit {proc.returncode}) on this file"
-        except subprocess.TimeoutExpired:
-            why = f"timed out after {opts.timeout_s:.0f} s"
-        rows = []
-        if out_f.is_file():
-            for line in out_f.read_text().splitlines():
-                try:
-                    rows.append(json.loads(line))
-                except ValueError:
-                    break
-        return rows, why
+            rows.append(json.loads(line))
+        except ValueError:
+            break
+    return rows, why
 
 
 def measure_probe(probe_folder: str | Path, json_out: str | Path, opts: MeasureOptions,
@@ -96,6 +78,7 @@ def measure_probe(probe_folder: str | Path, json_out: str | Path, opts: MeasureO
     manifest = read_probe(folder)
     runtime = rt.load(opts.runtime)
     json_out = Path(json_out)
+    here = device_info()
     done: dict[str, LatencyRow] = {}
     if json_out.exists():
         check_writable(json_out, force=True)  # a folder or special file is never replaced
@@ -106,12 +89,16 @@ def measure_probe(probe_folder: str | Path, json_out: str | Path, opts: MeasureO
         same = (old is not None and old.probe.to_dict() == manifest.to_dict() and old.threads == opts.threads
                 and old.runtime.get("name") == runtime.name and old.xnnpack == opts.xnnpack)
         if same and not opts.force:
+            diff = device_mismatch(old.device, here, ("the table", "this device"))
+            if diff:
+                raise UserError(f"{json_out} was measured on another device ({diff}); pass --force to measure it "
+                                "again here, or give another --json")
             done = {r.file: r for r in old.rows if r.error is None}
             full = sum(1 for r in done.values() if len(passes_of(r)) >= opts.passes)
             reporter.log(f"resuming {json_out}: {full} of {len(manifest.files)} files timed in all {opts.passes} passes")
         elif not opts.force:
             raise UserError(f"{json_out} exists and is not this probe's table at these threads; pass --force to replace it")
-    table = LatencyTable(probe=manifest, threads=opts.threads, device=device_info(),
+    table = LatencyTable(probe=manifest, threads=opts.threads, device=here,
                          runtime={"name": runtime.name, "version": runtime.version}, xnnpack=opts.xnnpack,
                          rows=list(done.values()), edgeprune=__version__)
     rows = {r.file: r for r in table.rows}

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError, short
 from . import runtime as rt
-from .measure import time_runs, warm_up
+from .measure import check_model_file, time_runs, warm_up
 
 
 def random_input(detail, rng) -> np.ndarray:
@@ -25,9 +26,7 @@ def random_input(detail, rng) -> np.ndarray:
 
 def time_file(runtime, path: Path, threads: int | None, xnnpack: bool, warmup: int, runs: int,
               min_time_s: float = 0.0, warmup_s: float = 0.0) -> dict:
-    data = path.read_bytes()
-    if len(data) < 16 or data[4:8] != b"TFL3":
-        return {"error": "not a TFLite flatbuffer (no TFL3 identifier)"}
+    check_model_file(path)
     session = runtime.open(str(path), threads=threads, xnnpack=xnnpack)
     session.allocate()
     ins = session.inputs()
@@ -49,8 +48,10 @@ def main(argv: list[str]) -> int:
                 row = time_file(runtime, Path(item["path"]), spec.get("threads"), spec.get("xnnpack", True),
                                 spec.get("warmup", 10), item["runs"], spec.get("min_time_s", 0.0),
                                 spec.get("warmup_s", 0.0))
+            except UserError as exc:
+                row = {"error": str(exc)}
             except Exception as exc:  # this file's error; the next file still runs
-                row = {"error": f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}"}
+                row = {"error": f"{exc.__class__.__name__}: {short(exc)}"}
             out.write(json.dumps({"file": item["file"], **row}) + "\n")
             out.flush()
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, short
 from . import runtime as rt
 from .runtime import TensorInfo
 
@@ -56,7 +56,8 @@ def to_input(images: np.ndarray, detail: TensorInfo) -> np.ndarray:
     raise UserError(f"input type {dtype} is not supported (float32, uint8 or int8)")
 
 
-def _check_model_file(path: Path) -> None:
+def check_model_file(path: Path) -> None:
+    """A TFLite file, by its flatbuffer identifier, before any runtime sees it (bench's and latency's workers)."""
     if not path.is_file():
         raise UserError(f"model file not found: {path}")
     data = path.read_bytes()
@@ -69,7 +70,7 @@ def measure(spec: Spec) -> dict:
     from .testdata import bundled_testset, load_folder, load_npz, read_labels
 
     path = Path(spec.model)
-    _check_model_file(path)
+    check_model_file(path)
     runtime = rt.load(spec.runtime)
     out: dict = {"runtime": {"name": runtime.name, "version": runtime.version}, "xnnpack": spec.xnnpack,
                  "threads": spec.threads}
@@ -77,12 +78,12 @@ def measure(spec: Spec) -> dict:
     try:
         session = runtime.open(str(path), threads=spec.threads, xnnpack=spec.xnnpack)
     except (ValueError, RuntimeError) as exc:
-        raise UserError(f"{path.name} could not be loaded: {_short(exc)}") from None
+        raise UserError(f"{path.name} could not be loaded: {short(exc)}") from None
     t1 = time.perf_counter()
     try:
         session.allocate()
     except (ValueError, RuntimeError) as exc:
-        raise UserError(f"{path.name}: allocate_tensors failed: {_short(exc)}") from None
+        raise UserError(f"{path.name}: allocate_tensors failed: {short(exc)}") from None
     t2 = time.perf_counter()
     out["load_ms"], out["allocate_ms"] = 1e3 * (t1 - t0), 1e3 * (t2 - t1)
     out["init_ms"] = out["load_ms"] + out["allocate_ms"]
@@ -182,8 +183,3 @@ def time_runs(set_input, invoke, sample, runs: int, min_time_s: float) -> np.nda
         invoke()
         times.append(clock() - s)
     return np.asarray(times, dtype=np.float64) / 1e6
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] or exc.__class__.__name__

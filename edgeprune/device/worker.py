@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..errors import UserError
+from ..errors import UserError, short
 from .measure import Spec, measure
 
 
@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
     except UserError as exc:
         result = {"ok": False, "error": str(exc)}
     except Exception as exc:  # any other failure of the runtime on this file is this model's error
-        result = {"ok": False, "error": f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}"}
+        result = {"ok": False, "error": f"{exc.__class__.__name__}: {short(exc)}"}
     with open(out_path, "w") as fh:
         json.dump(result, fh)
     return 0

@@ -42,6 +42,8 @@ class BenchRow(Record):
     first_ms: float | None = None
     peak_rss_mb: float | None = None
     speedup: float | None = None
+    macs: int | None = bounded(0, None, None)  # per image, from the bundle's model card (None: not recorded)
+    gflops: float | None = bounded(0.0, None, None)  # achieved: 2 x macs / p50 (older bench files lack it)
     rounds: int | None = None  # interleaved rounds, each file in a fresh process per round
     p50_rounds: list[float] | None = None  # the p50 of each round; latency_ms.p50 is their median
     p50_ci: list[float] | None = None  # 95 % bootstrap interval of that median, over rounds
