@@ -311,6 +311,7 @@ def bench(
 ):
     """Measure accuracy, size, gzip size and per-image latency of TFLite files on this device. Needs no TensorFlow."""
     from .device.bench import BenchOptions, check_outputs, resolution, save_csv, save_json
+    from .device.sysinfo import device_summary
     from .device.bench import bench as do_bench
     from .ui import RichReporter, console, kb, pct, table
 
@@ -322,7 +323,7 @@ def bench(
     res = do_bench([str(m) for m in models], opts, RichReporter(quiet))
     dev = res.device
     rtms = sorted({f"{r.runtime['name']} {r.runtime['version']}" for r in res.rows if r.runtime and r.runtime.get("version")})
-    console.print(f"device: {escape(str(dev['cpu']))} ({dev['machine']}, {dev['cores']} cores{', ' + escape(dev['pi_model']) if dev.get('pi_model') else ''})"
+    console.print(f"device: {escape(device_summary(dev))}"
                   f"  runtime: {', '.join(rtms) or '-'}  XNNPACK: {'on' if opts.xnnpack else 'off'}", highlight=False)
     rows = []
     for r in res.rows:
@@ -334,10 +335,10 @@ def bench(
         rows.append([r.label, r.format, r.threads, kb(r.bytes), kb(r.gzip_bytes),
                      pct(r.accuracy) if r.accuracy is not None else ("-" if r.error else "not measured"),
                      (f"{lat.p50:.3f}" + ci) if lat else "-", f"{lat.p99:.3f}" if lat else "-",
-                     f"{r.images_per_s:.0f}" if r.images_per_s else "-", sp])
+                     f"{r.images_per_s:.0f}" if r.images_per_s else "-", f"{r.gflops:.1f}" if r.gflops else "-", sp])
     title = "bench (latency per image at batch 1, ms" + (f"; median of {rounds} rounds, 95 % intervals)" if rounds > 1 else ")")
     console.print(table(title, ["model", "format", "threads", "size", "gzip", "accuracy", "p50", "p99", "img/s",
-                                "speed-up"], rows))
+                                "GFLOP/s", "speed-up"], rows))
     for r in resolution(res.rows):
         console.print(f"resolution: the same file measured twice came out {r.speedup:.3f}x "
                       f"[{r.speedup_ci[0]:.3f}-{r.speedup_ci[1]:.3f}] at {r.threads} threads; differences inside "

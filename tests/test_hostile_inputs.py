@@ -122,7 +122,8 @@ def test_a_hostile_bundle_is_one_error_row(tiny_bundle, tmp_path, export_json):
     bad.mkdir()
     shutil.copy(tiny_bundle / "fp32.tflite", bad / "fp32.tflite")
     (bad / "export.json").write_text(export_json)
-    res = bench([bad / "fp32.tflite", tiny_bundle / "int8.tflite"], BenchOptions(runs=2, warmup=0))
+    res = bench([bad / "fp32.tflite", tiny_bundle / "int8.tflite"], BenchOptions(rounds=1, min_time_s=0,
+                                                                                 runs=2, warmup=0))
     assert "damaged" in res.rows[0].error and "\n" not in res.rows[0].error
     assert res.rows[1].error is None and res.rows[1].accuracy is not None
 
@@ -154,7 +155,8 @@ def test_bench_timeout_is_an_option(tiny_bundle, tmp_path, monkeypatch):
     (fake / "interpreter.py").write_text("import time\nclass Interpreter:\n    def __init__(self, *a, **k):\n"
                                          "        time.sleep(60)\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "fake"), str(ROOT)]))
-    row = bench([tiny_bundle / "fp32.tflite"], BenchOptions(runs=1, warmup=0, runtime="ai-edge-litert",
+    row = bench([tiny_bundle / "fp32.tflite"], BenchOptions(rounds=1, min_time_s=0,
+                                                            runs=1, warmup=0, runtime="ai-edge-litert",
                                                             timeout_s=3)).rows[0]
     assert "timed out after 3 s" in row.error
     assert_user_error(run_inproc("bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"), "--timeout", "0"), "--timeout")
@@ -254,13 +256,14 @@ def test_bench_refuses_labels_outside_the_classes(tiny_bundle, tmp_path):
     x = np.zeros((4, 16, 16, 3), np.uint8)
     for labels in ([0, 1, -1, 2], [0, 1, 2, 3]):
         data = _npz(tmp_path / "t.npz", x, np.asarray(labels, np.int64))
-        row = bench([tiny_bundle / "fp32.tflite"], BenchOptions(runs=1, warmup=0, data=str(data))).rows[0]
+        row = bench([tiny_bundle / "fp32.tflite"], BenchOptions(rounds=1, min_time_s=0,
+                                                                runs=1, warmup=0, data=str(data))).rows[0]
         assert "labels must be from 0 to 2" in row.error, row.error
     # a labels.txt naming another number of classes than the model has
     b = tmp_path / "b"
     shutil.copytree(tiny_bundle, b)
     (b / "labels.txt").write_text("a\nb\n")
-    row = bench([b / "fp32.tflite"], BenchOptions(runs=1, warmup=0)).rows[0]
+    row = bench([b / "fp32.tflite"], BenchOptions(rounds=1, min_time_s=0, runs=1, warmup=0)).rows[0]
     assert "names 2 classes but the model has 3 outputs" in row.error
     assert_user_error(run_inproc("bench", "--min-time", "0", str(tiny_bundle / "fp32.tflite"), "--max-images", "-1"), "--max-images")
 

@@ -142,7 +142,7 @@ def cpu_id(dev: dict | None) -> str | None:
     return None
 
 
-def describe(dev: dict) -> str:
+def device_summary(dev: dict) -> str:
     """The device in one line: its CPU's name and identity, architecture, cores, clock and Pi model."""
     parts = [cpu_id(dev), dev.get("machine"), f"{dev.get('cores')} cores",
              f"{dev['max_mhz']:.0f} MHz max" if dev.get("max_mhz") else None, dev.get("pi_model")]

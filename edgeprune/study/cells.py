@@ -189,7 +189,7 @@ def bench_cell(rec: SweepCell, bundle: Path, o: SweepOptions, reporter) -> list:
 
     kept = [bundle / f["file"] for f in rec.files if f.get("kept")]
     # one round (a sweep's quick look; `edgeprune bench` gives intervals), timed long enough to pass the slow start
-    return bench(kept, BenchOptions(threads=[o.threads], runs=o.bench_runs, min_time_s=DEFAULT_MIN_TIME_S),
+    return bench(kept, BenchOptions(threads=[o.threads], runs=o.bench_runs, min_time_s=DEFAULT_MIN_TIME_S, rounds=1),
                  reporter).rows
 
 

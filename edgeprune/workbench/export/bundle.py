@@ -14,7 +14,7 @@ from ... import __version__
 from ...device.bench import run_child
 from ...device.measure import Spec, gzip_size
 from ...device.testdata import LABELS_FILE, TESTSET_FILE
-from ...errors import UserError
+from ...errors import UserError, short
 from ...formats import check_names
 from ...formats import get as get_format
 from ...jsonio import atomic_write_bytes, atomic_write_text, to_jsonable, write_json
@@ -153,7 +153,7 @@ def _export_one(model, fmt: str, sparse: bool, calib, opts: ExportOptions, stagi
     except UserError:
         raise
     except Exception as exc:
-        row["error"] = f"conversion failed: {' '.join(str(exc).split())[:300]}"
+        row["error"] = f"conversion failed: {short(exc)}"
         return row
     path = staging / name
     atomic_write_bytes(path, blob)

@@ -73,7 +73,7 @@ def widths_of(card, lat: LatencyModel) -> dict[str, int] | None:
 
 def feedback_points(paths: list[str], lat: LatencyModel, fmt: str, workspace: Path | None) -> tuple[list[FeedbackPoint], list[str]]:
     """The measured points the bench files give for this table and format, and a note per row passed over."""
-    from ...device.sysinfo import device_label
+    from ...device.sysinfo import device_mismatch
     from ...readers import read_bench_file, read_export
 
     table = lat.table
@@ -86,9 +86,10 @@ def feedback_points(paths: list[str], lat: LatencyModel, fmt: str, workspace: Pa
             if r.threads != table.threads:
                 raise UserError(f"{path}: {r.label} was measured at {r.threads} thread(s), the latency table at "
                                 f"{table.threads}; bench again with --threads {table.threads}")
-            if device_label(r.device) != device_label(table.device):
-                raise UserError(f"{path}: {r.label} was measured on {device_label(r.device)}, the latency table on "
-                                f"{device_label(table.device)}; feedback must come from the table's device")
+            diff = device_mismatch(r.device, table.device, ("the bench", "the latency table"))
+            if diff:
+                raise UserError(f"{path}: {r.label} was measured on another device than the latency table ({diff}); "
+                                "feedback must come from the table's device")
             folder = _bundle_folder(r.name, workspace)
             if folder is None:
                 notes.append(f"{r.label}: its bundle is not in the workspace's exports/")
