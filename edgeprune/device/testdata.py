@@ -25,10 +25,11 @@ def bundled_testset(model: Path) -> Path | None:
 
 
 def load_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """x: (N, H, W, 3) uint8, y: (N,) int, read without pickle."""
-    from ..data.arrays import load_npz_arrays
+    """x: (N, H, W, 3) uint8, y: (N,) int, read without pickle; each member's declared size and its .npy header's
+    shape are bounded before the array is read (``safe_files.load_npz``: a 2 MB bundle can hold a 2 GiB array)."""
+    from ..safe_files import load_npz as bounded_npz
 
-    a = load_npz_arrays(path, ("x", "y"))
+    a = bounded_npz(path, ("x", "y"))
     x, y = a["x"], a["y"]
     if x.ndim != 4 or x.shape[-1] != 3 or x.dtype != np.uint8:
         raise UserError(f"{path}: x must be uint8 images of shape (N, H, W, 3), got {x.dtype} {x.shape}")

@@ -1,15 +1,14 @@
 """Loading and saving Keras models safely: user files are untrusted."""
 from __future__ import annotations
 
-import json
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
 from ..jsonio import make_temp
+from ..safe_files import check_model_config, read_keras_archive
 from .tf import keras
 
 FORBIDDEN_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
@@ -70,18 +69,22 @@ def check_config(node, path: Path, depth: int = 0) -> None:
             check_config(v, path, depth + 1)
 
 
+def check_model(cfg, path: Path) -> None:
+    """A model config, as data: only supported objects (``check_config``), then its layer graph, input size and
+    parameter count (``safe_files.check_model_config``), before Keras builds anything."""
+    check_config(cfg, path)
+    check_model_config(cfg, str(path))
+
+
 def check_keras_file(path: str | Path) -> dict:
-    """Read config.json from a .keras archive without loading any code; refuse Lambda layers."""
+    """Read a .keras archive without loading any code, through the bounded reader (``safe_files``): every member's
+    size, the weights' HDF5 objects (no external storage or links, finite values) and the config (no Lambda layers,
+    no unknown object, no cycle, bounded input and parameters)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"model file not found: {path}")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            cfg = json.loads(zf.read("config.json").decode("utf-8"))
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError, OSError, RecursionError,
-            RuntimeError, NotImplementedError, EOFError):
-        raise UserError(f"{path} is not a Keras model (.keras archive with config.json); save it with model.save('x.keras')") from None
-    check_config(cfg, path)
+    cfg = read_keras_archive(path).config
+    check_model(cfg, path)
     return cfg
 
 

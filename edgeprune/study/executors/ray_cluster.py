@@ -179,16 +179,81 @@ def bench_task(bundle_blob: bytes, files: list[str], options: dict) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def land(out, c, job, connect_s: float, t0: float):
+    """What a worker returned for cell ``c``, landed in the workspace and the sweep folder. The worker is not trusted
+    further than a file is: its record is read through the typed record, the run's name passes the name check every
+    run name does, every folder through the bounded tar reader and its JSON through the guarded readers; any failure
+    is this cell's failed row (the sweep goes on), and nothing half-landed is left."""
+    from ...paths import replace_dir
+    from ...records import SweepCell
+    from ...workbench.export.bundle import BUNDLE_KINDS, EXPORT_FILE
+    from ...workspace import check_name, finalize, staging_dir
+    from ..cells import failed_cell
+
+    o = job.options
+    try:
+        if not isinstance(out, dict):
+            raise UserError(f"the worker returned {type(out).__name__}, not a cell's result")
+        rec = SweepCell.from_dict(out.get("record"), f"cell {c.key} returned by {str(out.get('node'))[:60]}")
+        if rec.cell != c.key:
+            raise UserError(f"the worker returned the record of cell {rec.cell!r} for cell {c.key!r}")
+        node, attempt, seconds = out.get("node"), out.get("attempt"), out.get("seconds")
+        if not (isinstance(node, str) and isinstance(attempt, int) and isinstance(seconds, (int, float))
+                and math.isfinite(seconds)):
+            raise UserError("the worker's result lacks its node, attempt or seconds")
+    except (UserError, RecursionError) as exc:
+        rec = failed_cell(c, job.run, o, exc if isinstance(exc, UserError) else UserError("record nested too deeply"))
+        rec.executor = "ray"
+        return rec
+    rec.executor, rec.node, rec.attempts = "ray", node[:200], attempt
+    rec.seconds = round(seconds, 1)
+    rec.timing = {"connect_seconds": connect_s, "worker_seconds": round(seconds, 2),
+                  "submitted_to_returned_seconds": round(time.perf_counter() - t0, 2),
+                  "returned_bytes": len(out.get("run") or b"") + len(out.get("bundle") or b"")}
+    if rec.error:
+        return rec
+    stagings = []
+    try:
+        t1 = time.perf_counter()
+        root = out.get("root")
+        if not isinstance(root, str) or not root.startswith("/"):
+            raise UserError("the worker's result names no folder it worked in")
+        if rec.run is not None:
+            check_name(rec.run)
+        mapping = [(f"{root}/runs/{job.run.name}", str(job.run.path.resolve())),
+                   *([(f"{root}/latency/{Path(o.latency_table).name}", o.latency_table)] if o.latency_table else []),
+                   (f"{root}/runs", str(job.workspace.resolve())),
+                   (f"{root}/sweep", str(job.folder.resolve()))]
+        if out.get("run"):
+            if rec.run is None:
+                raise UserError("the worker returned a run folder without its name")
+            staging = staging_dir(job.workspace, rec.run)
+            stagings.append(staging)
+            shutil.rmtree(staging, ignore_errors=True)
+            relocate_json(unpack_folder(out["run"], staging), mapping)
+            finalize(staging, job.workspace / rec.run, force=True)
+        bundle = job.folder / "exports" / c.key
+        staging = bundle.with_name(f".{c.key}.partial-{os.getpid()}")
+        stagings.append(staging)
+        shutil.rmtree(staging, ignore_errors=True)
+        relocate_json(unpack_folder(out.get("bundle"), staging), mapping)
+        replace_dir(staging, bundle, force=True, marker=EXPORT_FILE, kinds=BUNDLE_KINDS, what="export bundle")
+        rec.bundles = relocate(rec.bundles, mapping)
+        rec.timing["land_seconds"] = round(time.perf_counter() - t1, 3)
+    except (UserError, OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
+        rec.error = f"landing: {exc}" if isinstance(exc, UserError) else f"landing: {exc.__class__.__name__}: {exc}"
+        for staging in stagings:
+            shutil.rmtree(staging, ignore_errors=True)
+    return rec
+
+
 def run(job, finished) -> None:
     check(job.options)
     auth_env(job.options.address)
     import ray
 
-    from ...paths import replace_dir
-    from ...records import BenchRow, SweepCell
-    from ...workbench.export.bundle import BUNDLE_KINDS, EXPORT_FILE
+    from ...records import BenchRow
     from ...workbench.run_files import run_data
-    from ...workspace import finalize, staging_dir
     from ..cells import failed_cell, prune_options, reusable_run, run_name
 
     o, reporter = job.options, job.reporter
@@ -237,39 +302,16 @@ def run(job, finished) -> None:
                     rec.executor = "ray"
                     finished(rec)
                     continue
-                rec = SweepCell.from_dict(out["record"], f"cell {c.key}")
-                rec.executor, rec.node, rec.attempts = "ray", out["node"], out["attempt"]
-                rec.seconds = round(out["seconds"], 1)
-                rec.timing = {"connect_seconds": connect_s, "worker_seconds": round(out["seconds"], 2),
-                              "submitted_to_returned_seconds": round(time.perf_counter() - t0, 2),
-                              "returned_bytes": len(out["run"] or b"") + len(out["bundle"] or b"")}
-                if not rec.error:
+                rec = land(out, c, job, connect_s, t0)
+                if not rec.error and bench is not None:
+                    bundle = job.folder / "exports" / c.key
                     try:
                         t1 = time.perf_counter()
-                        root = out["root"]
-                        mapping = [(f"{root}/runs/{job.run.name}", str(job.run.path.resolve())),
-                                   *([(f"{root}/latency/{Path(o.latency_table).name}", o.latency_table)]
-                                     if o.latency_table else []),
-                                   (f"{root}/runs", str(job.workspace.resolve())),
-                                   (f"{root}/sweep", str(job.folder.resolve()))]
-                        if out["run"]:
-                            staging = staging_dir(job.workspace, rec.run)
-                            shutil.rmtree(staging, ignore_errors=True)
-                            relocate_json(unpack_folder(out["run"], staging), mapping)
-                            finalize(staging, job.workspace / rec.run, force=True)
-                        bundle = job.folder / "exports" / c.key
-                        staging = bundle.with_name(f".{c.key}.partial-{os.getpid()}")
-                        shutil.rmtree(staging, ignore_errors=True)
-                        relocate_json(unpack_folder(out["bundle"], staging), mapping)
-                        replace_dir(staging, bundle, force=True, marker=EXPORT_FILE, kinds=BUNDLE_KINDS,
-                                    what="export bundle")
-                        rec.bundles = relocate(rec.bundles, mapping)
-                        if bench is not None:
-                            b = ray.get(bench.remote(out["bundle"], [f["file"] for f in rec.files if f.get("kept")], opts))
-                            rows = relocate(b["rows"], [(b["root"], str(bundle.resolve()))])
-                            rec.bench = [BenchRow.from_dict(r, f"bench row of {c.key}") for r in rows]
-                        rec.timing["land_seconds"] = round(time.perf_counter() - t1, 3)
-                    except (UserError, ray.exceptions.RayError) as exc:
+                        b = ray.get(bench.remote(out["bundle"], [f["file"] for f in rec.files if f.get("kept")], opts))
+                        rows = relocate(b["rows"], [(b["root"], str(bundle.resolve()))])
+                        rec.bench = [BenchRow.from_dict(r, f"bench row of {c.key}") for r in rows]
+                        rec.timing["land_seconds"] = round(rec.timing.get("land_seconds", 0) + time.perf_counter() - t1, 3)
+                    except (UserError, ray.exceptions.RayError, KeyError, TypeError, ValueError, RecursionError) as exc:
                         rec.error = f"landing: {exc}"
                 finished(rec)
         if interrupted:  # Ctrl-C while the last cell landed: the sweep is whole, but the user asked to stop

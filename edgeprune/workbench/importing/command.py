@@ -44,6 +44,8 @@ def _check(o: ImportOptions) -> None:
         raise UserError("--limit-per-class must be at least 3")
     if o.labels is not None and not Path(o.labels).is_file():
         raise UserError(f"labels file not found: {o.labels}")
+    if not 0 <= o.seed < 2 ** 32:
+        raise UserError(f"--seed must be from 0 to {2 ** 32 - 1}, got {o.seed}")
 
 
 def _input_size(model, asked: int | None) -> int:
@@ -66,14 +68,27 @@ def _input_size(model, asked: int | None) -> int:
     return int(h)
 
 
+MAX_LABELS_BYTES = 1 << 20
+
+
 def _read_labels(path: str, classes: list[str]) -> list[str]:
+    """The model's output order. The file's lines are not echoed unless they are the dataset's classes: --labels
+    pointing at another file (/etc/passwd) must not print it."""
     try:
-        names = [l.strip() for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
+        with open(path, "rb") as f:
+            raw = f.read(MAX_LABELS_BYTES + 1)
+        if len(raw) > MAX_LABELS_BYTES:
+            raise UserError(f"{path} is larger than a labels file ({MAX_LABELS_BYTES:,} bytes at most)")
+        names = [l.strip() for l in raw.decode("utf-8").splitlines() if l.strip()]
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path} cannot be read as text ({exc.__class__.__name__})") from None
     if sorted(names) != sorted(classes) or len(set(names)) != len(names):
-        raise UserError(f"{path} names {names[:8]}{'...' if len(names) > 8 else ''}; it must name each class of the "
-                        f"dataset once, in the model's output order ({', '.join(classes)})")
+        missing = [c for c in classes if c not in names]
+        why = (f"{len(names)} line(s), {len([n for n in names if n not in classes])} of them not a class of the "
+               f"dataset" + (f", missing {', '.join(missing[:8])}" if missing else "")
+               + (", a class named twice" if len(set(names)) != len(names) else ""))
+        raise UserError(f"{path} has {why}; it must name each class of the dataset once, in the model's output "
+                        f"order ({', '.join(classes)})")
     return names
 
 

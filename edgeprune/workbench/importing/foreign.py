@@ -2,33 +2,18 @@
 
 Formats: a Keras 3 ``.keras`` file (rebuilt, see ``keras3``), a tf.keras (tf_keras) ``.keras`` or ``.h5`` file.
 Every one is untrusted: Lambda layers, custom objects and any module other than the supported Keras layers are
-refused before Keras sees the file (``modelio.check_config``).
+refused before Keras sees the file (``modelio.check_model``), and the file itself is read through
+``safe_files`` first (bounded archive members, no HDF5 external storage or links, a layer graph without cycles).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ...errors import UserError
-from ..modelio import check_config, load_model
+from ...safe_files import h5_model_config
+from ..modelio import check_model, load_model
 from ..tf import keras
 from .keras3 import is_keras3_file, load_keras3
-
-
-def _h5_config(path: Path) -> dict:
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get("model_config")
-    except OSError:
-        raise UserError(f"{path} is not an HDF5 file") from None
-    if raw is None:
-        raise UserError(f"{path} holds weights only (no model config); save the whole model with model.save('x.h5')")
-    try:
-        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise UserError(f"{path}: its model config is not valid JSON") from None
 
 
 def load_foreign(path: str | Path) -> tuple[keras.Model, str]:
@@ -42,7 +27,7 @@ def load_foreign(path: str | Path) -> tuple[keras.Model, str]:
             return load_keras3(path), "keras3"
         return load_model(path), "tf.keras"
     if suffix in (".h5", ".hdf5"):
-        check_config(_h5_config(path), path)
+        check_model(h5_model_config(path)[0], path)  # every HDF5 object walked, the config checked as data
         try:
             return keras.models.load_model(path, compile=False), "h5"
         except Exception as exc:  # Keras raises many types for a bad file

@@ -9,15 +9,14 @@ model.weights.h5. Keras 3 stores them under names it derives from each layer's c
 from __future__ import annotations
 
 import io
-import json
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import UserError
-from ..modelio import check_config
+from ...safe_files import read_keras_archive
+from ..modelio import check_model
 from ..tf import keras
 
 # Config keys of Keras 3 layers that tf_keras does not take; dropped when their value is the default.
@@ -33,13 +32,10 @@ def snake_case(name: str) -> str:
 
 
 def is_keras3_file(path: Path) -> bool:
-    """A .keras archive written by Keras 3 (its metadata names keras_version 3.x)."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read("metadata.json").decode("utf-8"))
-        return isinstance(meta, dict) and str(meta.get("keras_version", "")).startswith("3.")
-    except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return False
+    """A .keras archive written by Keras 3 (its metadata names keras_version 3.x); read through the bounded reader,
+    so a damaged or hostile archive is refused here."""
+    meta = read_keras_archive(path, weights=False).metadata
+    return isinstance(meta, dict) and str(meta.get("keras_version", "")).startswith("3.")
 
 
 def _tensor_ref(t) -> list:
@@ -143,16 +139,11 @@ def load_keras3(path: str | Path) -> keras.Model:
 
     path = Path(path)
     where = str(path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            cfg = json.loads(zf.read("config.json").decode("utf-8"))
-            weights = zf.read("model.weights.h5")
-    except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError, ValueError, RecursionError):
-        raise UserError(f"{path} is not a Keras 3 model archive (config.json and model.weights.h5)") from None
-    check_config(cfg, path)
-    if not isinstance(cfg, dict) or cfg.get("class_name") not in ("Sequential", "Functional", "Model"):
-        raise UserError(f"{path} holds a {cfg.get('class_name') if isinstance(cfg, dict) else 'value'!s:.40}, "
-                        "not a Sequential or functional model")
+    archive = read_keras_archive(path)  # bounded, and the weights walked: no external storage, links, NaN
+    cfg, weights = archive.config, archive.weights
+    if weights is None:
+        raise UserError(f"{path} is not a Keras 3 model archive (config.json and model.weights.h5)")
+    check_model(cfg, path)
     try:
         tk = translate(cfg, where)
         cls = keras.Sequential if tk["class_name"] == "Sequential" else keras.Model
