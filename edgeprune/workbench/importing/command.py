@@ -9,16 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ...data.arrays import SplitArrays, prepare
+from ...data.arrays import SplitArrays
 from ...data.manifest import Manifest
 from ...errors import UserError
 from ...progress import Reporter, Silent
 from ...workspace import Run, check_replaceable_run, run_folder, staging_dir
-from ..metrics.macs import count_macs
-from ..run_files import scores, write_run
-from ..training.train import resolve_data
-from .foreign import load_foreign
-from .preprocess import PREPROCESS, fold
+from .preprocess import PREPROCESS
 
 
 @dataclass
@@ -101,6 +97,21 @@ def _relabel(manifest: Manifest, data: dict[str, SplitArrays], order: list[str])
     return m, {k: SplitArrays(a.x, new_index[a.y].astype(np.int32)) for k, a in data.items()}
 
 
+def _preflight(src: Path) -> None:
+    """The file read through the bounded reader before TensorFlow is even imported: a zip or HDF5 bomb, external
+    storage, a link, non-finite weights, a cycle in the layer graph or a huge input is refused in a fraction of a
+    second and a few tens of MB (``load_foreign`` reads it again through the same checks, then loads it)."""
+    from ...safe_files import check_model_config, h5_model_config, read_keras_archive
+
+    if not src.is_file():
+        raise UserError(f"model file not found: {src} (give a .keras or .h5 file)")
+    suffix = src.suffix.lower()
+    if suffix == ".keras":
+        check_model_config(read_keras_archive(src).config, str(src))
+    elif suffix in (".h5", ".hdf5"):
+        check_model_config(h5_model_config(src)[0], str(src))
+
+
 def import_model(o: ImportOptions, reporter: Reporter | None = None) -> Run:
     reporter = reporter or Silent()
     _check(o)
@@ -109,6 +120,14 @@ def import_model(o: ImportOptions, reporter: Reporter | None = None) -> Run:
     final = run_folder(workspace, o.out, src.stem.replace(" ", "-") or "imported")
     check_replaceable_run(final, o.force)
     t0 = time.perf_counter()
+    _preflight(src)
+    from ...data.arrays import prepare
+    from ..metrics.macs import count_macs
+    from ..run_files import scores, write_run
+    from ..training.train import resolve_data
+    from .foreign import load_foreign
+    from .preprocess import fold
+
     model, fmt = load_foreign(src)
     size = _input_size(model, o.image_size)
     n_out = int(model.outputs[0].shape[-1])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 from ...errors import UserError
-from ..tf import keras
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -32,6 +31,8 @@ PREPROCESS = ("rescale", "mobilenet", "imagenet", "none")
 
 def fold(model: keras.Model, kind: str, image_size: int) -> keras.Model:
     """The model with a fixed (image_size, image_size, 3) input and the preprocessing as its first layer."""
+    from ..tf import keras  # here, so the names above are read without TensorFlow (import checks its options first)
+
     layer = _layer(kind)
     cfg = copy.deepcopy(model.get_config())
     layers = cfg["layers"]
