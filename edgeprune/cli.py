@@ -255,6 +255,7 @@ def export(
     io: str = typer.Option("uint8", help="int8 input/output type: uint8 (raw pixels), int8 or float32."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Name or folder of the bundle (default: <workspace>/exports/<run>)."),
     force: bool = typer.Option(False, help="Replace an existing bundle."),
+    max_kb: Optional[float] = typer.Option(None, "--max-kb", help="mixed: the gzip size (kB) to get under, choosing layers for int4 weights (the rest int8)."),
     workspace: Path = WorkspaceOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
@@ -266,7 +267,7 @@ def export(
 
     run = resolve_run(model, workspace)
     res = do_export(run, workspace, ExportOptions(formats=parse_items(formats, "--formats"), sparse=sparse, calib=calib,
-                                                  io=io, out=out, force=force), RichReporter(quiet))
+                                                  io=io, out=out, force=force, max_kb=max_kb), RichReporter(quiet))
     rows = [[r.file, kb(r.bytes), kb(r.gzip_bytes), f"{r.gzip_over_entropy_floor:.2f}x" if r.gzip_over_entropy_floor else "-",
              pct(r.accuracy), pct(r.agreement), "yes" if r.runs_xnnpack else "NO", "yes" if r.runs_reference else "NO",
              "kept" if r.kept else "REJECTED"] for r in res.rows]

@@ -27,7 +27,8 @@ from ..metrics.macs import count_macs
 from ..metrics.size_floor import floor_bytes, measured_sparsity
 from ..modelio import load_model
 from ..run_files import run_data, versions
-from .convert import convert
+from .convert import convert, quantizer_file
+from .quantize import check_options as check_quantizer_options
 
 IO_TYPES = ("uint8", "int8", "float32")
 SPARSE_AUTO_THRESHOLD = 0.5
@@ -45,6 +46,7 @@ class ExportOptions:
     force: bool = False
     threads: int | None = None
     seed: int = 42
+    max_kb: float | None = None  # mixed: the gzip size (kB) its int4 layers are chosen to get under
 
 
 @dataclass
@@ -73,6 +75,7 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
         raise UserError(f"--io must be one of {', '.join(IO_TYPES)}, got {opts.io!r}")
     if "int8" in opts.formats and opts.calib < 1:
         raise UserError("int8 needs calibration images: use --calib N with N > 0 (default 200)")
+    check_quantizer_options(opts.formats, opts.max_kb)
     bundle = output_folder(workspace, "export bundle", opts.out, run.name)
     check_replaceable(bundle, force=opts.force, marker=EXPORT_FILE, kinds=BUNDLE_KINDS, what="export bundle")
     info = run.info
@@ -100,7 +103,7 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
         reporter.task("converting and verifying", len(jobs))
         while jobs:
             fmt, sparse = jobs.pop(0)
-            row = _export_one(model, fmt, sparse, calib, opts, staging, keras_pred, keras_acc)
+            row = _export_one(model, fmt, sparse, calib, opts, staging, keras_pred, keras_acc, data.get("val"))
             rows.append(row)
             if not row["kept"]:
                 if opts.sparse == "auto" and sparse and not row["runs_xnnpack"] and row["bytes"]:
@@ -142,14 +145,20 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
     return ExportResult(bundle, rows, failed)
 
 
-def _export_one(model, fmt: str, sparse: bool, calib, opts: ExportOptions, staging: Path, keras_pred, keras_acc) -> dict:
+def _export_one(model, fmt: str, sparse: bool, calib, opts: ExportOptions, staging: Path, keras_pred, keras_acc,
+                val=None) -> dict:
     """Convert one variant into staging, verify it, and delete it again unless it runs and agrees."""
     name = get_format(fmt).file_name(sparse)
     row = {"file": name, "format": fmt, "sparse": sparse, "io": opts.io if fmt == "int8" else "float32",
            "bytes": None, "gzip_bytes": None, "accuracy": None, "agreement": None, "accuracy_change": None,
            "runs_xnnpack": False, "runs_reference": False, "kept": False, "error": None}
     try:
-        blob = convert(model, fmt, sparse, calib, opts.io)
+        if get_format(fmt).quantizer:  # LiteRT's quantizer, from the fp32 bytes; mixed records its per-layer choice
+            blob, made = quantizer_file(model, fmt, calib, opts.max_kb, val.x if val is not None else None,
+                                        val.y if val is not None else None, opts.threads)
+        else:
+            blob, made = convert(model, fmt, sparse, calib, opts.io), {}
+        row.update(made)
     except UserError:
         raise
     except Exception as exc:
@@ -158,7 +167,8 @@ def _export_one(model, fmt: str, sparse: bool, calib, opts: ExportOptions, stagi
     path = staging / name
     atomic_write_bytes(path, blob)
     row["bytes"], row["gzip_bytes"] = len(blob), gzip_size(blob)
-    fl = floor_bytes(model, fmt)
+    fl = floor_bytes(model, fmt, {r["layer"]: r["bits"] for r in made.get("quantizer", {}).get("mixed", {}).get("layers", [])
+                                  if r.get("layer")})
     row.update(naive_bound_bytes=fl["naive_bound_bytes"], entropy_floor_bytes=fl["entropy_floor_bytes"],
                gzip_over_entropy_floor=row["gzip_bytes"] / max(1, fl["entropy_floor_bytes"]))
     res = _verify(path, staging / TESTSET_FILE, opts.threads)
