@@ -23,7 +23,8 @@ from edgeprune.paired_accuracy import compare  # noqa: E402
 from edgeprune.readers import read_latency_table  # noqa: E402
 from edgeprune.workbench.export.bundle import ExportOptions, export  # noqa: E402
 from edgeprune.workbench.pruning.filters.plan import layer_floor, round_width  # noqa: E402
-from edgeprune.workbench.pruning.prune import PruneOptions, prune  # noqa: E402
+from edgeprune.options.prune import PruneOptions  # noqa: E402
+from edgeprune.pruner import prune  # noqa: E402
 from edgeprune.workspace import resolve_run  # noqa: E402
 
 WORK = ROOT / "benchmarks/work/latency"
@@ -145,7 +146,7 @@ def main() -> None:
     round1 = timed([dense_file] + [get_bundle(r) for r in first.values()], save=feedback)
     # round 2: the same targets, the table corrected by what round 1 measured (`prune --latency-feedback`)
     second = {frac: budget_run(f"lat-{frac:g}x-fb", frac, [str(feedback)]) for frac in FRACTIONS}
-    shapes = {frac: candidates(lat, matching_ratio(lat, second[frac].info.pruning["filter"]["latency_budget"]
+    shapes = {frac: candidates(lat, matching_ratio(lat, second[frac].info.pruning.filter.latency_budget
                                                    ["table_predicted_ms"], round_to), round_to) for frac in FRACTIONS}
     # the uniform model at equal *measured* latency: time the candidate shapes beside the round-2 models
     files = [dense_file] + [get_bundle(r) for r in second.values()]
@@ -160,7 +161,7 @@ def main() -> None:
     summary["dense"] = {"predicted_ms": dense_pred, "measured_p50": final[dense.name].p50, "ci": final[dense.name].p50_ci}
     summary["round1"] = []
     for frac in FRACTIONS:
-        b = first[frac].info.pruning["filter"]["latency_budget"]
+        b = first[frac].info.pruning.filter.latency_budget
         m = final[first[frac].name]
         summary["round1"].append({"fraction": frac, "target_ms": frac * dense_pred, "predicted_ms": b["predicted_ms"],
                                   "widths": b["widths"], "p50": m.p50, "ci": m.p50_ci,
@@ -171,7 +172,7 @@ def main() -> None:
         budget, uniform = second[frac], uniforms[frac]
         target = frac * dense_pred
         b, u = budget.info, uniform.info
-        lb = b.pruning["filter"]["latency_budget"]
+        lb = b.pruning.filter.latency_budget
         mb, mu = final[budget.name], final[uniform.name]
         paired = compare(b.test_correct, u.test_correct)
         u_over_b, u_over_b_ci = ratio_ci(mb, mu)

@@ -190,7 +190,7 @@ def test_decode_cache_is_keyed_on_the_dataset_and_its_files(tmp_path):
 
 def test_sweep_reuses_only_a_run_made_with_the_same_options(tiny_run, tmp_path):
     from edgeprune.study.sweep import Cell, SweepOptions, prune_options, reusable_run
-    from edgeprune.workbench.pruning.prune import prune
+    from edgeprune.pruner import prune
     from edgeprune.workspace import Run
 
     run, _ = tiny_run

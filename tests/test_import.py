@@ -105,7 +105,7 @@ def test_a_keras3_model_through_import_prune_export_bench(keras3_files, tmp_path
                       "--batch-size", "16", "-w", str(ws), "-q")
     assert proc.returncode == 0, proc.stderr
     pruned = resolve_run("residual-w50", ws)
-    assert pruned.info.pruning["weight"]["sparsity"] >= 0.49
+    assert pruned.info.pruning.weight.sparsity >= 0.49
     proc = run_inproc("export", "residual-w50", "--formats", "fp32,int8", "-w", str(ws), "-q")
     assert proc.returncode == 0, proc.stderr
     rows = {r["file"]: r for r in json.loads((ws / "exports" / "residual-w50" / "export.json").read_text())["files"]}

@@ -10,10 +10,11 @@ from conftest import assert_user_error, run_inproc
 
 from edgeprune import methods
 from edgeprune.methods import PruningMethod, SummaryTable
+from edgeprune.records.pruning import PruningRecord
 
 
 class ZeroHalfOfFc1(PruningMethod):
-    """Zero every other column of the hidden Dense layer: a method that exists only in this test."""
+    """Zero every other column of the hidden Dense layer: a method that exists only in this test (its descriptor)."""
 
     name = "zero-half-test"
     help = "zero every other output of fc1 (a test method)"
@@ -22,30 +23,53 @@ class ZeroHalfOfFc1(PruningMethod):
     def name_part(self, o) -> str:
         return "half"
 
-    def apply(self, model, ctx):
-        layer = model.get_layer("fc1")
-        k = layer.kernel.numpy()
-        k[:, ::2] = 0
-        layer.kernel.assign(k)
-        return model, {"zero-half": {"columns": int(k.shape[1]), "zeroed": int(len(range(0, k.shape[1], 2)))}}
-
-    def finish(self, model, pruning, ctx) -> None:
-        k = model.get_layer("fc1").kernel.numpy()
-        pruning["zero-half"]["zeros_after_finetuning"] = float(np.mean(k == 0))
-
     def report_fields(self, pruning) -> dict:
-        z = pruning["zero-half"]
+        z = pruning.extra["zero-half"]
         return {"target": 0.5, "ratio": z["zeroed"] / z["columns"]}
 
     def describe(self, pruning) -> list:
-        return [SummaryTable("zeroed", ["columns", "zeroed"], [[pruning["zero-half"]["columns"], pruning["zero-half"]["zeroed"]]])]
+        z = pruning.extra["zero-half"]
+        return [SummaryTable("zeroed", ["columns", "zeroed"], [[z["columns"], z["zeroed"]]])]
+
+
+def _zero_half_impl():
+    """Its implementation, in the workbench's registry under the same name."""
+    from edgeprune.workbench.pruning.impl import Applied, Implementation
+
+    class ZeroHalf(Implementation):
+        name = "zero-half-test"
+
+        def apply(self, model, job):
+            layer = model.get_layer("fc1")
+            k = layer.kernel.numpy()
+            k[:, ::2] = 0
+            layer.kernel.assign(k)
+            section = {"columns": int(k.shape[1]), "zeroed": int(len(range(0, k.shape[1], 2)))}
+            return Applied(model, PruningRecord(extra={"zero-half": section}))
+
+        def finish(self, model, pruning, job):
+            k = model.get_layer("fc1").kernel.numpy()
+            pruning.extra["zero-half"]["zeros_after_finetuning"] = float(np.mean(k == 0))
+            return pruning
+
+    return ZeroHalf()
 
 
 @pytest.fixture
 def test_method():
+    from edgeprune.workbench.pruning import impl
+
     m = methods.register(ZeroHalfOfFc1())
+    impl.register(_zero_half_impl())
     yield m
     methods.unregister(m.name)
+    impl.unregister(m.name)
+
+
+def test_descriptors_and_implementations_name_the_same_methods():
+    from edgeprune.workbench.pruning import impl
+
+    assert methods.names() == impl.names()
 
 
 def test_a_method_added_through_the_registry_runs_through_prune_and_report(tiny_run, tmp_path, test_method):
@@ -85,18 +109,24 @@ def test_unknown_method_is_refused_and_registry_rejects_duplicates():
 
 
 def test_hybrid_is_filter_then_weight():
+    from edgeprune.options.prune import PruneOptions
+    from edgeprune.pruner import default_name, validate
+    from edgeprune.workbench.pruning import impl
+
     h = methods.get("hybrid")
     assert [s.name for s in h.steps] == ["filter", "weight"]
-    pruning = {"filter": {"ratio": 0.3}, "weight": {"target_sparsity": 0.5, "sparsity": 0.5001}}
+    assert [s.name for s in impl.get("hybrid").steps] == ["filter", "weight"]  # the work in the same order
+    pruning = PruningRecord.from_dict({"filter": {"ratio": 0.3}, "weight": {"target_sparsity": 0.5, "sparsity": 0.5001}},
+                                      "test")
     assert h.report_fields(pruning) == {"target": "0.3/0.5", "ratio": 0.3, "sparsity": 0.5001}
-
-    class O:
-        ratio, sparsity, epochs, sensitivity, steps, target_ms = 0.3, 0.5, 3, None, 1, None
-
-    assert h.name_part(O) == "f30-w50"
-    O.steps = 3
-    assert h.name_part(O) == "f30s3-w50"  # gradual filter removal is named, weight pruning is not
+    o = PruneOptions(method="hybrid", ratio=0.3, sparsity=0.5, epochs=3)
+    validate(o)  # real options, checked by both steps' descriptors
+    assert default_name("base", o) == "base-f30-w50"
+    o.steps = 3
+    assert default_name("base", o) == "base-f30s3-w50"  # gradual filter removal is named, weight pruning is not
     assert h.takes_steps and not methods.get("weight").takes_steps
+    with pytest.raises(Exception, match="--sparsity"):
+        validate(PruneOptions(method="hybrid", ratio=0.3, epochs=3))  # the weight step's own check runs too
 
 
 def test_outputs_default_under_the_workspace_and_out_takes_a_name_or_a_path(tmp_path):

@@ -86,30 +86,10 @@ def test_distillation_loss_is_zero_for_the_teacher_itself_and_grows_with_disagre
     (["--method", "filter", "--ratio", "0.5", "--teacher", "big"], "pass --distill too"),
     (["--method", "filter", "--ratio", "0.5", "--lr-schedule", "cosine", "--warmup", "1.5"], "--warmup"),
 ])
-def test_bad_recovery_options_are_refused_before_loading(args, needle):
-    from edgeprune.workbench.pruning.prune import PruneOptions, validate
-
-    with pytest.raises(UserError, match=needle.replace("-", r"\-")):
-        validate(PruneOptions(**{"epochs": 30, **_options(args)}))
-
-
-def _options(args: list[str]) -> dict:
-    out, i = {}, 0
-    while i < len(args):
-        key = args[i][2:].replace("-", "_")
-        if i + 1 < len(args) and not args[i + 1].startswith("--"):
-            v = args[i + 1]
-            try:
-                v = int(v)
-            except ValueError:
-                try:
-                    v = float(v)
-                except ValueError:
-                    pass
-            out[key], i = v, i + 2
-        else:
-            out[key], i = True, i + 1
-    return out
+def test_bad_recovery_options_are_refused_before_loading(args, needle, tmp_path):
+    """Parsed by the real command line, refused before any run is looked for (the workspace is empty)."""
+    assert_user_error(run_inproc("prune", *args, "-w", str(tmp_path / "empty")), needle)
+    assert not (tmp_path / "empty").exists()
 
 
 # --- the whole recipe on a tiny model ----------------------------------------------------------------------------

@@ -77,30 +77,32 @@ def test_weight_prune_cli_measures_sparsity_and_control(tiny_run, tmp_path):
 
 
 def test_shortfall_in_measured_sparsity_fails_and_writes_nothing(tiny_run, monkeypatch):
-    from edgeprune.workbench.pruning import prune as pr
-    from edgeprune.workbench.pruning import sparsity
+    from edgeprune import pruner as pr
+    from edgeprune.options.prune import PruneOptions
+    from edgeprune.workbench.pruning.impl import weight
 
     run, ws = tiny_run
-    real = sparsity.sparsity_report
+    real = weight.sparsity_report
 
     def short(model, names):
         rep = real(model, names)
         rep["sparsity"] -= 0.05  # as if tfmot had left part of the model unpruned
         return rep
 
-    monkeypatch.setattr(sparsity, "sparsity_report", short)
+    monkeypatch.setattr(weight, "sparsity_report", short)
     with pytest.raises(UserError, match="below the target"):
-        pr.prune(run, ws, pr.PruneOptions(method="weight", sparsity=0.5, epochs=1, batch_size=16, out="short"))
+        pr.prune(run, ws, PruneOptions(method="weight", sparsity=0.5, epochs=1, batch_size=16, out="short"))
     assert not (ws / "short").exists()  # no model that is not what was asked
 
 
 def test_skip_first_and_last_keep_layers_dense(tiny_run):
-    from edgeprune.workbench.pruning import prune as pr
+    from edgeprune import pruner as pr
+    from edgeprune.options.prune import PruneOptions
 
     run, ws = tiny_run
-    new = pr.prune(run, ws, pr.PruneOptions(method="weight", sparsity=0.6, epochs=2, batch_size=16, lr=1e-3,
+    new = pr.prune(run, ws, PruneOptions(method="weight", sparsity=0.6, epochs=2, batch_size=16, lr=1e-3,
                                             skip_first=True, skip_last=True, out="skips", schedule="constant"))
-    rows = {r["layer"]: r for r in new.info.pruning["weight"]["layers"]}
+    rows = {r["layer"]: r for r in new.info.pruning.weight.layers}
     assert not rows["conv1"]["pruned"] and rows["conv1"]["sparsity"] < 0.05
     assert not rows["classifier"]["pruned"] and rows["classifier"]["sparsity"] < 0.05
     assert rows["conv2"]["sparsity"] >= 0.59
@@ -135,12 +137,13 @@ def test_model_without_prunable_layers_is_refused():
 
 
 def test_cluster_keeps_sparsity_and_limits_distinct_values(tiny_run):
-    from edgeprune.workbench.pruning import prune as pr
+    from edgeprune import pruner as pr
+    from edgeprune.options.prune import PruneOptions
 
     run, ws = tiny_run
-    new = pr.prune(run, ws, pr.PruneOptions(method="weight", sparsity=0.5, epochs=2, batch_size=16, lr=1e-3,
+    new = pr.prune(run, ws, PruneOptions(method="weight", sparsity=0.5, epochs=2, batch_size=16, lr=1e-3,
                                             cluster=4, out="clustered"))
-    c = new.info.pruning["clustering"]
+    c = new.info.pruning.clustering
     assert c["clusters"] == 4
     assert all(1 < n <= 4 + 1 for n in c["distinct_values_per_kernel"].values())  # 4 centroids (+ the kept zeros)
-    assert new.info.pruning["weight"]["sparsity"] >= 0.49  # clustering preserved the zeros
+    assert new.info.pruning.weight.sparsity >= 0.49  # clustering preserved the zeros

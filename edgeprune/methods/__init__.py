@@ -1,13 +1,14 @@
 """Pruning methods as plug-ins: one module per method, one registry.
 
-prune, sweep, report, plots and the CLI find methods here. Adding a method is one module (a ``PruningMethod``
-subclass, see ``base.py``), its test, and one ``register`` line below. Nothing here imports TensorFlow: a method
-imports the workbench inside ``apply``.
+prune, sweep, report, plots and the CLI find methods here: what a method is called, what options it takes and checks,
+and what it shows. Adding a method is one descriptor here (a ``PruningMethod`` subclass, see ``base.py``, and one
+``register`` line below) and its implementation in ``workbench/pruning/methods/`` (one module, one line there).
+Nothing here imports TensorFlow or the workbench, and the workbench never imports this package.
 """
 from __future__ import annotations
 
 from ..errors import UserError
-from .base import Composite, PruneContext, PruningMethod, SummaryTable
+from .base import Composite, PruningMethod, SummaryTable
 from .filter_removal import FilterPruning
 from .finetune_only import FineTuneOnly
 from .hybrid import Hybrid
@@ -57,5 +58,5 @@ register(WeightPruning())
 register(FilterPruning())
 register(Hybrid())
 
-__all__ = ["Composite", "PruneContext", "PruningMethod", "SummaryTable", "get", "find", "names", "order",
+__all__ = ["Composite", "PruningMethod", "SummaryTable", "get", "find", "names", "order",
            "register", "unregister", "swept"]

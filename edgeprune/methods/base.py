@@ -1,14 +1,13 @@
-"""The interface every pruning method implements, and what it is handed while it works.
-
-A method is a small object: its name, its option checks, the part it adds to a default run name, ``apply`` (the
-model in, the pruned model and its summary out), ``finish`` (checks on the final model), and what it adds to
-reports. Methods import TensorFlow only inside ``apply`` and ``finish``, so the registry is read by report and
-plots without TensorFlow.
+"""What every pruning method declares, with no TensorFlow: its name, its option checks, the part it adds to a default
+run name, and what it shows in reports. The work itself (``apply``) lives in the workbench
+(``workbench/pruning/methods/``), which never imports this package.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..records.pruning import PruningRecord
 
 
 @dataclass
@@ -20,26 +19,9 @@ class SummaryTable:
     rows: list[list[Any]] = field(default_factory=list)
 
 
-@dataclass
-class PruneContext:
-    """What a method works with: the run's decoded splits, the prune options, the fine-tuning configuration and
-    the reporter. A method that fine-tunes while it prunes (tfmot's schedule does) sets ``finetuned``; otherwise
-    the prune command fine-tunes after ``apply`` with ``fit``. A method that fine-tunes between steps passes
-    ``teacher`` to its fits, adds their epochs to ``epochs_before`` and leaves the rest of the epochs in ``fit``,
-    so every pruned model gets the epochs its control gets."""
-
-    data: dict
-    options: Any  # workbench.pruning.prune.PruneOptions
-    fit: Any  # workbench.training.fit.FitConfig
-    reporter: Any
-    finetuned: Any = None  # a FitResult, once some step fine-tuned
-    teacher: Any = None  # the dense parent when distilling, else None
-    epochs_before: int = 0  # epochs already fine-tuned between steps
-    workspace: Any = None  # the workspace's folder (where earlier bundles are found)
-
-
 class PruningMethod:
-    """Subclass this, set the class attributes, and add one line to the registry (``methods/__init__.py``)."""
+    """Subclass this, set the class attributes, and add one line to the registry (``methods/__init__.py``); its
+    implementation is one module and one line in ``workbench/pruning/methods/__init__.py``."""
 
     name: str = ""
     help: str = ""  # one line for --method's help
@@ -55,26 +37,16 @@ class PruningMethod:
         """What this method adds to a default run name (``<parent>-<part>``)."""
         return self.name
 
-    def check_model(self, model, o, workspace=None) -> None:
-        """Checks of the options against the loaded model, before any data is read (raise UserError)."""
-
     def sweep_options(self, value: float, sweep) -> dict:
         """The prune options of a sweep cell of this method at ``value``."""
         return {self.sweep_value: value} if self.sweep_value else {}
 
-    def apply(self, model, ctx: PruneContext) -> tuple[Any, dict]:
-        """Prune ``model``; return the pruned model and {section: summary} for run.json's ``pruning``."""
-        raise NotImplementedError
-
-    def finish(self, model, pruning: dict, ctx: PruneContext) -> None:
-        """After fine-tuning: measure the final model into ``pruning`` and check it (raise UserError)."""
-
-    def report_fields(self, pruning: dict) -> dict:
-        """From run.json's ``pruning``: ``target`` (what was asked), ``ratio`` (filters removed) and ``sparsity``
-        (measured zeros) for report rows; missing keys show as '-'."""
+    def report_fields(self, pruning: PruningRecord) -> dict:
+        """``target`` (what was asked), ``ratio`` (filters removed) and ``sparsity`` (measured zeros) for report
+        rows; missing keys show as '-'."""
         return {}
 
-    def describe(self, pruning: dict) -> list:
+    def describe(self, pruning: PruningRecord) -> list:
         """Tables (``SummaryTable``) and lines (str) the prune command shows for this method's result."""
         return []
 
@@ -92,25 +64,10 @@ class Composite(PruningMethod):
         for s in self.steps:
             s.check(o)
 
-    def check_model(self, model, o, workspace=None) -> None:
-        for s in self.steps:
-            s.check_model(model, o, workspace)
-
     def name_part(self, o) -> str:
         return "-".join(s.name_part(o) for s in self.steps)
 
-    def apply(self, model, ctx: PruneContext) -> tuple[Any, dict]:
-        pruning: dict = {}
-        for s in self.steps:
-            model, part = s.apply(model, ctx)
-            pruning.update(part)
-        return model, pruning
-
-    def finish(self, model, pruning: dict, ctx: PruneContext) -> None:
-        for s in self.steps:
-            s.finish(model, pruning, ctx)
-
-    def report_fields(self, pruning: dict) -> dict:
+    def report_fields(self, pruning: PruningRecord) -> dict:
         out: dict = {}
         for s in self.steps:
             out.update({k: v for k, v in s.report_fields(pruning).items() if v is not None})
@@ -118,5 +75,5 @@ class Composite(PruningMethod):
         out["target"] = "/".join(str(t) for t in targets) if all(t is not None for t in targets) else None
         return out
 
-    def describe(self, pruning: dict) -> list:
+    def describe(self, pruning: PruningRecord) -> list:
         return [item for s in self.steps for item in s.describe(pruning)]

@@ -11,6 +11,3 @@ class FineTuneOnly(PruningMethod):
 
     def name_part(self, o) -> str:
         return f"ft{o.epochs}"
-
-    def apply(self, model, ctx):
-        return model, {}

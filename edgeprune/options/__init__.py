@@ -102,7 +102,7 @@ def _cli_default(f: Field) -> Any:
     d = default_of(f)
     m = meta(f)
     if m.get("items") and isinstance(d, (list, tuple)):
-        return ",".join(str(v) for v in d)
+        return ",".join(str(v) for v in d) or None  # an empty list: the option left out
     if m.get("repeat"):
         return None
     return d
@@ -146,6 +146,8 @@ def from_cli(cls: type, values: dict, base: dict | None = None) -> Any:
             continue
         v = values[f.name]
         m = meta(f)
+        if v is None and default_of(f) is not None:
+            continue  # left out: the field's own default (an empty list)
         if m.get("repeat"):
             v = [str(x) for x in v or []]
         elif m.get("items") and v is not None:

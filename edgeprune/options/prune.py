@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import UserError
 from . import opt
 
 
@@ -57,3 +58,32 @@ class PruneOptions:
     out: str | None = opt(None, kind=str, short="-o", records=False,
                           help="Name (in the workspace) or folder of the new run.")
     force: bool = opt(False, records=False, help="Replace an existing run of that name.")
+
+
+CRITERIA = ("l1", "l2", "bn", "random")  # filter importance (workbench/pruning/filters/criteria.py implements each)
+SCOPES = ("uniform", "global")
+SCHEDULES = ("polynomial", "constant")
+
+
+def check_schedule(target: float, initial: float, kind: str, epochs: int) -> None:
+    """Weight pruning's schedule options, checked before any model is loaded."""
+    if not 0 < target < 1:
+        raise UserError(f"--sparsity must be between 0 and 1 (exclusive), got {target}")
+    if kind not in SCHEDULES:
+        raise UserError(f"--schedule must be polynomial or constant, got {kind!r}")
+    if kind == "polynomial" and not 0 <= initial <= target:
+        raise UserError(f"--initial-sparsity ({initial}) must be between 0 and --sparsity ({target})")
+    if epochs < 1:
+        raise UserError("--epochs must be at least 1")
+
+
+def check_filter_options(ratio: float, scope: str, round_to: int, criterion: str) -> None:
+    """Filter removal's options, checked before any model is loaded."""
+    if not 0 <= ratio < 1:
+        raise UserError(f"--ratio must be in [0, 1), got {ratio}")
+    if scope not in SCOPES:
+        raise UserError(f"--scope must be uniform or global, got {scope!r}")
+    if round_to < 1:
+        raise UserError("--round-to must be at least 1")
+    if criterion not in CRITERIA:
+        raise UserError(f"unknown --criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .base import Record, extra_field, fraction, matching
+from .pruning import PruningRecord
 from .run import ControlScores
 
 FILE_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}"
@@ -79,7 +80,7 @@ class SourceRun(Record):
     val_accuracy: float | None = fraction()
     test_accuracy: float | None = fraction()
     sparsity: float | None = fraction()
-    pruning: dict | None = None
+    pruning: PruningRecord | None = None
     control: ControlScores | None = None
     split_hash: str | None = None
     options: dict | None = None  # the run's recorded options (distillation, schedule, steps, epochs)

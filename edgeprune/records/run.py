@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .base import Record, bounded, extra_field, fraction, one_of
+from .pruning import PruningRecord
 
 
 @dataclass
@@ -52,7 +53,7 @@ class RunRecord(Record):
     options: dict = field(default_factory=dict)
     val_accuracy: float | None = fraction()
     test_accuracy: float | None = fraction()
-    pruning: dict = field(default_factory=dict)  # {section: summary}, written by the method (methods/)
+    pruning: PruningRecord = field(default_factory=PruningRecord)  # what each pruning step did (records/pruning.py)
     sparsity: float | None = fraction()
     params: int | None = None
     nonzero_params: int | None = None

@@ -156,7 +156,7 @@ def run_cell(cell: Cell, run: Run, workspace: Path, folder: Path, o: SweepOption
     """Prune (or re-use) and export one cell; timing is left to the caller (``bench_cell``), which may run it on
     another machine than this one."""
     from ..workbench.export.bundle import ExportOptions, export
-    from ..workbench.pruning.prune import prune
+    from ..pruner import prune
 
     rec = SweepCell(cell=cell.key, method=cell.method, value=cell.value, parent=run.name,
                     epochs=o.epochs if cell.finetune else 0, options=cell_options(o), seed=cell.seed,

@@ -14,7 +14,7 @@ from ..errors import UserError
 from ..jsonio import read_json
 from ..paths import is_inside
 from ..readers import read_bench_file, read_export, read_sensitivity, read_sweep_cells
-from ..records import BenchRow, SourceRun
+from ..records import BenchRow, PruningRecord, SourceRun
 
 
 @dataclass
@@ -80,7 +80,7 @@ def entries_from_bundle(folder: Path) -> list[Entry]:
     src = card.source_run or SourceRun()
     method = src.method or "none"
     plugin = methods.find(method)  # a method this installation does not know: its row has no target
-    fields = plugin.report_fields(src.pruning or {}) if plugin else {}
+    fields = plugin.report_fields(src.pruning or PruningRecord()) if plugin else {}
     return [Entry(bundle=folder.name, file=row.file, format=row.format, sparse=row.sparse, bytes=row.bytes,
                   gzip_bytes=row.gzip_bytes, naive_bound_bytes=row.naive_bound_bytes, accuracy=row.accuracy, run=src.name,
                   entropy_floor_bytes=row.entropy_floor_bytes,

@@ -50,7 +50,7 @@ class _LogOnly:
 
 def validate(o: SweepOptions) -> None:
     """Every option of every cell, checked before the first cell runs."""
-    from ..workbench.pruning.prune import validate as validate_prune
+    from ..pruner import validate as validate_prune
 
     bad = [m for m in o.methods if m not in methods.swept()]
     if bad or not o.methods:

@@ -103,3 +103,9 @@ def groups(model: keras.Model) -> list[Group]:
     if not out:
         raise UserError("the model has no Conv2D or hidden Dense layer whose filters can be removed")
     return out
+
+
+def widths(model: keras.Model, names=None) -> dict[str, int]:
+    """Output channels of each group's producer (or of the layers ``names``): the widths filter removal changes."""
+    names = [g.producer for g in groups(model)] if names is None else list(names)
+    return {n: int(model.get_layer(n).kernel.shape[-1]) for n in names}

@@ -29,6 +29,7 @@ from ..records import ModelSignature, ProbeFile, ProbeManifest, Segment
 from ..workspace import Run, output_folder
 from .export.convert import convert
 from .graph import chain_layers, groups
+from .graph import widths as layer_widths
 from .metrics.macs import count_macs
 from .modelio import load_model
 from .pruning.filters.plan import layer_floor
@@ -97,7 +98,7 @@ def pieces(model: keras.Model) -> list[_Piece]:
     by_name = {l.name: i for i, l in enumerate(chain)}
     tail_start = by_name[gs[-1].consumer]
     cuts = [by_name[p] for p in producers] + [tail_start]
-    width = {p: int(model.get_layer(p).kernel.shape[-1]) for p in producers}
+    width = layer_widths(model, producers)
     flat = {g.consumer: g.flatten_hw for g in gs}
     out = []
     for i, start in enumerate(cuts):
@@ -137,7 +138,7 @@ def segment_model(model: keras.Model, piece: _Piece, cin: int, cout: int) -> ker
 
 
 def variant_model(model: keras.Model, widths: dict[str, int]) -> keras.Model:
-    full = {g.producer: int(model.get_layer(g.producer).kernel.shape[-1]) for g in groups(model)}
+    full = layer_widths(model)
     keep = {p: np.arange(w) for p, w in widths.items() if w < full[p]}
     return remove_channels(model, keep) if keep else model
 

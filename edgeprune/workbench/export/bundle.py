@@ -107,10 +107,12 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
             rows.append(row)
             if not row["kept"]:
                 if opts.sparse == "auto" and sparse and not row["runs_xnnpack"] and row["bytes"]:
-                    # sparse encoding of this format does not run under XNNPACK: keep the dense encoding instead
-                    row["note"] = "sparse encoding does not run under XNNPACK; the dense encoding was written instead"
+                    # sparse encoding of this format does not run under XNNPACK: keep the dense encoding instead.
+                    # A replacement by design, not a failure: one plain line (the runtime's text stays in `error`).
+                    row["note"] = (f"XNNPACK cannot run the sparse {fmt} encoding, so the dense encoding was written "
+                                   f"instead ({get_format(fmt).file_name(False)})")
                     jobs.insert(0, (fmt, False))
-                    reporter.log(f"{row['file']}: {row['note']}")
+                    reporter.log(f"{row['file']} not kept (--sparse auto): {row['note']}")
                     continue
                 failed.append(row["file"])
             reporter.advance(1)
@@ -123,7 +125,7 @@ def export(run: Run, workspace: Path, opts: ExportOptions, reporter: Reporter | 
             "source_run": {"name": run.name, "path": str(run.path.resolve()), "kind": info.kind,
                            "arch": info.arch, "params": info.params, "nonzero_params": info.nonzero_params,
                            "val_accuracy": info.val_accuracy, "test_accuracy": info.test_accuracy,
-                           "pruning": info.pruning, "split_hash": manifest.hash, "method": info.method,
+                           "pruning": info.pruning.to_dict(), "split_hash": manifest.hash, "method": info.method,
                            "sparsity": info.sparsity or 0.0, "macs": info.macs or count_macs(model),
                            "control": info.control.to_dict() if info.control else None,
                            "parent": info.parent.name if info.parent else None, "options": info.options,

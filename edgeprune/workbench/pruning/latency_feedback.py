@@ -56,11 +56,11 @@ def widths_of(card, lat: LatencyModel) -> dict[str, int] | None:
     src = card.source_run
     if src is None:
         return None
-    filt = (src.pruning or {}).get("filter") or {}
-    if filt.get("latency_budget", {}).get("widths"):
-        widths = dict(filt["latency_budget"]["widths"])
-    elif filt.get("layers"):
-        widths = {r["layer"]: int(r["filters_kept"]) for r in filt["layers"]}
+    filt = src.pruning.filter if src.pruning else None
+    if filt and (filt.latency_budget or {}).get("widths"):
+        widths = dict(filt.latency_budget["widths"])
+    elif filt and filt.layers:
+        widths = filt.widths()
     elif src.method in (None, "none") and src.name == lat.table.probe.model.run:
         widths = dict(lat.widths)
     else:

@@ -1,5 +1,6 @@
-"""`edgeprune prune`: prune a run with one of the registered methods (``edgeprune.methods``), fine-tune, measure,
-and write a new run, with an optional fair control."""
+"""The work of `edgeprune prune`: prune a run with a method's implementation (``impl/``), fine-tune, measure, and
+write a new run, with an optional fair control. Callers go through ``edgeprune.pruner``, which checks the options
+with the method's descriptor and names the run; this module never imports ``edgeprune.methods``."""
 from __future__ import annotations
 
 import math
@@ -7,15 +8,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ... import methods
 from ...errors import UserError
 from ...options import recorded
 from ...options.prune import PruneOptions
-from ...methods import PruneContext
 from ...paired_accuracy import compare
 from ...progress import Reporter, Silent
 from ...readers import read_sensitivity
 from ...records import RunRecord
+from ...records.pruning import PruningRecord
 from ...workspace import Run, check_replaceable_run, resolve_run, run_folder, staging_dir
 from ..metrics.macs import count_macs
 from ..modelio import load_model
@@ -24,17 +24,15 @@ from ..training.bn_recalibration import recalibrate_checked
 from ..training.distillation import DistillSettings
 from ..training.fit import FitConfig, check_training_options, fit
 from ..training.lr_schedule import check_lr_schedule
+from . import impl
+from .impl import PruneJob
 from .sparsity import select_layers
 
 
-def validate(o: PruneOptions) -> None:
-    """Every option, the method's own through the method, checked before any model is loaded."""
-    method = methods.get(o.method)
-    if o.steps != 1 and not method.takes_steps:
-        raise UserError(f"--steps applies to filter removal; --method {o.method} prunes in one schedule")
-    if (o.target_ms is not None or o.latency_table or o.latency_feedback) and not method.takes_latency_target:
-        raise UserError(f"--target-ms applies to --method filter (it chooses widths); --method {o.method} does not")
-    method.check(o)
+def check_options(o: PruneOptions) -> None:
+    """The options every method shares (fine-tuning, distillation, clustering, output), checked before any model is
+    loaded; the method's own are checked by its descriptor (``edgeprune.pruner.validate`` does both)."""
+    impl.get(o.method)
     check_training_options(o.epochs, o.batch_size, o.lr, o.patience, o.augment, o.seed)
     check_lr_schedule(o.lr_schedule, o.warmup)
     if o.distill:
@@ -70,15 +68,6 @@ def load_teacher(teacher: Run, run: Run):
     return load_model(teacher.model)
 
 
-def default_name(run: Run, o: PruneOptions) -> str:
-    parts = [run.name, methods.get(o.method).name_part(o)]
-    if o.cluster:
-        parts.append(f"c{o.cluster}")
-    if o.distill:
-        parts.append("kd")
-    return "-".join(p for p in parts if p)
-
-
 def parent_augment(o: PruneOptions, parent: RunRecord) -> str:
     """--augment, else the parent run's augmentation."""
     saved = parent.options.get("augment")
@@ -90,15 +79,21 @@ def recorded_options(o: PruneOptions, parent: RunRecord) -> dict:
     return {**recorded(o), "augment": parent_augment(o, parent)}
 
 
-def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None = None) -> Run:
+def prune(run: Run, workspace: Path, o: PruneOptions, name: str, reporter: Reporter | None = None) -> Run:
+    """Prune ``run`` into the new run ``name`` (``o.out`` when given); the options were checked by the caller."""
     reporter = reporter or Silent()
-    validate(o)
-    final = run_folder(Path(workspace), o.out, default_name(run, o))
+    check_options(o)
+    final = run_folder(Path(workspace), o.out, name)
     check_replaceable_run(final, o.force)
     t0 = time.perf_counter()
     parent = run.info
     model = load_model(run.model)
-    methods.get(o.method).check_model(model, o, Path(workspace))
+    method = impl.get(o.method)
+    budget = None
+    if o.target_ms is not None:  # the latency table and the device's feedback, read and checked once
+        from .impl.filter import load_budget
+
+        budget = load_budget(model, o, Path(workspace))
     manifest, data = run_data(run, workspace, reporter)
     base = scores(model, data)
     augment = parent_augment(o, parent)
@@ -109,7 +104,6 @@ def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None 
                   "arch": parent.arch, "image_size": parent.image_size, "data": parent.data,
                   "options": recorded_options(o, parent)}
     macs_before = count_macs(model)
-    method = methods.get(o.method)
     teacher_run = (resolve_run(o.teacher, workspace) if o.teacher else run) if o.distill else None
     teacher = load_teacher(teacher_run, run) if teacher_run else None
     if teacher_run is not None:
@@ -117,23 +111,28 @@ def prune(run: Run, workspace: Path, o: PruneOptions, reporter: Reporter | None 
         info["distillation"] = {"teacher": teacher_run.name, "teacher_path": str(teacher_run.path.resolve()),
                                 "teacher_test_accuracy": teacher_run.info.test_accuracy,
                                 "alpha": o.distill_alpha, "temperature": o.temperature}
-    ctx = PruneContext(data=data, options=o, fit=cfg, reporter=reporter, teacher=teacher, workspace=Path(workspace))
-    model, pruning = method.apply(model, ctx)
-    result = ctx.finetuned or fit(model, data, ctx.fit, reporter=reporter, teacher=teacher)
+    job = PruneJob(data=data, options=o, fit=cfg, reporter=reporter, teacher=teacher, workspace=Path(workspace),
+                   budget=budget)
+    applied = method.apply(model, job)
+    model, pruning = applied.model, applied.pruning
+    left = cfg if applied.epochs_left is None else replace(cfg, epochs=applied.epochs_left)
+    result = applied.finetuned or fit(model, data, left, reporter=reporter, teacher=teacher)
     rec = recalibrate_checked(model, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
     if o.cluster:
         from .clustering import cluster_and_finetune
 
-        layers = (pruning.get("weight") or {}).get("pruned_layers") or select_layers(model, o.skip_first, o.skip_last, o.layers)
+        layers = (pruning.weight.pruned_layers if pruning.weight else None) or select_layers(
+            model, o.skip_first, o.skip_last, o.layers)
         ccfg = replace(cfg, epochs=max(1, o.epochs // 3), distill=None)
-        model, pruning["clustering"] = cluster_and_finetune(model, data, layers, o.cluster, ccfg, reporter)
-    method.finish(model, pruning, ctx)
+        model, clustering = cluster_and_finetune(model, data, layers, o.cluster, ccfg, reporter)
+        pruning = pruning.merged(PruningRecord(clustering=clustering))
+    pruning = method.finish(model, pruning, job)
     info.update({
         **scores(model, data),
-        "pruning": pruning,
-        "sparsity": method.report_fields(pruning).get("sparsity") or 0.0,
+        "pruning": pruning.to_dict(),
+        "sparsity": (pruning.weight.sparsity if pruning.weight else None) or 0.0,
         "macs": count_macs(model), "macs_before": macs_before,
-        "epochs_run": ctx.epochs_before + result.epochs_run, "best_epoch": result.best_epoch, "history": result.history,
+        "epochs_run": applied.epochs_before + result.epochs_run, "best_epoch": result.best_epoch, "history": result.history,
         "bn_recalibration": rec.to_dict(),
     })
     if o.control:

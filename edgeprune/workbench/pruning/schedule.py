@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from ...errors import UserError
+from ...options.prune import check_schedule as check_options
 
 MIN_PRUNING_STEPS = 2
 
@@ -30,18 +31,6 @@ class SchedulePlan:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def check_options(target: float, initial: float, kind: str, epochs: int) -> None:
-    """The user's schedule options, checked before any model is loaded."""
-    if not 0 < target < 1:
-        raise UserError(f"--sparsity must be between 0 and 1 (exclusive), got {target}")
-    if kind not in ("polynomial", "constant"):
-        raise UserError(f"--schedule must be polynomial or constant, got {kind!r}")
-    if kind == "polynomial" and not 0 <= initial <= target:
-        raise UserError(f"--initial-sparsity ({initial}) must be between 0 and --sparsity ({target})")
-    if epochs < 1:
-        raise UserError("--epochs must be at least 1")
 
 
 def plan_schedule(n_train: int, batch_size: int, epochs: int, target: float, initial: float = 0.3,

@@ -7,6 +7,7 @@ from ...errors import UserError
 from ...progress import Reporter, Silent
 from ...records import SensitivityRecord
 from ..graph import groups
+from ..graph import widths as layer_widths
 from ..metrics.evaluate import accuracy
 from ..training.bn_recalibration import recalibrate
 from .filters.plan import FilterPlan, apply
@@ -20,7 +21,7 @@ def analyse(model, data, criterion: str = "l1", ratios=DEFAULT_RATIOS, reporter:
     val = data["val"]
     base = accuracy(model, val.x, val.y)
     names = [g.producer for g in groups(model)]
-    widths = {n: int(model.get_layer(n).kernel.shape[-1]) for n in names}
+    widths = layer_widths(model, names)
     out = {"kind": "edgeprune-sensitivity", "version": 1, "criterion": criterion, "baseline_val_accuracy": base,
            "ratios": list(ratios), "widths": widths, "layers": {}}
     reporter.task("sensitivity", len(names) * len(ratios))
@@ -38,7 +39,7 @@ def analyse(model, data, criterion: str = "l1", ratios=DEFAULT_RATIOS, reporter:
 
 def choose_ratios(sens: SensitivityRecord, model, max_drop: float) -> dict[str, float]:
     """Per layer, the largest ratio whose accuracy drop (before fine-tuning) is at most max_drop."""
-    widths = {g.producer: int(model.get_layer(g.producer).kernel.shape[-1]) for g in groups(model)}
+    widths = layer_widths(model)
     if sens.widths != widths:
         raise UserError("the sensitivity file was made for another model (its layers or widths differ); run `edgeprune sensitivity` on this run")
     ratios = sens.ratios

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ....errors import UserError
+from ....options.prune import check_filter_options
 from ...graph import groups
 from ...metrics.macs import count_macs
 from ...tf import keras
@@ -25,13 +26,7 @@ class FilterPlan:
 
     def check(self) -> None:
         """The user's options, checked before any model is loaded."""
-        if not 0 <= self.ratio < 1:
-            raise UserError(f"--ratio must be in [0, 1), got {self.ratio}")
-        if self.scope not in ("uniform", "global"):
-            raise UserError(f"--scope must be uniform or global, got {self.scope!r}")
-        if self.round_to < 1:
-            raise UserError("--round-to must be at least 1")
-        get(self.criterion)
+        check_filter_options(self.ratio, self.scope, self.round_to, self.criterion)
 
 
 def round_width(n_keep: float, total: int, multiple: int, floor: int) -> int:

@@ -1,0 +1,42 @@
+"""Pruning a run, as the CLI, sweeps and tests ask for it: the options checked by the method's descriptor
+(``edgeprune.methods``, no TensorFlow), the new run named, then the work done by the workbench
+(``workbench/pruning/prune.py`` with the method's implementation). Imports go one way: this module imports both
+sides; the workbench never imports the descriptors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import methods
+from .errors import UserError
+from .options.prune import PruneOptions
+
+
+def validate(o: PruneOptions) -> None:
+    """Every option, the method's own through its descriptor, checked before any model is loaded."""
+    from .workbench.pruning.prune import check_options
+
+    method = methods.get(o.method)
+    if o.steps != 1 and not method.takes_steps:
+        raise UserError(f"--steps applies to filter removal; --method {o.method} prunes in one schedule")
+    if (o.target_ms is not None or o.latency_table or o.latency_feedback) and not method.takes_latency_target:
+        raise UserError(f"--target-ms applies to --method filter (it chooses widths); --method {o.method} does not")
+    method.check(o)
+    check_options(o)
+
+
+def default_name(parent: str, o: PruneOptions) -> str:
+    """``<parent>-<method part>[-c<clusters>][-kd]``."""
+    parts = [parent, methods.get(o.method).name_part(o)]
+    if o.cluster:
+        parts.append(f"c{o.cluster}")
+    if o.distill:
+        parts.append("kd")
+    return "-".join(p for p in parts if p)
+
+
+def prune(run, workspace: Path, o: PruneOptions, reporter=None):
+    """Check ``o``, then prune ``run`` into a new run (``o.out``, or the default name) and return it."""
+    from .workbench.pruning.prune import prune as work
+
+    validate(o)
+    return work(run, workspace, o, default_name(run.name, o), reporter)

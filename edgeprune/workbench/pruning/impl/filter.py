@@ -1,0 +1,161 @@
+"""``filter``: remove whole filters and rebuild a smaller model, then re-estimate BatchNorm; in one cut or in
+``--steps`` cuts with fine-tuning between them; widths from a ratio, a sensitivity file or a latency budget."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ....errors import UserError
+from ....readers import read_sensitivity
+from ....records.pruning import FilterSection, PruningRecord
+from ...graph import widths as layer_widths
+from ...run_files import scores
+from ...training.bn_recalibration import recalibrate_checked
+from ...training.fit import fit
+from ..filters.gradual import step_epochs, step_plan
+from ..filters.plan import FilterPlan
+from ..filters.plan import apply as remove_filters
+from ..sensitivity import choose_ratios
+from .base import Applied, Implementation
+
+
+@dataclass
+class Budget:
+    """--target-ms for one model: the table checked against it, the latency model fitted once, and the correction
+    measured on the device (--latency-feedback), resolved once."""
+
+    table: Any  # records.LatencyTable
+    lat: Any  # latency_model.LatencyModel
+    widths: dict[str, int]  # the model's full widths
+    factor: float = 1.0
+    feedback: dict | None = None
+
+
+def load_budget(model, o, workspace=None) -> Budget:
+    """The latency table of ``o``, checked to be made for ``model``, its model, and the feedback's factor."""
+    from ....latency_model import LatencyModel
+    from ....readers import read_latency_table
+    from ....records import ModelSignature
+    from ..latency_feedback import feedback_points, nearest
+
+    table = read_latency_table(o.latency_table)
+    full = layer_widths(model)
+    mine = ModelSignature(run="", image_size=int(model.input_shape[1]), input_shape=list(model.input_shape[1:]),
+                          widths=full)
+    why = table.probe.model.same_model(mine)
+    if why:
+        raise UserError(f"{o.latency_table} was made for another model ({table.probe.model.run}: {why}); probe this "
+                        "run and measure again")
+    lat = LatencyModel(table, o.latency_format)
+    budget = Budget(table, lat, full)
+    if o.latency_feedback:  # a bench from another device, or of no bundle here, is refused before any data is read
+        points, notes = feedback_points(o.latency_feedback, lat, o.latency_format, workspace)
+        used = nearest(points, o.target_ms)
+        budget.factor = used.factor
+        budget.feedback = {"bench": [str(f) for f in o.latency_feedback], "points": [p.to_dict() for p in points],
+                           "used": used.bundle, "factor": used.factor, "passed_over": notes}
+    return budget
+
+
+def budget_widths(model, o, b: Budget) -> dict:
+    """The widths for ``o.target_ms``: the table's prediction, corrected by the measured factor, meets it."""
+    from ....latency_model import describe
+    from ..latency_budget import choose_widths, importance_costs, sensitivity_costs
+
+    costs = (sensitivity_costs(read_sensitivity(o.sensitivity), b.widths) if o.sensitivity
+             else importance_costs(model, o.criterion, o.seed))
+    round_to = o.round_to if o.round_to > 1 else b.table.probe.round_to
+    try:
+        res = choose_widths(b.lat, costs, o.target_ms / b.factor, round_to)
+    except UserError as exc:
+        if b.factor == 1.0:
+            raise
+        raise UserError(f"{exc} (the table's prediction; measured models run {b.factor:.2f}x it, so --target-ms "
+                        f"{o.target_ms:g} asks the table for {o.target_ms / b.factor:.3f} ms)") from None
+    out = {"target_ms": o.target_ms, "predicted_ms": res.predicted_ms * b.factor, "dense_predicted_ms": res.dense_ms,
+           "floor_predicted_ms": res.floor_ms, "format": o.latency_format, "widths": res.widths,
+           "table": str(o.latency_table), "device": describe(b.table), "runtime": b.table.runtime,
+           "threads": b.table.threads, "fit": {"a": b.lat.a, "b": b.lat.b}}
+    if b.feedback:
+        out["table_predicted_ms"] = res.predicted_ms
+        out["feedback"] = b.feedback
+    return out
+
+
+def filter_plan(o, per_layer: dict[str, float]) -> FilterPlan:
+    return FilterPlan(criterion=o.criterion, scope=o.scope, ratio=o.ratio or 0.0, round_to=o.round_to,
+                      per_layer=per_layer, seed=o.seed)
+
+
+class FilterPruning(Implementation):
+    name = "filter"
+
+    def apply(self, model, job):
+        o = job.options
+        budget = None
+        if o.target_ms is not None:
+            b = job.budget or load_budget(model, o, job.workspace)
+            budget = budget_widths(model, o, b)
+            per_layer = {n: 1.0 - w / b.widths[n] for n, w in budget["widths"].items()}
+            plan = replace(filter_plan(o, per_layer), round_to=1)
+            fb = budget.get("feedback")
+            job.reporter.log(f"latency budget {o.target_ms:g} ms ({o.latency_format}): predicted "
+                             f"{budget['predicted_ms']:.3f} ms, dense {budget['dense_predicted_ms']:.3f} ms, on "
+                             f"{budget['device']}" + (f"; measured models ran {fb['factor']:.3f}x the table near "
+                                                      f"the target ({fb['used']})" if fb else ""))
+        else:
+            per_layer = choose_ratios(read_sensitivity(o.sensitivity), model, o.max_drop) if o.sensitivity else {}
+            plan = filter_plan(o, per_layer)
+        if o.steps <= 1:
+            model, summary = self._remove(model, plan, job)
+            applied = Applied(model, PruningRecord())
+        else:
+            applied, summary = self._gradual(model, plan, job)
+        if budget:
+            summary.update(ratio=None, latency_budget=budget)
+        applied.pruning = PruningRecord(filter=FilterSection.from_dict(summary, "filter pruning"))
+        return applied
+
+    def _remove(self, model, plan, job):
+        """One cut: remove the filters, then re-estimate BatchNorm."""
+        data = job.data
+        res = remove_filters(model, plan)
+        s = res.summary
+        if s["params_after"] >= s["params_before"]:
+            raise UserError("these options remove no filter (every layer keeps its full width: the ratio is too small "
+                            "for --round-to, or --max-drop lets no layer be pruned); nothing was written")
+        rec = recalibrate_checked(res.model, data["train"].x, data["val"].x, data["val"].y, seed=plan.seed)
+        s["after_surgery"] = {"val_accuracy_before_bn": rec.val_before, "val_accuracy": rec.val_after}
+        job.reporter.log(f"filters removed: params {s['params_before']:,} -> {s['params_after']:,}, "
+                         f"MACs x{s['macs_ratio']:.2f}; val {rec.val_before:.3f} -> {rec.val_after:.3f} "
+                         "after BN re-estimation")
+        return res.model, s
+
+    def _gradual(self, model, plan, job):
+        """--steps K: K cuts, fine-tuning after each; the last fine-tuning is left to the prune command."""
+        K = job.options.steps
+        epochs = step_epochs(job.fit.epochs, K)
+        original = layer_widths(model)
+        first = None
+        steps, before = [], 0
+        for k in range(1, K + 1):
+            model, s = self._remove(model, step_plan(plan, original, layer_widths(model), k, K), job)
+            first = first or s
+            step = {"step": k, "params": s["params_after"], "epochs": epochs[k - 1],
+                    "val_accuracy_after_cut": s["after_surgery"]["val_accuracy"]}
+            if k < K:
+                job.reporter.log(f"step {k}/{K}: fine-tuning {epochs[k - 1]} epochs before the next cut")
+                result = fit(model, job.data, replace(job.fit, epochs=epochs[k - 1]), reporter=job.reporter,
+                             teacher=job.teacher)
+                before += result.epochs_run
+                step.update(epochs_run=result.epochs_run, val_accuracy=scores(model, job.data)["val_accuracy"])
+            steps.append(step)
+        summary = dict(s)
+        final = layer_widths(model)
+        summary["layers"] = [{"layer": n, "filters_before": original[n], "filters_kept": final[n]} for n in original]
+        for key in ("params_before", "macs_before"):
+            summary[key] = first[key]
+        summary["params_ratio"] = summary["params_after"] / summary["params_before"]
+        summary["macs_ratio"] = summary["macs_after"] / summary["macs_before"]
+        summary.update(ratio=plan.ratio, round_to=plan.round_to, per_layer_ratios=plan.per_layer or None, steps=steps)
+        return Applied(model, PruningRecord(), epochs_before=before, epochs_left=epochs[-1]), summary
