@@ -18,17 +18,21 @@ $(STAMP): pyproject.toml
 test: venv
 	$(BIN)/python -m pytest -q tests
 
-# The whole pipeline on the built-in demo data, in $(DEMO)/ (each step writes its outputs there).
+# The whole pipeline on the built-in demo data, in $(DEMO)/ (each step writes its outputs there). The demo set is
+# learnable (the dense model scores above 90 %) and its 1,200 test images resolve a 3-point pruning cost.
 demo: venv
 	rm -rf $(DEMO)
-	$(BIN)/edgeprune train --data demo --image-size 32 --epochs 25 --lr 1e-3 --augment light -w $(DEMO)/runs --out baseline
-	$(BIN)/edgeprune prune baseline --method weight --sparsity 0.8 --epochs 6 --control -w $(DEMO)/runs --out weight80
-	$(BIN)/edgeprune prune baseline --method filter --ratio 0.5 --epochs 6 -w $(DEMO)/runs --out filter50
+	$(BIN)/edgeprune train --data demo --image-size 32 --epochs 15 --lr 1e-3 --augment light -w $(DEMO)/runs --out baseline
+	$(BIN)/edgeprune prune baseline --method weight --sparsity 0.8 --epochs 4 --control -w $(DEMO)/runs --out weight80
+	$(BIN)/edgeprune prune baseline --method filter --ratio 0.5 --epochs 4 --control -w $(DEMO)/runs --out filter50
 	$(BIN)/edgeprune export baseline --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/baseline
 	$(BIN)/edgeprune export weight80 --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/weight80
 	$(BIN)/edgeprune export filter50 --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/filter50
 	$(BIN)/edgeprune bench $(DEMO)/exports/*/*.tflite --rounds 5 --json $(DEMO)/bench.json
 	$(BIN)/edgeprune report $(DEMO)/exports $(DEMO)/bench.json --out $(DEMO)/report
+	@echo "The model to ship if it must fit in 0.3 MB gzipped (the most accurate file that does):"
+	$(BIN)/edgeprune report $(DEMO)/exports $(DEMO)/bench.json --pick --max-gzip-mb 0.3
+	@echo "demo succeeded: runs in $(DEMO)/runs/, bundles in $(DEMO)/exports/, timings in $(DEMO)/bench.json, report in $(DEMO)/report/report.md"
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

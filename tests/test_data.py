@@ -130,11 +130,57 @@ def test_decompression_bomb_is_refused(tmp_path):
         decode_image(p, 16)
 
 
-def test_demo_set_is_deterministic(tmp_path):
+def test_demo_set_is_deterministic_with_a_kept_test_split(tmp_path):
     from edgeprune.data.demo import DEMO_CLASSES, make_demo
 
-    a = make_demo(tmp_path / "a", per_class=4)
-    b = make_demo(tmp_path / "b", per_class=4)
-    assert sorted(p.name for p in a.iterdir() if p.is_dir()) == sorted(DEMO_CLASSES)
-    for f in sorted(a.rglob("*.png")):
+    a = make_demo(tmp_path / "a", per_class=4, test_per_class=3)
+    b = make_demo(tmp_path / "b", per_class=4, test_per_class=3)
+    for split, n in (("train", 4), ("test", 3)):
+        assert sorted(p.name for p in (a / split).iterdir()) == sorted(DEMO_CLASSES)
+        assert all(len(list((a / split / c).glob("*.png"))) == n for c in DEMO_CLASSES)
+    files = sorted(a.rglob("*.png"))
+    assert len(files) == 7 * len(DEMO_CLASSES)
+    for f in files:
         assert f.read_bytes() == (b / f.relative_to(a)).read_bytes()
+    assert (a / "train/circle/0000.png").read_bytes() != (a / "test/circle/0000.png").read_bytes()  # own streams
+    # more test images leave the training images as they were
+    c = make_demo(tmp_path / "c", per_class=4, test_per_class=5)
+    assert all(f.read_bytes() == (c / f.relative_to(a)).read_bytes() for f in sorted((a / "train").rglob("*.png")))
+    m = build_manifest(a, seed=42)  # the test split is kept as written; validation comes from train/
+    assert len(m.splits["test"]) == 3 * len(DEMO_CLASSES)
+    assert len(m.splits["train"]) + len(m.splits["val"]) == 4 * len(DEMO_CLASSES)
+    assert all(rel.startswith("test/") for rel, _ in m.splits["test"])
+
+
+def test_demo_test_split_resolves_a_three_point_difference():
+    """The report's paired s.e. of pruned minus control stays <= 1.5 points on the demo's test split, even if the two
+    models' errors were independent at 90 % accuracy each (they disagree on 18 % of images; pruned models and their
+    controls agree far more)."""
+    from edgeprune.data.demo import DEMO_CLASSES, DEMO_TEST_PER_CLASS
+    from edgeprune.paired_accuracy import paired_difference
+
+    n = DEMO_TEST_PER_CLASS * len(DEMO_CLASSES)
+    rng = np.random.default_rng(0)
+    a, b = rng.random(n) < 0.9, rng.random(n) < 0.9
+    assert np.mean(a != b) > 0.15
+    assert paired_difference(a, b).se <= 0.015
+
+
+def test_demo_set_replaces_an_older_version_but_no_other_folder(tmp_path):
+    from edgeprune.data.demo import MARKER, make_demo
+
+    old = tmp_path / "old"  # what version 2 wrote: class folders at the top
+    (old / "circle").mkdir(parents=True)
+    (old / "circle" / "0000.png").write_bytes(b"x")
+    (old / MARKER).write_text("v2 300 32 0\n")
+    make_demo(old, per_class=2, test_per_class=1)
+    assert sorted(p.name for p in old.iterdir()) == [MARKER, "test", "train"]
+    stamp = (old / MARKER).stat().st_mtime_ns
+    make_demo(old, per_class=2, test_per_class=1)  # the same set again: re-used, not rewritten
+    assert (old / MARKER).stat().st_mtime_ns == stamp
+    mine = tmp_path / "mine"
+    (mine / "circle").mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="not a demo set"):
+        make_demo(mine, per_class=2, test_per_class=1)
+    assert (mine / "notes.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["mine", "old"]
