@@ -14,12 +14,13 @@ import typer
 from rich.markup import escape
 
 from . import methods
-from .device.defaults import DEFAULT_MIN_TIME_S, DEFAULT_ROUNDS, LATENCY_MIN_TIME_S, LATENCY_PASSES, LATENCY_RUNS
+from .device.defaults import LATENCY_MIN_TIME_S, LATENCY_PASSES, LATENCY_RUNS
 from .errors import UserError, short
 from .formats import FORMATS
 from .options import command, parse_items
 from .options.prune import PruneOptions
 from .options.train import TrainOptions
+from .device.bench import BenchOptions
 from .study.cells import SweepOptions
 from .workspace import DEFAULT_WORKSPACE
 
@@ -104,7 +105,11 @@ def data_inspect(path: Path = typer.Argument(..., help="Dataset folder."),
         console.print(f"  {escape(rel)}: {escape(why)}", highlight=False)
 
 
-@command(app, PruneOptions)
+def _methods_help() -> str:
+    return "; ".join(f"{m.name}: {m.help}" for m in map(methods.get, methods.names())) + "."
+
+
+@command(app, PruneOptions, helps={"method": _methods_help})
 def prune(
     o: PruneOptions,
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
@@ -289,45 +294,23 @@ def export(
                   highlight=False)
 
 
-def _parse_threads(text: str) -> list:
-    if text in ("", "all"):
-        return [None]
-    vals = parse_items(text, "--threads", int)
-    if not vals or any(v < 1 for v in vals):
-        raise UserError("--threads takes positive integers, e.g. 1,2,4")
-    return vals
-
-
-@app.command()
+@command(app, BenchOptions)
 def bench(
+    opts: BenchOptions,
     models: List[Path] = typer.Argument(..., help="TFLite files to measure."),
-    data: Optional[Path] = typer.Option(None, help="testset .npz or a folder of class folders (default: the bundle's testset.npz)."),
-    threads: str = typer.Option("all", help="Thread counts, e.g. 1,2,4 (default: all cores)."),
-    warmup: int = typer.Option(10, help="Untimed runs before timing."),
-    runs: int = typer.Option(100, help="Timed runs at batch 1, per round (at least; see --min-time)."),
-    min_time: float = typer.Option(DEFAULT_MIN_TIME_S, "--min-time", help="Seconds of timed runs per file per round, at least (a short model's 100 runs last milliseconds, and one burst of other work moves their median)."),
-    rounds: int = typer.Option(DEFAULT_ROUNDS, help="Interleaved rounds: every file once per round, each in a fresh process; p50 and speed-ups get 95 % intervals."),
-    self_check: bool = typer.Option(False, "--self-check", help="Bench the first file twice per round: the interval of identical files, i.e. the resolution."),
-    no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Use the built-in kernels without XNNPACK."),
-    runtime: Optional[str] = typer.Option(None, help="ai-edge-litert, tflite-runtime or tensorflow (default: first found)."),
-    max_images: Optional[int] = typer.Option(None, help="Score at most N test images."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the results as CSV."),
     append: bool = typer.Option(False, help="Add to existing --json/--csv files."),
     force: bool = typer.Option(False, help="Replace existing --json/--csv files."),
-    timeout: float = typer.Option(900.0, help="Seconds one file may take at one thread count before it is stopped."),
-    predictions: bool = typer.Option(False, help="Keep every test image's top-1 in the JSON (compare devices image by image)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QuietOpt,
 ):
     """Measure accuracy, size, gzip size and per-image latency of TFLite files on this device. Needs no TensorFlow."""
-    from .device.bench import BenchOptions, check_outputs, resolution, save_csv, save_json
-    from .device.sysinfo import device_summary
+    from .device.bench import check_outputs, resolution, save_csv, save_json
     from .device.bench import bench as do_bench
+    from .device.sysinfo import device_summary
     from .ui import RichReporter, console, kb, pct, table
 
-    opts = BenchOptions(threads=_parse_threads(threads), xnnpack=not no_xnnpack, warmup=warmup, runs=runs,
-                        min_time_s=min_time, data=str(data) if data else None, runtime=runtime, max_images=max_images,
-                        predictions=predictions, timeout_s=timeout, rounds=rounds, self_check=self_check)
+    rounds = opts.rounds
     opts.check()
     check_outputs(json_out, csv_out, append, force)
     res = do_bench([str(m) for m in models], opts, RichReporter(quiet))
@@ -366,7 +349,7 @@ def bench(
         raise typer.Exit(1)
 
 
-@command(app, SweepOptions)
+@command(app, SweepOptions, helps={"methods": lambda: "Comma-separated: " + ", ".join(methods.swept()) + "."})
 def sweep(
     o: SweepOptions,
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),

@@ -24,6 +24,7 @@ def test_the_import_contracts_hold():
     proc = lint(ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "The device side never imports the workbench or TensorFlow KEPT" in proc.stdout
+    assert "The workbench never imports the method descriptors KEPT" in proc.stdout
 
 
 def test_the_contract_fails_on_a_deliberately_added_import(tmp_path):
@@ -40,6 +41,12 @@ def test_the_contract_fails_on_a_deliberately_added_import(tmp_path):
     victim.write_text(victim.read_text() + "\nfrom ..workbench import tf as _tf  # noqa: E402,F401\n")
     proc = lint(tmp_path)
     assert proc.returncode != 0 and "edgeprune.device.intervals -> edgeprune.workbench" in proc.stdout
+    # imports in one direction: the workbench asking the descriptors breaks the second contract
+    impl = tmp_path / "edgeprune" / "workbench" / "pruning" / "impl" / "none.py"
+    impl.write_text(impl.read_text() + "\n\ndef _back():\n    from .... import methods  # noqa: F401\n")
+    proc = lint(tmp_path)
+    assert "The workbench never imports the method descriptors BROKEN" in proc.stdout
+    assert "edgeprune.workbench.pruning.impl.none -> edgeprune.methods" in proc.stdout
 
 
 def test_the_cli_top_level_never_loads_tensorflow():

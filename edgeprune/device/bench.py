@@ -5,13 +5,14 @@ import csv
 import io
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import formats
 from ..errors import UserError
+from ..options import opt, parse_items
 from ..jsonio import atomic_write_text, check_writable, to_jsonable, write_json
 from ..progress import Reporter, Silent
 from ..readers import read_bench_file, read_export
@@ -29,24 +30,42 @@ CSV_COLUMNS = ["model", "format", "threads", "xnnpack", "bytes", "gzip_bytes", "
                "macs", "gflops", "cpu_id"]  # the last three are newer than 0.1.0: its CSVs lack them
 
 
+def parse_threads(text: str | None) -> list[int | None]:
+    """--threads: "all" (every core) or positive integers, e.g. 1,2,4."""
+    if text in (None, "", "all"):
+        return [None]
+    vals = parse_items(text, "--threads", int)
+    if any(v < 1 for v in vals):
+        raise UserError("--threads takes positive integers, e.g. 1,2,4")
+    return vals
+
+
 @dataclass
 class BenchOptions:
     """What `edgeprune bench` does, with the command line's defaults: 11 rounds of at least 0.5 s each per file
     (device/defaults.py). A quick look (one round, no minimum time) is asked for explicitly."""
 
-    threads: list[int | None] = field(default_factory=lambda: [None])  # None: all cores
-    xnnpack: bool = True
-    warmup: int = 10
-    runs: int = 100
-    min_time_s: float = DEFAULT_MIN_TIME_S  # per file per round: time at least `runs` runs and at least this long
-    data: str | None = None
-    runtime: str | None = None
-    max_images: int | None = None
-    timeout_s: float = 900.0  # per child process: one file at one thread count
-    fallback: bool = True  # retry with the next runtime when one crashes
-    predictions: bool = False  # keep every image's top-1 (to compare devices image by image)
-    rounds: int = DEFAULT_ROUNDS  # interleaved rounds (A B C, A B C, ...), each file in a fresh process every round
-    self_check: bool = False  # bench the first file twice per round: the interval of identical files
+    threads: list[int | None] = opt(factory=lambda: [None], parse=parse_threads, shown="all",
+                                    help="Thread counts, e.g. 1,2,4 (default: all cores).")
+    xnnpack: bool = opt(True, flag="--xnnpack/--no-xnnpack", help="XNNPACK, or the built-in kernels without it.")
+    warmup: int = opt(10, help="Untimed runs before timing.")
+    runs: int = opt(100, help="Timed runs at batch 1, per round (at least; see --min-time).")
+    min_time_s: float = opt(DEFAULT_MIN_TIME_S, flag="--min-time", help=(
+        "Seconds of timed runs per file per round, at least (a short model's 100 runs last milliseconds, and one "
+        "burst of other work moves their median)."))
+    data: str | None = opt(None, kind=str, help="testset .npz or a folder of class folders (default: the bundle's "
+                           "testset.npz).")
+    runtime: str | None = opt(None, kind=str, help="ai-edge-litert, tflite-runtime or tensorflow (default: first "
+                              "found).")
+    max_images: int | None = opt(None, kind=int, help="Score at most N test images.")
+    timeout_s: float = opt(900.0, flag="--timeout", help="Seconds one file may take at one thread count before it is "
+                           "stopped.")
+    fallback: bool = opt(True, cli=False)  # retry with the next runtime when one crashes
+    predictions: bool = opt(False, help="Keep every test image's top-1 in the JSON (compare devices image by image).")
+    rounds: int = opt(DEFAULT_ROUNDS, help="Interleaved rounds: every file once per round, each in a fresh process; "
+                      "p50 and speed-ups get 95 % intervals.")
+    self_check: bool = opt(False, help="Bench the first file twice per round: the interval of identical files, i.e. "
+                           "the resolution.")
 
     def check(self) -> None:
         """The user's options, checked before anything is measured."""

@@ -26,15 +26,16 @@ _KEY = "edgeprune"
 def opt(default: Any = MISSING, *, factory: Callable[[], Any] | None = None, help: str | Callable[[], str] = "",
         flag: str | None = None, short: str | None = None, cli: bool = True, sweep: bool = False,
         kind: type | None = None, items: type | None = None, repeat: bool = False, argument: bool = False,
-        records: bool = True) -> Any:
+        records: bool = True, parse: Callable[[str], Any] | None = None, shown: str | None = None) -> Any:
     """A field of an options class, with what the command line needs to show it.
 
     ``kind``: the type the command line parses (default: the default's type); ``items``: a comma-separated list of
     ``items`` (str, int or float); ``repeat``: the option may be given several times; ``cli=False``: a library-only
     field; ``sweep=True``: a sweep may set it for every cell (``sweep --epochs``); ``records=False``: not part of the
-    options a run records (its name, --force). A boolean's ``flag`` may name both ways: "--xnnpack/--no-xnnpack"."""
+    options a run records (its name, --force). A boolean's ``flag`` may name both ways: "--xnnpack/--no-xnnpack".
+    ``parse``: turns the command line's text into the field's value (``shown``: the text of the default)."""
     meta = {_KEY: dict(help=help, flag=flag, short=short, cli=cli, sweep=sweep, kind=kind, items=items, repeat=repeat,
-                       argument=argument, records=records)}
+                       argument=argument, records=records, parse=parse, shown=shown)}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -101,6 +102,8 @@ def parse_items(text: str, what: str, kind: type = str) -> list:
 def _cli_default(f: Field) -> Any:
     d = default_of(f)
     m = meta(f)
+    if m.get("parse"):
+        return m.get("shown")
     if m.get("items") and isinstance(d, (list, tuple)):
         return ",".join(str(v) for v in d) or None  # an empty list: the option left out
     if m.get("repeat"):
@@ -110,6 +113,8 @@ def _cli_default(f: Field) -> Any:
 
 def _annotation(f: Field) -> Any:
     m = meta(f)
+    if m.get("parse"):
+        return Optional[str]
     if m.get("repeat"):
         return Optional[List[m.get("items") or str]]
     if m.get("items"):
@@ -122,12 +127,12 @@ def _annotation(f: Field) -> Any:
     return kind if required or default_of(f) is not None else Optional[kind]
 
 
-def parameter(f: Field, name: str | None = None) -> inspect.Parameter:
-    """The Typer parameter of one field."""
+def parameter(f: Field, help: str | Callable[[], str] | None = None) -> inspect.Parameter:
+    """The Typer parameter of one field (``help``: the command's own text for it, e.g. a registry's list)."""
     import typer
 
     m = meta(f)
-    help_ = m.get("help") or ""
+    help_ = help or m.get("help") or ""
     help_ = help_() if callable(help_) else help_
     if m.get("argument"):
         info = typer.Argument(_cli_default(f), help=help_, show_default=False)
@@ -135,7 +140,7 @@ def parameter(f: Field, name: str | None = None) -> inspect.Parameter:
         decls = [flag_of(f)] + ([m["short"]] if m.get("short") else [])
         required = f.default is MISSING and f.default_factory is MISSING  # type: ignore[misc]
         info = typer.Option(... if required else _cli_default(f), *decls, help=help_)
-    return inspect.Parameter(name or f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=_annotation(f))
+    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=_annotation(f))
 
 
 def from_cli(cls: type, values: dict, base: dict | None = None) -> Any:
@@ -146,9 +151,11 @@ def from_cli(cls: type, values: dict, base: dict | None = None) -> Any:
             continue
         v = values[f.name]
         m = meta(f)
-        if v is None and default_of(f) is not None:
+        if m.get("parse"):
+            v = m["parse"](v if v is not None else m.get("shown"))
+        elif v is None and default_of(f) is not None:
             continue  # left out: the field's own default (an empty list)
-        if m.get("repeat"):
+        elif m.get("repeat"):
             v = [str(x) for x in v or []]
         elif m.get("items") and v is not None:
             v = parse_items(v, flag_of(f), m["items"])
@@ -158,15 +165,17 @@ def from_cli(cls: type, values: dict, base: dict | None = None) -> Any:
     return cls(**kw)
 
 
-def command(app, cls: type, name: str | None = None, skip: tuple[str, ...] = ()):
+def command(app, cls: type, name: str | None = None, skip: tuple[str, ...] = (),
+            helps: dict[str, Callable[[], str]] | None = None):
     """Register ``fn(o, **extras)`` as a Typer command whose options are ``cls``'s fields (those not in ``skip``),
-    after ``fn``'s own parameters (arguments and options that are not part of ``cls``, e.g. the workspace)."""
+    after ``fn``'s own parameters (arguments and options that are not part of ``cls``, e.g. the workspace).
+    ``helps``: help texts the command knows better than the field (a registry's names)."""
 
     def deco(fn: Callable) -> Callable:
         own = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]
         own_names = {p.name for p in own}
         fields = [f for f in cli_fields(cls) if f.name not in skip and f.name not in own_names]
-        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + [parameter(f) for f in fields]
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + [parameter(f, (helps or {}).get(f.name)) for f in fields]
 
         def wrapper(**kw):
             extras = {n: kw.pop(n) for n in list(kw) if n in own_names}

@@ -8,15 +8,9 @@ from ..errors import UserError
 from . import opt
 
 
-def _method_help() -> str:
-    from .. import methods
-
-    return "; ".join(f"{m.name}: {m.help}" for m in map(methods.get, methods.names())) + "."
-
-
 @dataclass
 class PruneOptions:
-    method: str = opt(help=_method_help)
+    method: str = opt(help="The pruning method (the CLI lists the registered ones).")
     sparsity: float | None = opt(None, kind=float, help="Target fraction of zero weights (weight, hybrid).")
     initial_sparsity: float = opt(0.3, help="Start of the polynomial schedule.")
     schedule: str = opt("polynomial", help="polynomial or constant.")

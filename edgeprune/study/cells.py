@@ -16,10 +16,6 @@ from ..workspace import Run
 DISTILL_MODES = {"no": [False], "yes": [True], "both": [False, True]}
 
 
-def _swept_methods_help() -> str:
-    return "Comma-separated: " + ", ".join(methods.swept()) + "."
-
-
 def _p(name: str):
     """A prune option a sweep sets for every cell: declared once, in PruneOptions."""
     return shared(PruneOptions, name)
@@ -31,7 +27,7 @@ class SweepOptions:
     other deciding options is run again, not reused; where a cell runs, and on how many CPUs, does not decide them)."""
 
     methods: list[str] = opt(factory=lambda: ["weight"], items=str, flag="--method", records=False,
-                             help=_swept_methods_help)
+                             help="Comma-separated methods that take --values (the CLI lists them).")
     values: list[float] = opt(factory=lambda: [0.3, 0.5, 0.7, 0.9], items=float, records=False,
                               help="Sparsities (weight, hybrid) or ratios (filter).")
     formats: list[str] = opt(factory=lambda: ["fp32"], items=str, help="Export formats of every cell, e.g. fp32,int8.")
