@@ -23,7 +23,7 @@ def quantizer_file(model, fmt: str, calib_x: np.ndarray | None = None, max_kb: f
 
     names = [layer.name for layer in weighted_layers(model)]
     x, y = (val_x, val_y) if val_x is not None and len(val_x) else (calib_x, None)  # no validation split: training images
-    blob, info = quantize.mixed(convert(model, "fp32", False), int(max_kb * 1024), x, y, names)
+    blob, info = quantize.mixed(convert(model, "fp32", False), max_kb, x, y, names)
     return blob, {"quantizer": {"recipe": spec.quantizer, "mixed": info}}
 
 

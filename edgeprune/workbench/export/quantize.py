@@ -232,32 +232,35 @@ def _probabilities(blob: bytes, x: np.ndarray) -> np.ndarray:
     return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
 
 
-def mixed(fp32: bytes, max_bytes: int, val_x: np.ndarray, val_y: np.ndarray | None = None,
+def mixed(fp32: bytes, max_kb: float, val_x: np.ndarray, val_y: np.ndarray | None = None,
           keras_names: list[str] | None = None) -> tuple[bytes, dict]:
-    """The mixed file under ``max_bytes`` of gzip, and what was chosen.
+    """The mixed file of at most ``max_kb`` kB (1024 bytes) of gzip, and what was chosen.
 
     Each layer alone is put in int4 (the rest int8) and scored on validation images against the all-int8 file: the
     damage is the mean total-variation distance between the two files' output probabilities (0: the same outputs,
     1: disjoint), and the saving is the gzip bytes it removes. Layers go to int4 in order of damage per byte saved
     (most size for the least damage first; equal damage: the larger saving first) until the file gzips under the size.
     """
+    max_bytes = max_kb * 1024
     layers = weighted_layers(fp32, keras_names)
     if not layers:
         raise UserError("mixed: the model has no convolution or dense weights for the quantizer to choose bits for")
     every = {L.op_index for L in layers}
     smallest = _run_quantizer(fp32, mixed_recipe(layers, every))
-    if gzip_size(smallest) > max_bytes:
-        raise UserError(f"--max-kb {max_bytes / 1024:g}: no mixed file is that small; the smallest reachable is "
-                        f"{gzip_size(smallest) / 1024:.1f} kB gzip (every layer's weights in int4)")
+    g4 = gzip_size(smallest)
+    if g4 > max_bytes:
+        raise UserError(f"--max-kb {max_kb:g}: no mixed file is that small; the smallest reachable is "
+                        f"{g4 / 1024:.1f} kB gzip (every layer's weights in int4)")
     base = _run_quantizer(fp32, mixed_recipe(layers, set()))
-    info = {"max_gzip_bytes": int(max_bytes), "int8_gzip_bytes": gzip_size(base), "int4_gzip_bytes": gzip_size(smallest),
+    g8 = gzip_size(base)
+    info = {"max_kb": max_kb, "int8_gzip_bytes": g8, "int4_gzip_bytes": g4,
             "damage": "mean total-variation distance of output probabilities from the all-int8 file, on validation images",
             "val_images": 0, "order": [], "layers": []}
     rows = {L.op_index: {"op_index": L.op_index, "op": L.op, "layer": L.layer, "scope": L.scope, "weights": L.weights,
                          "bits": 8} for L in layers}
-    if gzip_size(base) <= max_bytes:  # all int8 already fits: no layer needs int4
+    if g8 <= max_bytes:  # all int8 already fits: no layer needs int4
         info["layers"] = list(rows.values())
-        info["gzip_bytes"] = gzip_size(base)
+        info["gzip_bytes"] = g8
         return base, info
     x = val_x[:MIXED_VAL_IMAGES]
     info["val_images"] = int(len(x))
@@ -266,7 +269,7 @@ def mixed(fp32: bytes, max_bytes: int, val_x: np.ndarray, val_y: np.ndarray | No
         blob = _run_quantizer(fp32, mixed_recipe(layers, {L.op_index}))
         p = _probabilities(blob, x)
         r = rows[L.op_index]
-        r["saved_gzip_bytes"] = gzip_size(base) - gzip_size(blob)
+        r["saved_gzip_bytes"] = g8 - gzip_size(blob)  # gzip may save nothing on a small layer, or a few bytes less
         r["damage"] = float(0.5 * np.abs(p - p_base).sum(axis=1).mean()) if len(x) else 0.0
         r["top1_agreement_with_int8"] = float(np.mean(p.argmax(1) == p_base.argmax(1))) if len(x) else None
         if val_y is not None and len(x):
@@ -276,14 +279,15 @@ def mixed(fp32: bytes, max_bytes: int, val_x: np.ndarray, val_y: np.ndarray | No
     order = sorted(layers, key=lambda L: (rows[L.op_index]["damage"] / max(1, rows[L.op_index]["saved_gzip_bytes"]),
                                           -rows[L.op_index]["saved_gzip_bytes"], L.op_index))
     chosen: set[int] = set()
-    blob = base
+    blob, size = base, g8
     for L in order:
         chosen.add(L.op_index)
         rows[L.op_index]["bits"] = 4
         info["order"].append(L.op_index)
         blob = smallest if chosen == every else _run_quantizer(fp32, mixed_recipe(layers, chosen))
-        if gzip_size(blob) <= max_bytes:
+        size = gzip_size(blob)
+        if size <= max_bytes:
             break
     info["layers"] = list(rows.values())
-    info["gzip_bytes"] = gzip_size(blob)
+    info["gzip_bytes"] = size
     return blob, info
