@@ -14,13 +14,14 @@ import typer
 from rich.markup import escape
 
 from . import methods
-from .device.defaults import LATENCY_MIN_TIME_S, LATENCY_PASSES, LATENCY_RUNS
 from .errors import UserError, short
 from .formats import FORMATS
 from .options import command, parse_items
+from .options.probe import ProbeOptions
 from .options.prune import PruneOptions
 from .options.train import TrainOptions
 from .device.bench import BenchOptions
+from .device.latency_table import MeasureOptions
 from .study.cells import SweepOptions
 from .workspace import DEFAULT_WORKSPACE
 
@@ -147,29 +148,20 @@ def prune(
                       f"-> pruned minus control: test {vs}", highlight=False)
 
 
-@latency_app.command("probe")
+@command(latency_app, ProbeOptions, "probe")
 def latency_probe(
+    o: ProbeOptions,
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
-    formats: str = typer.Option("fp32", help="Formats to time, e.g. fp32,int8."),
-    round_to: int = typer.Option(8, help="Grid widths at multiples of N (the widths pruning may keep)."),
-    points: int = typer.Option(5, help="Grid points per axis (input and output channels) of each segment."),
-    variants: int = typer.Option(12, help="Whole models at random widths, to validate the table (never used to fit)."),
-    fit_variants: int = typer.Option(4, help="Whole models at random widths used to fit the overhead, beside the uniform ones."),
-    seed: int = typer.Option(0),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name or folder (default: <workspace>/probes/<run>-probe)."),
-    force: bool = typer.Option(False, help="Replace an existing probe."),
     workspace: Path = WorkspaceOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QuietOpt,
 ):
     """Write the TFLite files whose times on the device predict this model's latency at any widths."""
     from .ui import RichReporter, console
-    from .workbench.latency_probe import ProbeOptions, probe
+    from .workbench.latency_probe import probe
     from .workspace import resolve_run
 
     run = resolve_run(model, workspace)
-    folder, m = probe(run, workspace, ProbeOptions(formats=parse_items(formats, "--formats"), round_to=round_to, points=points,
-                                                   variants=variants, fit_variants=fit_variants, seed=seed, out=out,
-                                                   force=force), RichReporter(quiet))
+    folder, m = probe(run, workspace, o, RichReporter(quiet))
     est = m.extra.get("estimate_pi4_seconds", 0)
     console.print(f"[bold green]probe[/] {escape(str(folder))}: {len(m.files)} files ({len(m.segments)} segments x "
                   f"{', '.join(m.formats)}); measuring takes about {est / 60:.1f} min on a Raspberry Pi 4 (estimated "
@@ -177,30 +169,19 @@ def latency_probe(
                   highlight=False)
 
 
-@latency_app.command("measure")
+@command(latency_app, MeasureOptions, "measure")
 def latency_measure(
+    o: MeasureOptions,
     probe: Path = typer.Argument(..., help="The probe folder (`edgeprune latency probe`)."),
     json_out: Path = typer.Option(..., "--json", help="The table to write; an interrupted run resumes from it."),
-    threads: Optional[int] = typer.Option(None, help="Interpreter threads (as the model will run)."),
-    runs: int = typer.Option(LATENCY_RUNS, help="Timed runs per segment file per pass, at least (whole-model files get 4x)."),
-    min_time: float = typer.Option(LATENCY_MIN_TIME_S, "--min-time", help="Seconds of timed runs per file per pass, at least."),
-    passes: int = typer.Option(LATENCY_PASSES, help="Passes over every file, each in its own shuffled order; a file's time is the median of its passes."),
-    per_child: int = typer.Option(25, help="Files timed per child process."),
-    no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Time the reference kernels."),
-    runtime: Optional[str] = typer.Option(None, help="ai-edge-litert, tflite-runtime or tensorflow."),
-    timeout: float = typer.Option(600.0, help="Seconds before a child process is stopped."),
-    force: bool = typer.Option(False, help="Replace a table of another probe or thread count."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QuietOpt,
 ):
     """Time every probe file on this device (no TensorFlow needed) and write the latency table."""
-    from .device.latency_table import MeasureOptions, measure_probe
+    from .device.latency_table import measure_probe
     from .latency_model import describe
     from .ui import RichReporter, console
 
-    table = measure_probe(probe, json_out, MeasureOptions(threads=threads, runs=runs, min_time_s=min_time,
-                                                          passes=passes, per_child=per_child,
-                                                          xnnpack=not no_xnnpack, runtime=runtime, timeout_s=timeout,
-                                                          force=force), RichReporter(quiet))
+    table = measure_probe(probe, json_out, o, RichReporter(quiet))
     bad = [r for r in table.rows if r.error]
     console.print(f"[bold green]table[/] {escape(str(json_out))}: {len(table.rows) - len(bad)} files timed on "
                   f"{escape(describe(table))}" + (f"; {len(bad)} failed (first: {escape(bad[0].error)})" if bad else ""),

@@ -151,10 +151,12 @@ def test_tables_that_do_not_fit_are_refused_in_one_line(tiny_run, tiny_probe, tm
     weight = ["prune", str(run.path), "--method", "weight", "--sparsity", "0.5", "-w", str(tmp_path)]
     assert_user_error(run_inproc(*weight, "--target-ms", "1", "--latency-table", str(good)), "applies to --method filter")
     other = json.loads(good.read_text())
-    other["probe"]["model"]["widths"]["conv3"] = 16
+    other["probe"]["model"]["run"] = "someone-else"
+    other["probe"]["model"]["image_size"] *= 2  # a table consistent in itself, made for a model of other inputs
+    other["probe"]["model"]["input_shape"][:2] = [other["probe"]["model"]["image_size"]] * 2
     (tmp_path / "other.json").write_text(json.dumps(other))
     assert_user_error(run_inproc(*prune, "--target-ms", "1", "--latency-table", str(tmp_path / "other.json")),
-                      "another model", "conv3:16")
+                      "another model", "someone-else")
     size = json.loads(good.read_text())
     size["probe"]["model"]["image_size"] = 64
     (tmp_path / "size.json").write_text(json.dumps(size))

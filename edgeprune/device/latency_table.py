@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UserError
+from ..options import opt
 from ..jsonio import check_writable, write_json
 from ..paths import safe_join
 from ..progress import Reporter, Silent
@@ -28,17 +29,20 @@ from .sysinfo import device_info, device_mismatch
 
 @dataclass
 class MeasureOptions:
-    threads: int | None = None
-    runs: int = LATENCY_RUNS  # timed runs per segment file per pass, at least; whole-model variants get 4x
-    min_time_s: float = LATENCY_MIN_TIME_S  # and for at least this long
-    passes: int = LATENCY_PASSES  # each file's p50 is the median over passes (each in its own shuffled order)
-    warmup: int = 10
-    warmup_s: float = LATENCY_WARMUP_S
-    per_child: int = 25
-    xnnpack: bool = True
-    runtime: str | None = None
-    timeout_s: float = 600.0  # per child
-    force: bool = False
+    threads: int | None = opt(None, kind=int, help="Interpreter threads (as the model will run).")
+    runs: int = opt(LATENCY_RUNS, help="Timed runs per segment file per pass, at least (whole-model files get 4x).")
+    min_time_s: float = opt(LATENCY_MIN_TIME_S, flag="--min-time", help="Seconds of timed runs per file per pass, "
+                            "at least.")
+    passes: int = opt(LATENCY_PASSES, help="Passes over every file, each in its own shuffled order; a file's time is "
+                      "the median of its passes.")
+    warmup: int = opt(10, help="Untimed runs before timing (then --warmup-s more).")
+    warmup_s: float = opt(LATENCY_WARMUP_S, flag="--warmup-s", help="Seconds of untimed runs after --warmup, past a "
+                          "freshly loaded model's slow start.")
+    per_child: int = opt(25, help="Files timed per child process.")
+    xnnpack: bool = opt(True, flag="--xnnpack/--no-xnnpack", help="XNNPACK, or the reference kernels.")
+    runtime: str | None = opt(None, kind=str, help="ai-edge-litert, tflite-runtime or tensorflow.")
+    timeout_s: float = opt(600.0, flag="--timeout", help="Seconds before a child process is stopped.")
+    force: bool = opt(False, help="Replace a table of another probe or thread count.")
 
     def check(self) -> None:
         if self.threads is not None and not 1 <= self.threads <= 256:

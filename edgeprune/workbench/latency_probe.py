@@ -13,15 +13,15 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..device.defaults import LATENCY_MIN_TIME_S, LATENCY_PASSES, LATENCY_RUNS, LATENCY_WARMUP_S
+from ..device.defaults import LATENCY_MIN_TIME_S, LATENCY_PASSES, LATENCY_WARMUP_S
 from ..errors import UserError
-from ..formats import check_names
+from ..options.probe import ProbeOptions
 from ..jsonio import atomic_write_bytes, write_json
 from ..paths import replace_dir
 from ..progress import Reporter, Silent
@@ -42,30 +42,6 @@ FIT_RATIOS = (0.0, 0.25, 0.5, 0.75)
 # a rough device for the printed estimate: a Raspberry Pi 4 (Cortex-A72) with XNNPACK
 PI4_MACS_PER_MS = {"fp32": 1.5e6, "fp16": 1.5e6, "dynamic": 2.0e6, "int8": 3.0e6}
 PI4_FILE_OVERHEAD_MS = 40.0
-
-
-@dataclass
-class ProbeOptions:
-    formats: list[str] = field(default_factory=lambda: ["fp32"])
-    round_to: int = 8
-    points: int = 5  # grid points per axis, the smallest and the full width included
-    variants: int = 12  # whole models at random widths, to validate (never used to fit)
-    fit_variants: int = 4  # whole models at random widths used to fit, beside the uniform ones
-    runs: int = LATENCY_RUNS  # what the estimate assumes `latency measure` will time per file per pass
-    seed: int = 0
-    out: str | None = None
-    force: bool = False
-
-    def check(self) -> None:
-        check_names(self.formats)
-        if not 1 <= self.round_to <= 256:
-            raise UserError(f"--round-to must be between 1 and 256, got {self.round_to}")
-        if not 2 <= self.points <= 64:
-            raise UserError(f"--points must be between 2 and 64, got {self.points}")
-        if not 0 <= self.variants <= 1000:
-            raise UserError(f"--variants must be between 0 and 1000, got {self.variants}")
-        if not 0 <= self.fit_variants <= 1000:
-            raise UserError(f"--fit-variants must be between 0 and 1000, got {self.fit_variants}")
 
 
 def allowed_widths(full: int, round_to: int) -> list[int]:

@@ -1,0 +1,77 @@
+"""Each option declared once: every command's options come from one options class, with its defaults."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import typer
+
+from edgeprune.cli import app
+from edgeprune.options import _cli_default, cli_fields, flag_of, meta, sweep_fields
+from edgeprune.options.prune import PruneOptions
+
+# commands whose options are still declared in cli.py by hand (each listed here is a known gap, not a pass)
+NOT_YET = {"export", "import", "data inspect", "sensitivity", "report", "latency check"}
+
+
+def _commands(group, prefix: str = ""):
+    for name, cmd in group.commands.items():
+        full = f"{prefix}{name}"
+        if hasattr(cmd, "commands"):  # a group (typer's own click, or click's)
+            yield from _commands(cmd, full + " ")
+        else:
+            yield full, cmd
+
+
+COMMANDS = dict(_commands(typer.main.get_command(app)))
+
+
+def test_every_command_is_declared_through_an_options_class_or_listed_as_a_gap():
+    declared = {n for n, c in COMMANDS.items() if getattr(c.callback, "options_class", None)}
+    assert declared == set(COMMANDS) - NOT_YET
+    assert {"train", "prune", "sweep", "bench", "latency probe", "latency measure"} <= declared
+
+
+@pytest.mark.parametrize("name", sorted(n for n in COMMANDS if n not in NOT_YET))
+def test_each_cli_option_is_one_field_with_the_fields_default(name):
+    cmd = COMMANDS[name]
+    cls = cmd.callback.options_class
+    own = set(cmd.callback.own_parameters)
+    fields = {f.name: f for f in cli_fields(cls)}
+    seen = []
+    for p in cmd.params:
+        if p.name in own or p.name == "help":
+            continue
+        assert p.name in fields, f"{name}: option {p.name} is not a field of {cls.__name__}"
+        f = fields[p.name]
+        seen.append(p.name)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            assert p.required, (name, p.name)  # required in the library, so on the command line too
+        else:
+            assert p.default == _cli_default(f), (name, p.name, p.default, _cli_default(f))
+        assert flag_of(f).split("/")[0] in p.opts, (name, p.name, p.opts)
+    assert sorted(seen) == sorted(n for n in fields if n not in own)  # every field once, no option twice
+    # the library's defaults are the command line's: an instance built from the defaults equals cls()
+    required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING]
+    if not required:
+        from edgeprune.options import from_cli
+
+        assert from_cli(cls, {p.name: p.default for p in cmd.params if p.name in fields}) == cls()
+
+
+def test_sweep_overrides_are_prune_fields_with_the_same_default_and_help():
+    from edgeprune.study.cells import Cell, SweepOptions, cell_options, prune_options
+
+    swept = sweep_fields(PruneOptions)
+    assert {"epochs", "lr", "batch_size", "criterion", "round_to", "lr_schedule", "steps", "distill_alpha",
+            "temperature"} == set(swept)
+    sw = {f.name: f for f in dataclasses.fields(SweepOptions)}
+    pr = {f.name: f for f in dataclasses.fields(PruneOptions)}
+    for name in swept:
+        assert sw[name].default == pr[name].default and meta(sw[name])["help"] == meta(pr[name])["help"], name
+    o = SweepOptions(epochs=7, lr=3e-3, criterion="l2", steps=2, round_to=8)
+    po = prune_options(Cell("filter-50", "filter", 0.5), o, "x")
+    assert (po.epochs, po.lr, po.criterion, po.steps, po.round_to, po.ratio) == (7, 3e-3, "l2", 2, 8, 0.5)
+    assert prune_options(Cell("weight-50", "weight", 0.5), o, "y").steps == 1  # weight prunes in one schedule
+    assert set(swept) <= set(cell_options(o))  # every shared option decides whether a cell is reused
