@@ -161,11 +161,13 @@ def tree_state(root: Path) -> dict[str, tuple]:
     return out
 
 
-SLOW_FIXTURES = {"tiny_run", "tiny_bundle", "tiny_data", "keras3_files"}
+SLOW_FIXTURES = {"tiny_run", "tiny_bundle", "keras3_files"}  # each trains, exports or saves a model
+# (tiny_data only writes a few images: a test that trains on it says so with @pytest.mark.slow)
 
 
 def pytest_collection_modifyitems(items):
-    """Tests that train, prune, export or bench a model are `slow`: `pytest -m "not slow"` runs the rest in seconds."""
+    """Tests that train, prune, export or bench a model are `slow`: `pytest -m "not slow"` runs the rest in seconds.
+    Those using a fixture that makes a model are marked here; the others that build or train one mark themselves."""
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)

@@ -89,14 +89,20 @@ def test_rounds_give_intervals_and_the_self_check_its_resolution(tiny_bundle, tm
 def test_min_time_keeps_timing_past_runs_until_it_has_passed():
     from edgeprune.device.measure import time_runs
 
+    now = [0]  # a clock the test owns: each run takes exactly 2 ms of it, whatever else the machine does
     calls = []
-    invoke = lambda: (calls.append(1), time.sleep(0.002))  # noqa: E731
-    ms = time_runs(lambda x: None, invoke, None, runs=5, min_time_s=0.0)
-    assert len(ms) == 5 == len(calls) and all(t >= 2.0 for t in ms)
+
+    def invoke():
+        calls.append(1)
+        now[0] += 2_000_000
+
+    ms = time_runs(lambda x: None, invoke, None, runs=5, min_time_s=0.0, clock=lambda: now[0])
+    assert len(ms) == 5 == len(calls) and all(t == 2.0 for t in ms)  # --runs alone: exactly that many
     calls.clear()
-    t0 = time.perf_counter()
-    ms = time_runs(lambda x: None, invoke, None, runs=5, min_time_s=0.1)
-    assert time.perf_counter() - t0 >= 0.1 and 10 < len(ms) == len(calls) <= 60
+    ms = time_runs(lambda x: None, invoke, None, runs=5, min_time_s=0.1, clock=lambda: now[0])
+    assert len(ms) == len(calls) == 50  # 100 ms of 2 ms runs: timing went on past --runs until --min-time passed
+    ms = time_runs(lambda x: None, invoke, None, runs=80, min_time_s=0.1, clock=lambda: now[0])
+    assert len(ms) == 80  # --runs beyond --min-time: every run is timed
     with pytest.raises(UserError, match="--min-time"):
         BenchOptions(min_time_s=-1).check()
 

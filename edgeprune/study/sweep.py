@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
 from pathlib import Path
 
 from .. import formats, methods
@@ -27,6 +29,7 @@ from .cells import (  # noqa: F401  (Cell, prune_options, reusable_run: the swee
 from .executors import SweepJob
 
 RESULTS = "results.jsonl"
+INTERRUPT_AFTER = "EDGEPRUNE_TEST_INTERRUPT_AFTER"  # SIGINT to itself once this many rows are appended
 
 
 class _LogOnly:
@@ -114,6 +117,8 @@ def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None 
             todo.append(c)
     inner = _LogOnly(reporter)
 
+    appended = []
+
     def finished(rec: SweepCell) -> None:
         """A cell's row is in: time its files here unless they were timed elsewhere, then append it."""
         if o.bench and not rec.error and not rec.bench and o.bench_on is None:
@@ -126,6 +131,9 @@ def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None 
         _append(results, rec)
         records[rec.cell] = rec
         reporter.advance(1)
+        appended.append(rec.cell)
+        if os.environ.get(INTERRUPT_AFTER) == str(len(appended)):  # the resume test's Ctrl-C, where it chooses
+            os.kill(os.getpid(), signal.SIGINT)
 
     executors.get(o.executor).run(SweepJob(run, Path(workspace), folder, o, todo, inner), finished)
     reporter.done()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -64,6 +66,9 @@ def check_training_options(epochs: int, batch_size: int, lr: float, patience: in
         raise UserError(f"unknown --augment {augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
     if not 0 <= seed <= MAX_SEED:
         raise UserError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
+
+
+KILL_AT_EPOCH = "EDGEPRUNE_TEST_KILL_AT_EPOCH"  # the process kills itself (SIGKILL) after this epoch's checkpoint
 
 
 @dataclass
@@ -151,6 +156,8 @@ class _Epochs(keras.callbacks.Callback):
             for old in [*self.ckpt.glob("best-*.npz"), *self.ckpt.glob("last-*.keras")]:
                 if old.name not in (self.best_file, model_file):
                     old.unlink(missing_ok=True)
+            if os.environ.get(KILL_AT_EPOCH) == str(epoch + 1):  # the resume test's kill, at a point it chooses
+                os.kill(os.getpid(), signal.SIGKILL)
 
 
 def save_weights(weights: list, path: Path) -> None:
