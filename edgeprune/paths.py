@@ -45,6 +45,23 @@ def _protected(real: Path) -> str | None:
     return None
 
 
+def check_not_protected(path: str | Path, what: str) -> None:
+    """An output folder edgeprune writes files into (a report's) is never the current folder or one that holds it,
+    the home folder or a file-system root: the rule every replaced output folder follows (``check_replaceable``)."""
+    why = _protected(Path(path).resolve())
+    if why:
+        raise UserError(f"refusing to write the {what} into {path}: {why}. Choose another --out")
+
+
+def check_real_folder(root: str | Path, name: str, what: str) -> Path:
+    """``root/name``, a real folder inside ``root`` or nothing yet: a link (which could lead anywhere) or anything
+    else that is not a folder is refused."""
+    sub = Path(root) / name
+    if sub.is_symlink() or (sub.exists() and not sub.is_dir()) or not is_inside(Path(root).resolve(), sub.resolve()):
+        raise UserError(f"{sub} is not a folder inside {root} (a link is refused); {what}")
+    return sub
+
+
 def _marker_kind(folder: Path, marker: str) -> str | None:
     f = folder / marker
     if not f.is_file() or f.is_symlink():

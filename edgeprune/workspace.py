@@ -72,12 +72,21 @@ def _absolute(out: str) -> Path:
     return p
 
 
+def check_workspace(workspace: Path) -> Path:
+    """The workspace is a folder, or does not exist yet (it is made); a file there is refused before any work."""
+    workspace = Path(workspace)
+    if workspace.exists() and not workspace.is_dir():
+        raise UserError(f"the workspace {workspace} is a file, not a folder; give a folder with -w")
+    return workspace
+
+
 def output_folder(workspace: Path, what: str, out: str | None, default_name: str) -> Path:
     """Where an export bundle, a sweep or a report goes: --out as a path, else a name in its default folder."""
     if out is not None and not out.strip():
         raise UserError(f"--out is empty; give a name or a folder for the {what}")
     if out is not None and is_path(out):
         return _absolute(out)
+    check_workspace(workspace)
     return Path(os.path.abspath(Path(workspace) / OUTPUT_DIRS[what] / check_name(out if out is not None else default_name)))
 
 
@@ -90,7 +99,7 @@ def run_folder(workspace: Path, out: str | None, default_name: str) -> Path:
     name = check_name(out if out is not None else default_name)
     if name in OUTPUT_DIRS.values():
         raise UserError(f"run name {name!r} is the workspace's folder for {name}; choose another --out")
-    return Path(workspace) / name
+    return check_workspace(workspace) / name
 
 
 def new_name(prefix: str, workspace: Path) -> str:

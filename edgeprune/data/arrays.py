@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 from ..errors import UserError
 from ..jsonio import atomic_write_bytes
 from ..progress import Reporter, Silent
+from ..safe_files import MAX_NPZ_ARRAY_BYTES, MAX_TOTAL_BYTES, load_npz, open_zip
 from ..userdirs import cache_root
 from .decode import DECODER_VERSION, decode_many
 from .manifest import SPLITS, Manifest, build_manifest
@@ -48,21 +48,17 @@ def cache_path(cache_dir: Path | None, manifest: Manifest, size: int) -> Path | 
     return Path(cache_dir or default_cache_dir()) / f"{manifest.hash}-{size}-{h.hexdigest()[:24]}.npz"
 
 
-def load_npz_arrays(path: str | Path, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """Read named arrays (all, in file order, when names is None) from an .npz without pickle; a corrupt file is an
-    error, not a crash. Only regular files are opened (a FIFO would block)."""
+def load_npz_arrays(path: str | Path, names: tuple[str, ...] | None = None, *, max_array: int = MAX_NPZ_ARRAY_BYTES,
+                    max_total: int = MAX_TOTAL_BYTES) -> dict[str, np.ndarray]:
+    """Read named arrays (all, in file order, when names is None) from an .npz through the bounded reader
+    (``safe_files.load_npz``: each member's declared size and .npy header checked before it is read, no pickle); a
+    corrupt file is an error, not a crash. Only regular files are opened (a FIFO would block)."""
     if not Path(path).is_file():
         raise UserError(f"{path} is not a regular file")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if names is None:
-                names = tuple(f.files)
-            missing = [n for n in names if n not in f.files]
-            if missing:
-                raise UserError(f"{path} lacks the arrays {missing}")
-            return {n: f[n] for n in names}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise UserError(f"{path} is not a readable .npz file ({str(exc).splitlines()[0][:120]})") from None
+    if names is None:
+        with open_zip(path, "readable .npz file") as zf:
+            names = tuple(n[:-4] for n in zf.namelist() if n.endswith(".npy"))
+    return load_npz(path, names, max_array=max_array, max_total=max_total)
 
 
 def _save(path: Path, arrays: dict[str, SplitArrays]) -> None:
@@ -76,8 +72,11 @@ def _save(path: Path, arrays: dict[str, SplitArrays]) -> None:
 
 def _cached(path: Path, manifest: Manifest, size: int) -> dict[str, SplitArrays] | None:
     """The cached arrays when the file is whole and has the expected shapes and labels, else None (rebuilt)."""
+    largest = max(len(manifest.splits[k]) for k in SPLITS) * size * size * 3  # the biggest array these images make
+    total = sum(len(manifest.splits[k]) * (size * size * 3 + 8) for k in SPLITS)
     try:
-        f = load_npz_arrays(path, tuple(f"{k}_{v}" for k in SPLITS for v in "xy"))
+        f = load_npz_arrays(path, tuple(f"{k}_{v}" for k in SPLITS for v in "xy"), max_array=largest + 1024,
+                            max_total=total + 64 * 1024)
     except UserError:
         return None
     out = {k: SplitArrays(f[f"{k}_x"], f[f"{k}_y"]) for k in SPLITS}

@@ -101,6 +101,10 @@ class Manifest:
             raise UserError(f"{path} is not a valid split manifest ({exc}); re-create the run") from None
         if d["hash"] != m.hash:
             raise UserError(f"{path} was edited after it was written (hash mismatch); re-create the run")
+        empty = [k for k in SPLITS if not m.splits[k]]
+        if empty:  # as build_manifest refuses: nothing to score (a test split of none gave NaN and an empty bundle)
+            raise UserError(f"{path}: the {empty[0]} split is empty; re-create the run from a folder with at least 10 "
+                            "images per class")
         if not read_images:
             return m
         m.root = require_known(m.root, path)

@@ -79,8 +79,8 @@ class BenchOptions:
             raise UserError("--min-time must be between 0 and 3600 seconds")
         if not self.timeout_s > 0:
             raise UserError("--timeout must be a positive number of seconds")
-        if any(t is not None and t < 1 for t in self.threads):
-            raise UserError("--threads takes positive integers, e.g. 1,2,4")
+        if any(t is not None and not 1 <= t <= 256 for t in self.threads):
+            raise UserError("--threads takes integers from 1 to 256 (as latency measure), e.g. 1,2,4")
         if self.data:
             p = Path(self.data)
             if not p.exists():

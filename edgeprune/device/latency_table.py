@@ -17,7 +17,7 @@ from .. import __version__
 from ..errors import UserError
 from ..options import opt
 from ..jsonio import check_writable, write_json
-from ..paths import safe_join
+from ..paths import check_real_folder, safe_join
 from ..progress import Reporter, Silent
 from ..readers import read_latency_table, read_probe
 from ..records import LatencyRow, LatencyTable
@@ -80,6 +80,7 @@ def measure_probe(probe_folder: str | Path, json_out: str | Path, opts: MeasureO
     opts.check()
     folder = Path(probe_folder)
     manifest = read_probe(folder)
+    files = check_real_folder(folder, "files", "the probe's files are read only from its own files/ folder")
     runtime = rt.load(opts.runtime)
     json_out = Path(json_out)
     here = device_info()
@@ -111,7 +112,7 @@ def measure_probe(probe_folder: str | Path, json_out: str | Path, opts: MeasureO
         have = len(passes_of(done[f.file])) if f.file in done else 0
         if have >= opts.passes:
             continue
-        path = safe_join(folder / "files", f.file)  # a manifest never sends us outside its folder
+        path = safe_join(files, f.file)  # a manifest never sends us outside its folder
         if not path.is_file():
             rows[f.file] = LatencyRow(file=f.file, error="file missing from the probe bundle")
             continue

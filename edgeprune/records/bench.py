@@ -7,17 +7,20 @@ from .base import Record, bounded, extra_field, fraction
 
 # A Raspberry Pi throttles its clock at 80-85 C: figures measured that hot are suspect
 HOT_C = 80.0
+# The longest time per image a bench row may hold, in ms (one hour): a larger figure is a damaged or forged file, and
+# a value like 1e300 cannot be drawn on a plot's axis
+MAX_MS = 3.6e6
 
 
 @dataclass
 class Latency(Record):
     WHAT = "latency"
-    p50: float = bounded(1e-9, None)
-    p99: float = bounded(1e-9, None)
-    mean: float | None = None
-    std: float | None = None
-    min: float | None = None
-    p90: float | None = None
+    p50: float = bounded(1e-9, MAX_MS)
+    p99: float = bounded(1e-9, MAX_MS)
+    mean: float | None = bounded(0.0, MAX_MS, None)
+    std: float | None = bounded(0.0, MAX_MS, None)
+    min: float | None = bounded(0.0, MAX_MS, None)
+    p90: float | None = bounded(0.0, MAX_MS, None)
     extra: dict = extra_field()
 
 
@@ -45,8 +48,8 @@ class BenchRow(Record):
     macs: int | None = bounded(0, None, None)  # per image, from the bundle's model card (None: not recorded)
     gflops: float | None = bounded(0.0, None, None)  # achieved: 2 x macs / p50 (older bench files lack it)
     rounds: int | None = None  # interleaved rounds, each file in a fresh process per round
-    p50_rounds: list[float] | None = None  # the p50 of each round; latency_ms.p50 is their median
-    p50_ci: list[float] | None = None  # 95 % bootstrap interval of that median, over rounds
+    p50_rounds: list[float] | None = bounded(0.0, MAX_MS, None)  # the p50 of each round; latency_ms.p50 is their median
+    p50_ci: list[float] | None = bounded(0.0, MAX_MS, None)  # 95 % bootstrap interval of that median, over rounds
     speedup_ci: list[float] | None = None  # 95 % interval of the speed-up (paired per round)
     speedup_resolved: bool | None = None  # False: the interval holds 1.0, the difference is not resolved
     self_check: bool | None = None  # the reference file benched a second time, to show the resolution

@@ -177,17 +177,24 @@ def load_inputs(paths: list[Path]) -> tuple[list[Entry], list[str], dict | None]
                 warnings.extend(passed_over)
                 # a cell's control: the sweep's control with the same fine-tuning length and seed
                 controls = {(d.epochs, d.seed): d for k, d in cells.items() if k.startswith("control") and not d.error}
+                missing: list[str] = []
                 for d in cells.values():
                     control = controls.get((d.epochs, d.seed))
-                    for b in d.bundles:
-                        b = sweep_bundle(p.parent, b)
-                        if b is not None:
+                    for named in d.bundles:
+                        b = sweep_bundle(p.parent, named)
+                        if b is None:
+                            missing.append(Path(named).name)
+                        else:
                             for e in entries_from_bundle(b):
                                 if control and e.method != "none" and e.control_test_accuracy is None:
                                     e.control_test_accuracy = control.test_accuracy
                                     e.control_test_correct = control.test_correct
                                 entries.append(e)
                     benches.extend(d.bench)
+                if missing:
+                    warnings.append(f"{p}: {len(missing)} bundle folder(s) it names are not in {p.parent / 'exports'} "
+                                    f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}): their rows are left "
+                                    "out; copy the sweep folder whole, exports/ included")
             else:
                 doc = read_json(p, what="results file")
                 kind = doc.get("kind") if isinstance(doc, dict) else None

@@ -5,6 +5,7 @@ and the legend sits outside the axes, so it never covers a point.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from .. import methods
@@ -23,6 +24,11 @@ def _plain_log_axis(axis) -> None:
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
+
+
+def _plottable(v) -> bool:
+    """A value a log axis can show: a finite positive number (the readers bound them; a plot never fails on one)."""
+    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
 
 
 def _label_points(ax, xs, ys, labels) -> None:
@@ -55,7 +61,7 @@ def plot_all(entries: list[Entry], out: Path, sensitivity: dict | None) -> tuple
     except ImportError:
         return [], "matplotlib is not installed (pip install 'edgeprune[report]'): tables only, no plots"
     files = []
-    pts = [e for e in entries if e.accuracy is not None and e.gzip_bytes]
+    pts = [e for e in entries if e.accuracy is not None and _plottable(e.gzip_bytes)]
     if pts:
         fig, ax = plt.subplots(figsize=(10, 6))
         for fmt in sorted({e.format for e in pts}):
@@ -75,7 +81,7 @@ def plot_all(entries: list[Entry], out: Path, sensitivity: dict | None) -> tuple
     if devs:
         fig, ax = plt.subplots(figsize=(10, 6))
         for d in devs:
-            sel = [e for e in entries if e.accuracy is not None and d in e.latency]
+            sel = [e for e in entries if e.accuracy is not None and _plottable((e.latency.get(d) or {}).get("p50"))]
             xs = [e.latency[d]["p50"] for e in sel]
             ys = [100 * e.accuracy for e in sel]
             ax.scatter(xs, ys, label=d, s=45, alpha=0.85)

@@ -10,6 +10,7 @@ from .. import formats, methods
 from ..errors import UserError
 from ..jsonio import atomic_write_text, check_writable
 from ..paired_accuracy import compare
+from ..paths import check_not_protected
 from .entries import Entry, devices, pareto  # noqa: F401  (pareto: part of this module's API)
 
 
@@ -177,6 +178,8 @@ def check_report_folder(out: Path, force: bool) -> None:
     """--out must be a folder (or not exist yet), and an existing report.md is replaced only with --force."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder for report.md and the plots")
+    if out.exists():
+        check_not_protected(out, "report")
     check_writable(out / "report.md", force)
 
 
@@ -184,7 +187,9 @@ def write_report(entries: list[Entry], out: Path, warnings: list[str], sensitivi
                  force: bool = False) -> dict:
     check_report_folder(out, force)
     if not entries:
-        raise UserError("no results to report: give sweep results (results.jsonl), export bundles or bench JSON files")
+        why = f" ({warnings[-1]})" if warnings else ""
+        raise UserError("no results to report: give sweep results (results.jsonl), export bundles or bench JSON files"
+                        + why)
     out.mkdir(parents=True, exist_ok=True)
     cols, rows = table_rows(entries)
     from .plots import plot_all

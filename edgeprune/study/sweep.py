@@ -79,12 +79,16 @@ def validate(o: SweepOptions) -> None:
 
 def done_keys(path: Path) -> dict[str, SweepCell]:
     """The cells recorded in results.jsonl. A line that is cut (a kill mid-write) or of the wrong shape is passed
-    over, so its cell runs again."""
+    over, so its cell runs again. One that is not a text file (a folder, binary bytes) is refused before any cell."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UserError(f"{path} is not a regular file; move it aside so the sweep can record its cells there")
     if not path.is_file():
         return {}
     try:
         return read_sweep_cells(path)[0]
     except UserError:
+        if path.read_bytes().strip():  # not an empty file: a file of no cells that cannot be read as text
+            raise
         return {}
 
 

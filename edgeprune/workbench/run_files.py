@@ -11,10 +11,12 @@ import numpy as np
 from .. import __version__
 from ..data.arrays import SplitArrays, load_split_arrays
 from ..data.manifest import Manifest
+from ..errors import UserError
 from ..jsonio import to_jsonable, write_json
 from ..paired_accuracy import pack
 from ..progress import Reporter
 from ..records import RunRecord
+from ..safe_files import check_model_config, read_keras_archive
 from ..workspace import MODEL_FILE, RUN_FILE, SPLIT_FILE, Run, finalize
 from .metrics.evaluate import accuracy, correct
 from .modelio import count_params, save_model
@@ -29,9 +31,20 @@ def preload(manifest_hash: str, size: int, arrays: dict[str, SplitArrays]) -> No
     _PRELOADED[(manifest_hash, size)] = arrays
 
 
+def check_input_size(run: Run, size: int) -> None:
+    """run.json's image size is the model's input (read from its config as data, before anything is built): the
+    images are decoded at that size, and another one failed deep in TensorFlow."""
+    est = check_model_config(read_keras_archive(run.model, weights=False).config, str(run.model))
+    side = est.input_shape[:2] if est.input_shape and len(est.input_shape) == 3 else None
+    if side and all(side) and tuple(side) != (size, size):
+        raise UserError(f"{run.path / RUN_FILE} says image_size {size}, but {run.model} takes "
+                        f"{side[0]}x{side[1]} images; the run folder was edited or mixed up, re-create it")
+
+
 def run_data(run: Run, workspace: Path, reporter: Reporter | None = None) -> tuple[Manifest, dict[str, SplitArrays]]:
     """The run's manifest and decoded arrays: the same images every later command scores."""
     size = run.info.image_size
+    check_input_size(run, size)
     if _PRELOADED:
         manifest = Manifest.load(run.split, read_images=False)
         arrays = _PRELOADED.get((manifest.hash, size))
