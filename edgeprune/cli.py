@@ -92,6 +92,8 @@ def data_inspect(path: Path = typer.Argument(..., help="Dataset folder."),
     from .data.inspect import inspect_folder
     from .ui import RichReporter, console, table
 
+    if show < 0:
+        raise UserError(f"--show must be 0 or more, got {show}")
     ins = inspect_folder(path, RichReporter())
     splits = list(ins.counts)
     rows = [[c, f if f != c else "", *[ins.counts[s][c] for s in splits]] for c, f in zip(ins.classes, ins.folders)]

@@ -23,7 +23,7 @@ from ..device.defaults import LATENCY_MIN_TIME_S, LATENCY_PASSES, LATENCY_WARMUP
 from ..errors import UserError
 from ..options.probe import ProbeOptions
 from ..jsonio import atomic_write_bytes, write_json
-from ..paths import replace_dir
+from ..paths import check_replaceable, replace_dir
 from ..progress import Reporter, Silent
 from ..records import ModelSignature, ProbeFile, ProbeManifest, Segment
 from ..workspace import Run, output_folder
@@ -137,6 +137,7 @@ def probe(run: Run, workspace: Path, opts: ProbeOptions, reporter: Reporter | No
     reporter = reporter or Silent()
     opts.check()
     folder = output_folder(workspace, "probe", opts.out, f"{run.name}-probe")
+    check_replaceable(folder, force=opts.force, marker=MANIFEST, kinds=(ProbeManifest.KIND,), what="latency probe")
     model = load_model(run.model)
     ps = pieces(model)
     full = {p.segment.producer: p.segment.cout_full for p in ps if p.segment.producer}
