@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from edgeprune.device.bench import BenchOptions, bench  # noqa: E402
 from edgeprune.device.defaults import DEFAULT_MIN_TIME_S, DEFAULT_ROUNDS  # noqa: E402
-from edgeprune.latency_model import LatencyModel, describe, median_abs_error  # noqa: E402
+from edgeprune.latency.model import LatencyModel, describe, median_abs_error  # noqa: E402
 from edgeprune.paired_accuracy import compare  # noqa: E402
 from edgeprune.readers import read_latency_table  # noqa: E402
 from edgeprune.workbench.export.bundle import ExportOptions, export  # noqa: E402

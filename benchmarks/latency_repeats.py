@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgeprune.latency_model import LatencyModel, median_abs_error  # noqa: E402
+from edgeprune.latency.model import LatencyModel, median_abs_error  # noqa: E402
 from edgeprune.readers import read_latency_table  # noqa: E402
 
 

@@ -180,7 +180,7 @@ def latency_measure(
 ):
     """Time every probe file on this device (no TensorFlow needed) and write the latency table."""
     from .device.latency_table import measure_probe
-    from .latency_model import describe
+    from .latency.model import describe
     from .ui import RichReporter, console
 
     table = measure_probe(probe, json_out, o, RichReporter(quiet))
@@ -195,7 +195,7 @@ def latency_measure(
 @latency_app.command("check")
 def latency_check(table: Path = typer.Argument(..., help="A latency table (`edgeprune latency measure`).")):
     """Predicted against measured latency of the whole-model variants that were not used to fit the table."""
-    from .latency_model import LatencyModel, describe, median_abs_error
+    from .latency.model import LatencyModel, describe, median_abs_error
     from .readers import read_latency_table
     from .ui import console
     from .ui import table as rich_table

@@ -359,7 +359,7 @@ def test_latency_feedback_from_another_cpu_is_refused_naming_the_difference(tmp_
     from types import SimpleNamespace
 
     from edgeprune.device.sysinfo import device_info
-    from edgeprune.workbench.pruning.latency_feedback import feedback_points
+    from edgeprune.latency.feedback import feedback_points
 
     table_dev = device_info(_cpuinfo_x86())
     lat = SimpleNamespace(table=SimpleNamespace(threads=2, device=table_dev))

@@ -587,7 +587,7 @@ def test_fuzz_every_reader_in_process(tiny_run, tiny_bundle, tmp_path):
     from test_latency_table_bounds import tiny_table
 
     from edgeprune.device.testdata import load_npz
-    from edgeprune.latency_model import LatencyModel
+    from edgeprune.latency.model import LatencyModel
     from edgeprune.readers import (
         read_bench_file,
         read_export,

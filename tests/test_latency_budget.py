@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import assert_user_error, run_inproc
 
-from edgeprune.latency_model import LatencyModel, median_abs_error
+from edgeprune.latency.model import LatencyModel, median_abs_error
 from edgeprune.readers import read_latency_table
 
 
@@ -207,7 +207,7 @@ class _FakeLatency:
 def test_greedy_steps_take_the_cheapest_importance_per_millisecond():
     import numpy as np
 
-    from edgeprune.workbench.pruning.latency_budget import choose_widths
+    from edgeprune.latency.budget import choose_widths
 
     # cost[k]: the importance lost when a layer keeps k of its 16 channels (0 at full width)
     flat = {n: np.linspace(1, 0, 17) for n in ("a", "b")}  # equal importance per channel in both layers

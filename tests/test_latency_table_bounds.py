@@ -10,7 +10,7 @@ import pytest
 from conftest import assert_user_error, run_inproc
 
 from edgeprune.errors import UserError
-from edgeprune.latency_model import LatencyModel
+from edgeprune.latency.model import LatencyModel
 from edgeprune.readers import read_latency_table
 
 

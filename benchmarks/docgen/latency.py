@@ -67,7 +67,7 @@ def uniform_fit_error(fmt: str) -> tuple[int, float]:
 
     import numpy as np
 
-    from edgeprune.latency_model import LatencyModel
+    from edgeprune.latency.model import LatencyModel
     from edgeprune.readers import read_latency_table
 
     m = LatencyModel(read_latency_table(LAT / "table.json"), fmt)

@@ -4,31 +4,10 @@ columns; the work is ``workbench/pruning/methods/filter.py``."""
 from __future__ import annotations
 
 from ..errors import UserError
+from ..latency.budget import check_options as check_latency_options
 from ..options.prune import check_filter_options
 from ..records.pruning import PruningRecord
 from .base import PruningMethod, SummaryTable
-
-
-def check_budget(o) -> None:
-    """--target-ms: a positive time, a table this model's format and threads were measured for."""
-    import math
-
-    from ..latency_model import LatencyModel
-    from ..readers import read_bench_file, read_latency_table
-
-    if not (math.isfinite(o.target_ms) and o.target_ms > 0):
-        raise UserError(f"--target-ms must be a positive number of milliseconds, got {o.target_ms}")
-    if o.ratio is not None:
-        raise UserError("--target-ms chooses every layer's width; leave out --ratio")
-    if not o.latency_table:
-        raise UserError("--target-ms needs --latency-table TABLE (made by `edgeprune latency measure` on the device)")
-    table = read_latency_table(o.latency_table)
-    if o.latency_threads is not None and table.threads != o.latency_threads:
-        raise UserError(f"{o.latency_table} was measured at {table.threads or 'default'} thread(s), not "
-                        f"{o.latency_threads}; measure the probe again with --threads {o.latency_threads}")
-    LatencyModel(table, o.latency_format)  # the format was measured, and every grid point has a time
-    for f in o.latency_feedback:
-        read_bench_file(f)  # a bench JSON, whole, before any training
 
 
 class FilterPruning(PruningMethod):
@@ -41,7 +20,7 @@ class FilterPruning(PruningMethod):
 
     def check(self, o) -> None:
         if o.target_ms is not None:
-            check_budget(o)
+            check_latency_options(o)
         elif o.ratio is None and not o.sensitivity:
             raise UserError(f"--method {o.method} needs --ratio (e.g. --ratio 0.3), --sensitivity FILE, or "
                             "--target-ms with --latency-table")

@@ -2,6 +2,7 @@
 recorded ``options`` all come from these fields."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import UserError
@@ -81,3 +82,8 @@ def check_filter_options(ratio: float, scope: str, round_to: int, criterion: str
         raise UserError("--round-to must be at least 1")
     if criterion not in CRITERIA:
         raise UserError(f"unknown --criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
+
+
+def layer_floor(total: int, multiple: int) -> int:
+    """No layer is emptied: keep at least 1 channel, 5 % of the layer, and one SIMD group."""
+    return int(min(total, max(1, multiple, math.ceil(0.05 * total))))

@@ -79,37 +79,9 @@ class Cell:
     target_ms: float | None = None  # a latency-budget cell
 
 
-def parse_target(text: str, dense_ms: float | None) -> float:
-    """'0.5x' is half the dense model's predicted latency; '1.2' is 1.2 ms."""
-    t = text.strip().lower()
-    try:
-        if t.endswith("x"):
-            frac = float(t[:-1])
-            if not 0 < frac <= 1:
-                raise ValueError
-            if dense_ms is None:
-                raise UserError("a target like 0.5x needs --latency-table to know the dense model's latency")
-            return frac * dense_ms
-        ms = float(t.removesuffix("ms"))
-        if not ms > 0 or ms == float("inf"):
-            raise ValueError
-        return ms
-    except ValueError:
-        raise UserError(f"--target-ms takes fractions of the dense latency (0.5x) or milliseconds (1.2), got {text!r}") from None
-
-
 def resolved_targets(o: SweepOptions) -> list[tuple[str, float]]:
     """(label, ms) of each --target-ms, fractions resolved on the table's prediction for the dense model."""
-    if not o.targets:
-        return []
-    dense = None
-    if o.latency_table:
-        from ..latency_model import LatencyModel
-        from ..readers import read_latency_table
-
-        lat = LatencyModel(read_latency_table(o.latency_table), o.latency_format)
-        dense = lat.predict(lat.widths)
-    return [(t.strip().lower().removesuffix("ms"), parse_target(t, dense)) for t in o.targets]
+    return budget_targets(o.targets, o.latency_table, o.latency_format)
 
 
 def cells(o: SweepOptions) -> list[Cell]:

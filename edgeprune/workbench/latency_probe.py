@@ -1,5 +1,5 @@
 """`edgeprune latency probe RUN`: the TFLite files whose times, measured on the device, predict the latency of the
-model at any per-layer widths (``edgeprune.latency_model``).
+model at any per-layer widths (``edgeprune.latency``).
 
 The chain is cut into segments, one per prunable layer: the layer and what follows it up to the next one (the
 first segment also holds the input side, the tail holds the classifier). A segment's time depends on its input

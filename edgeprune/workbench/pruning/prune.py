@@ -91,9 +91,9 @@ def prune(run: Run, workspace: Path, o: PruneOptions, name: str, reporter: Repor
     method = impl.get(o.method)
     budget = None
     if o.target_ms is not None:  # the latency table and the device's feedback, read and checked once
-        from .impl.filter import load_budget
+        from .impl.filter import model_budget
 
-        budget = load_budget(model, o, Path(workspace))
+        budget = model_budget(model, o, Path(workspace))
     manifest, data = run_data(run, workspace, reporter)
     base = scores(model, data)
     augment = parent_augment(o, parent)

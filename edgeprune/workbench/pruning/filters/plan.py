@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ....errors import UserError
-from ....options.prune import check_filter_options
+from ....options.prune import check_filter_options, layer_floor
 from ...graph import groups
 from ...metrics.macs import count_macs
 from ...tf import keras
@@ -35,11 +35,6 @@ def round_width(n_keep: float, total: int, multiple: int, floor: int) -> int:
     if multiple > 1:
         k = max(multiple, int(round(k / multiple)) * multiple)
     return int(min(total, max(1, k)))
-
-
-def layer_floor(total: int, multiple: int) -> int:
-    """No layer is emptied: keep at least 1 channel, 5 % of the layer, and one SIMD group."""
-    return int(min(total, max(1, multiple, math.ceil(0.05 * total))))
 
 
 def channel_scores(model: keras.Model, criterion: str, seed: int) -> dict[str, np.ndarray]:

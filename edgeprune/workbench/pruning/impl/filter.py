@@ -2,83 +2,40 @@
 ``--steps`` cuts with fine-tuning between them; widths from a ratio, a sensitivity file or a latency budget."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+
+import numpy as np
 
 from ....errors import UserError
+from ....latency.budget import Budget, budget_widths, load_budget, sensitivity_costs
 from ....readers import read_sensitivity
+from ....records import ModelSignature
 from ....records.pruning import FilterSection, PruningRecord
 from ...graph import widths as layer_widths
 from ...run_files import scores
 from ...training.bn_recalibration import recalibrate_checked
 from ...training.fit import fit
 from ..filters.gradual import step_epochs, step_plan
-from ..filters.plan import FilterPlan
+from ..filters.plan import FilterPlan, channel_scores
 from ..filters.plan import apply as remove_filters
 from ..sensitivity import choose_ratios
 from .base import Applied, Implementation
 
 
-@dataclass
-class Budget:
-    """--target-ms for one model: the table checked against it, the latency model fitted once, and the correction
-    measured on the device (--latency-feedback), resolved once."""
-
-    table: Any  # records.LatencyTable
-    lat: Any  # latency_model.LatencyModel
-    widths: dict[str, int]  # the model's full widths
-    factor: float = 1.0
-    feedback: dict | None = None
-
-
-def load_budget(model, o, workspace=None) -> Budget:
-    """The latency table of ``o``, checked to be made for ``model``, its model, and the feedback's factor."""
-    from ....latency_model import LatencyModel
-    from ....readers import read_latency_table
-    from ....records import ModelSignature
-    from ..latency_feedback import feedback_points, nearest
-
-    table = read_latency_table(o.latency_table)
-    full = layer_widths(model)
+def model_budget(model, o, workspace=None) -> Budget:
+    """The latency budget of ``o`` for ``model`` (edgeprune/latency), read and checked once."""
     mine = ModelSignature(run="", image_size=int(model.input_shape[1]), input_shape=list(model.input_shape[1:]),
-                          widths=full)
-    why = table.probe.model.same_model(mine)
-    if why:
-        raise UserError(f"{o.latency_table} was made for another model ({table.probe.model.run}: {why}); probe this "
-                        "run and measure again")
-    lat = LatencyModel(table, o.latency_format)
-    budget = Budget(table, lat, full)
-    if o.latency_feedback:  # a bench from another device, or of no bundle here, is refused before any data is read
-        points, notes = feedback_points(o.latency_feedback, lat, o.latency_format, workspace)
-        used = nearest(points, o.target_ms)
-        budget.factor = used.factor
-        budget.feedback = {"bench": [str(f) for f in o.latency_feedback], "points": [p.to_dict() for p in points],
-                           "used": used.bundle, "factor": used.factor, "passed_over": notes}
-    return budget
+                          widths=layer_widths(model))
+    return load_budget(o, mine, workspace)
 
 
-def budget_widths(model, o, b: Budget) -> dict:
-    """The widths for ``o.target_ms``: the table's prediction, corrected by the measured factor, meets it."""
-    from ....latency_model import describe
-    from ..latency_budget import choose_widths, importance_costs, sensitivity_costs
-
-    costs = (sensitivity_costs(read_sensitivity(o.sensitivity), b.widths) if o.sensitivity
-             else importance_costs(model, o.criterion, o.seed))
-    round_to = o.round_to if o.round_to > 1 else b.table.probe.round_to
-    try:
-        res = choose_widths(b.lat, costs, o.target_ms / b.factor, round_to)
-    except UserError as exc:
-        if b.factor == 1.0:
-            raise
-        raise UserError(f"{exc} (the table's prediction; measured models run {b.factor:.2f}x it, so --target-ms "
-                        f"{o.target_ms:g} asks the table for {o.target_ms / b.factor:.3f} ms)") from None
-    out = {"target_ms": o.target_ms, "predicted_ms": res.predicted_ms * b.factor, "dense_predicted_ms": res.dense_ms,
-           "floor_predicted_ms": res.floor_ms, "format": o.latency_format, "widths": res.widths,
-           "table": str(o.latency_table), "device": describe(b.table), "runtime": b.table.runtime,
-           "threads": b.table.threads, "fit": {"a": b.lat.a, "b": b.lat.b}}
-    if b.feedback:
-        out["table_predicted_ms"] = res.predicted_ms
-        out["feedback"] = b.feedback
+def importance_costs(model, criterion: str, seed: int) -> dict[str, np.ndarray]:
+    """cost[l][k]: importance lost when layer l keeps k channels (its least important ones go first)."""
+    out = {}
+    for name, s in channel_scores(model, criterion, seed).items():
+        norm = np.sort(s / (s.max() if s.max() > 0 else 1.0))  # ascending: removed first
+        removed = np.concatenate([[0.0], np.cumsum(norm)])  # removed[j]: the j least important removed
+        out[name] = removed[::-1].copy()  # indexed by kept count k = n - j
     return out
 
 
@@ -94,8 +51,10 @@ class FilterPruning(Implementation):
         o = job.options
         budget = None
         if o.target_ms is not None:
-            b = job.budget or load_budget(model, o, job.workspace)
-            budget = budget_widths(model, o, b)
+            b = job.budget or model_budget(model, o, job.workspace)
+            costs = (sensitivity_costs(read_sensitivity(o.sensitivity), b.widths) if o.sensitivity
+                     else importance_costs(model, o.criterion, o.seed))
+            budget = budget_widths(o, b, costs)
             per_layer = {n: 1.0 - w / b.widths[n] for n, w in budget["widths"].items()}
             plan = replace(filter_plan(o, per_layer), round_to=1)
             fb = budget.get("feedback")

@@ -14,8 +14,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import UserError
-from ...latency_model import LatencyModel
+from ..errors import UserError
+from .model import LatencyModel
+
+
+# measured / predicted beyond this (either way) is no correction of the table but another model or device
+MAX_FACTOR = 10.0
 
 
 @dataclass
@@ -38,7 +42,7 @@ def _bundle_folder(name: str, workspace: Path | None) -> Path | None:
     """The bundle a bench row measured: the workspace's exports/<bundle>, the bundle being the folder part of the
     row's name (`<bundle>/<file>`). The bench file is untrusted: its paths are never followed, and a name that is not
     a plain folder name is never joined to one."""
-    from ...workspace import OUTPUT_DIRS, check_name
+    from ..workspace import OUTPUT_DIRS, check_name
 
     if workspace is None:
         return None
@@ -58,7 +62,10 @@ def widths_of(card, lat: LatencyModel) -> dict[str, int] | None:
         return None
     filt = src.pruning.filter if src.pruning else None
     if filt and (filt.latency_budget or {}).get("widths"):
-        widths = dict(filt.latency_budget["widths"])
+        widths = filt.latency_budget["widths"]
+        if not isinstance(widths, dict):
+            return None  # the card's own record, not widths
+        widths = dict(widths)
     elif filt and filt.layers:
         widths = filt.widths()
     elif src.method in (None, "none") and src.name == lat.table.probe.model.run:
@@ -66,15 +73,16 @@ def widths_of(card, lat: LatencyModel) -> dict[str, int] | None:
     else:
         return None
     full = lat.widths
-    if set(widths) != set(full) or any(not 1 <= w <= full[n] for n, w in widths.items()):
+    if set(widths) != set(full) or any(not isinstance(w, int) or isinstance(w, bool) or not 1 <= w <= full[n]
+                                       for n, w in widths.items()):
         return None  # another model's layers
     return {n: int(w) for n, w in widths.items()}
 
 
 def feedback_points(paths: list[str], lat: LatencyModel, fmt: str, workspace: Path | None) -> tuple[list[FeedbackPoint], list[str]]:
     """The measured points the bench files give for this table and format, and a note per row passed over."""
-    from ...device.sysinfo import device_mismatch
-    from ...readers import read_bench_file, read_export
+    from ..device.sysinfo import device_mismatch
+    from ..readers import read_bench_file, read_export
 
     table = lat.table
     points, notes = [], []
@@ -99,7 +107,12 @@ def feedback_points(paths: list[str], lat: LatencyModel, fmt: str, workspace: Pa
             if widths is None:
                 notes.append(f"{r.label}: not a pruned model of the table's model, or its widths are not recorded")
                 continue
-            points.append(FeedbackPoint(folder.name, widths, float(r.p50), lat.predict(widths)))
+            point = FeedbackPoint(folder.name, widths, float(r.p50), lat.predict(widths))
+            if not 1 / MAX_FACTOR <= point.factor <= MAX_FACTOR:  # a target / k the user never asked for would follow
+                notes.append(f"{r.label}: measured {point.measured_ms:.4g} ms where the table predicts "
+                             f"{point.predicted_ms:.4g} ms, {point.factor:.3g}x: not this table's model and device")
+                continue
+            points.append(point)
     if not points:
         raise UserError("--latency-feedback: no measured file of this model in " + ", ".join(map(str, paths)) +
                         (f" ({notes[0]})" if notes else f" (no {fmt} row at {table.threads} thread(s))") +

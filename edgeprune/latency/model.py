@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import UserError
-from .records import LatencyTable, ProbeFile, Segment
+from ..errors import UserError
+from ..records import LatencyTable, ProbeFile, Segment
 
 
 @dataclass
@@ -122,7 +122,7 @@ def median_abs_error(rows: list[CheckRow]) -> float | None:
 
 def describe(table: LatencyTable) -> str:
     """Where and how a table was measured, in one line."""
-    from .device.sysinfo import device_label
+    from ..device.sysinfo import device_label
 
     rt = table.runtime or {}
     return (f"{device_label(table.device)}, {rt.get('name', '?')} {rt.get('version', '')}, "

@@ -1,0 +1,189 @@
+"""Per-layer widths for a latency budget: the least channel importance lost for a predicted latency at most the
+target (NetAdapt's greedy steps, on a latency table measured on the device).
+
+From the full model, each step removes ``round_to`` channels from the one layer whose removal loses the least
+importance per millisecond saved, until the prediction is within the target. Importance is the filter criterion's
+score normalised per layer (as `--scope global` ranks filters; the workbench computes it from the weights); with a
+sensitivity file, a layer's cost is its measured validation drop at that ratio instead.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..options.prune import layer_floor
+from ..readers import read_bench_file, read_latency_table
+from ..records import LatencyTable, ModelSignature, SensitivityRecord
+from .model import LatencyModel, describe
+
+
+@dataclass
+class BudgetResult:
+    widths: dict[str, int]
+    predicted_ms: float
+    dense_ms: float
+    floor_ms: float
+    steps: int
+
+
+def sensitivity_costs(sens: SensitivityRecord, widths: dict[str, int]) -> dict[str, np.ndarray]:
+    """cost[l][k]: the measured validation drop at ratio 1 - k/n, interpolated (0 at full width)."""
+    if sens.widths != widths:
+        raise UserError("the sensitivity file was made for another model (its layers or widths differ); run "
+                        "`edgeprune sensitivity` on this run")
+    out = {}
+    for name, n in widths.items():
+        row = sens.layers.get(name)
+        ks = np.arange(n + 1)
+        if row is None:
+            out[name] = np.zeros(n + 1)
+            continue
+        ratios = np.concatenate([[0.0], sens.ratios])
+        drops = np.maximum(0.0, np.concatenate([[0.0], row.drop]))
+        out[name] = np.interp(1.0 - ks / n, ratios, drops)
+    return out
+
+
+def choose_widths(lat: LatencyModel, costs: dict[str, np.ndarray], target_ms: float, round_to: int) -> BudgetResult:
+    full = lat.widths
+    if set(costs) != set(full):
+        raise UserError("the latency table was made for another model: its prunable layers differ from this run's")
+    floors = {n: layer_floor(w, round_to) for n, w in full.items()}
+    dense_ms, floor_ms = lat.predict(full), lat.predict(floors)
+    if floor_ms > target_ms:
+        raise UserError(f"--target-ms {target_ms:g} is below what the smallest allowed model reaches: {floor_ms:.3f} ms "
+                        f"predicted (dense {dense_ms:.3f} ms) on {_device(lat)}; ask for {floor_ms:.3f} ms or more")
+    widths = dict(full)
+    now, steps = dense_ms, 0
+    while now > target_ms:
+        best = None
+        for name, w in widths.items():
+            new = max(floors[name], ((w - 1) // round_to) * round_to) if w % round_to else w - round_to
+            new = max(floors[name], new)
+            if new >= w:
+                continue
+            trial = {**widths, name: new}
+            t = lat.predict(trial)
+            saved = now - t
+            lost = float(costs[name][new] - costs[name][w])
+            score = lost / saved if saved > 1e-12 else float("inf")
+            key = (score, -saved)
+            if best is None or key < best[0]:
+                best = (key, name, new, t)
+        if best is None:
+            break
+        _, name, new, now = best
+        widths[name] = new
+        steps += 1
+    if now > target_ms:  # every layer at its floor, and the prediction still above (cannot happen: checked above)
+        raise UserError(f"no widths reach --target-ms {target_ms:g}; the smallest reachable is {floor_ms:.3f} ms")
+    return BudgetResult(widths, now, dense_ms, floor_ms, steps)
+
+
+def _device(lat: LatencyModel) -> str:
+    return describe(lat.table)
+
+
+@dataclass
+class Budget:
+    """--target-ms for one model: the table read and checked against the model once, the latency model fitted
+    once, and the correction measured on the device (--latency-feedback) resolved once."""
+
+    table: LatencyTable
+    lat: LatencyModel
+    widths: dict[str, int]  # the model's full widths
+    factor: float = 1.0
+    feedback: dict | None = None
+
+
+def check_options(o) -> None:
+    """--target-ms and its companions, before any model is loaded: a positive time, a table whose format and threads
+    were measured, a --ratio left out, bench files that read."""
+    if not (math.isfinite(o.target_ms) and o.target_ms > 0):
+        raise UserError(f"--target-ms must be a positive number of milliseconds, got {o.target_ms}")
+    if o.ratio is not None:
+        raise UserError("--target-ms chooses every layer's width; leave out --ratio")
+    if not o.latency_table:
+        raise UserError("--target-ms needs --latency-table TABLE (made by `edgeprune latency measure` on the device)")
+    table = read_latency_table(o.latency_table)
+    if o.latency_threads is not None and table.threads != o.latency_threads:
+        raise UserError(f"{o.latency_table} was measured at {table.threads or 'default'} thread(s), not "
+                        f"{o.latency_threads}; measure the probe again with --threads {o.latency_threads}")
+    LatencyModel(table, o.latency_format)  # the format was measured, and every grid point has a time
+    for f in o.latency_feedback:
+        read_bench_file(f)  # a bench JSON, whole, before any training
+
+
+def load_budget(o, signature: ModelSignature, workspace: Path | None = None) -> Budget:
+    """The budget of ``o`` for the model ``signature`` describes (its input and full widths)."""
+    from .feedback import feedback_points, nearest
+
+    table = read_latency_table(o.latency_table)
+    why = table.probe.model.same_model(signature)
+    if why:
+        raise UserError(f"{o.latency_table} was made for another model ({table.probe.model.run}: {why}); probe this "
+                        "run and measure again")
+    lat = LatencyModel(table, o.latency_format)
+    budget = Budget(table, lat, dict(signature.widths))
+    if o.latency_feedback:  # a bench from another device, or of no bundle here, is refused before any data is read
+        points, notes = feedback_points(o.latency_feedback, lat, o.latency_format, workspace)
+        used = nearest(points, o.target_ms)
+        budget.factor = used.factor
+        budget.feedback = {"bench": [str(f) for f in o.latency_feedback], "points": [p.to_dict() for p in points],
+                           "used": used.bundle, "factor": used.factor, "passed_over": notes}
+    return budget
+
+
+def budget_widths(o, b: Budget, costs: dict[str, np.ndarray]) -> dict:
+    """The widths for ``o.target_ms`` whose table prediction, corrected by the measured factor, meets it; what
+    run.json records of the budget."""
+    round_to = o.round_to if o.round_to > 1 else b.table.probe.round_to
+    try:
+        res = choose_widths(b.lat, costs, o.target_ms / b.factor, round_to)
+    except UserError as exc:
+        if b.factor == 1.0:
+            raise
+        raise UserError(f"{exc} (the table's prediction; measured models run {b.factor:.2f}x it, so --target-ms "
+                        f"{o.target_ms:g} asks the table for {o.target_ms / b.factor:.3f} ms)") from None
+    out = {"target_ms": o.target_ms, "predicted_ms": res.predicted_ms * b.factor, "dense_predicted_ms": res.dense_ms,
+           "floor_predicted_ms": res.floor_ms, "format": o.latency_format, "widths": res.widths,
+           "table": str(o.latency_table), "device": describe(b.table), "runtime": b.table.runtime,
+           "threads": b.table.threads, "fit": {"a": b.lat.a, "b": b.lat.b}}
+    if b.feedback:
+        out["table_predicted_ms"] = res.predicted_ms
+        out["feedback"] = b.feedback
+    return out
+
+
+def parse_target(text: str, dense_ms: float | None) -> float:
+    """'0.5x' is half the dense model's predicted latency; '1.2' is 1.2 ms."""
+    t = text.strip().lower()
+    try:
+        if t.endswith("x"):
+            frac = float(t[:-1])
+            if not 0 < frac <= 1:
+                raise ValueError
+            if dense_ms is None:
+                raise UserError("a target like 0.5x needs --latency-table to know the dense model's latency")
+            return frac * dense_ms
+        ms = float(t.removesuffix("ms"))
+        if not ms > 0 or ms == float("inf"):
+            raise ValueError
+        return ms
+    except ValueError:
+        raise UserError(f"--target-ms takes fractions of the dense latency (0.5x) or milliseconds (1.2), got {text!r}") from None
+
+
+def resolved_targets(targets: list[str], table_path: str | None, fmt: str) -> list[tuple[str, float]]:
+    """(label, ms) of each target, fractions resolved on the table's prediction for the dense model."""
+    if not targets:
+        return []
+    dense = None
+    if table_path:
+        lat = LatencyModel(read_latency_table(table_path), fmt)
+        dense = lat.predict(lat.widths)
+    return [(t.strip().lower().removesuffix("ms"), parse_target(t, dense)) for t in targets]
