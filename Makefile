@@ -23,8 +23,8 @@ test: venv
 demo: venv
 	rm -rf $(DEMO)
 	$(BIN)/edgeprune train --data demo --image-size 32 --epochs 15 --lr 1e-3 --augment light -w $(DEMO)/runs --out baseline
-	$(BIN)/edgeprune prune baseline --method weight --sparsity 0.8 --epochs 4 --control -w $(DEMO)/runs --out weight80
-	$(BIN)/edgeprune prune baseline --method filter --ratio 0.5 --epochs 4 --control -w $(DEMO)/runs --out filter50
+	$(BIN)/edgeprune prune baseline --method weight --sparsity 0.8 --epochs 4 --lr 1e-3 --control -w $(DEMO)/runs --out weight80
+	$(BIN)/edgeprune prune baseline --method filter --ratio 0.5 --epochs 4 --lr 1e-3 -w $(DEMO)/runs --out filter50
 	$(BIN)/edgeprune export baseline --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/baseline
 	$(BIN)/edgeprune export weight80 --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/weight80
 	$(BIN)/edgeprune export filter50 --formats fp32,int8 -w $(DEMO)/runs --out $(DEMO)/exports/filter50
