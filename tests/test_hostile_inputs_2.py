@@ -259,3 +259,34 @@ def test_latency_measure_refuses_a_probe_whose_files_folder_is_a_link(tmp_path):
     with pytest.raises(UserError, match="link"):
         measure_probe(probe, out, MeasureOptions(threads=1))
     assert not out.exists()
+
+
+# --- latency feedback: a row far from the table, or a card whose widths are not widths ----------------------------
+
+def test_feedback_rows_far_from_the_table_and_bad_card_widths_are_named(tiny_bundle, tmp_path):
+    from types import SimpleNamespace
+
+    from edgeprune.latency.feedback import feedback_points
+
+    device = {"cpu": "synthetic"}
+    lat = SimpleNamespace(widths={"c1": 4, "c2": 8}, predict=lambda w: 2.0,
+                          table=SimpleNamespace(threads=2, device=device, probe=None))
+    ws = tmp_path / "ws"
+
+    def case(p50: float, widths) -> list:
+        b = ws / "exports" / "first"
+        shutil.rmtree(b, ignore_errors=True)
+        shutil.copytree(tiny_bundle, b)
+        card = json.loads((b / "model.json").read_text())
+        card["source_run"]["pruning"] = {"filter": {"latency_budget": {"widths": widths}}}
+        (b / "model.json").write_text(json.dumps(card))
+        bench = _bench(tmp_path / "b.json", p50, model="/pi/first/fp32.tflite", threads=2, device=device)
+        return feedback_points([str(bench)], lat, "fp32", ws)[0]
+
+    assert [p.factor for p in case(2.5, {"c1": 4, "c2": 4})] == [1.25]
+    with pytest.raises(UserError, match=r"measured 1e\+06 ms where the table predicts 2 ms") as exc:
+        case(1e6, {"c1": 4, "c2": 4})  # would have asked the table for target / 500000
+    assert "\n" not in str(exc.value)
+    for bad in ("abc", {"c1": "x", "c2": 4}):
+        with pytest.raises(UserError, match="no measured file of this model"):
+            case(2.5, bad)
