@@ -81,6 +81,8 @@ class Cell:
 
 def resolved_targets(o: SweepOptions) -> list[tuple[str, float]]:
     """(label, ms) of each --target-ms, fractions resolved on the table's prediction for the dense model."""
+    from ..latency.budget import resolved_targets as budget_targets
+
     return budget_targets(o.targets, o.latency_table, o.latency_format)
 
 
