@@ -79,17 +79,22 @@ def test_criteria_differ_and_global_scope_respects_floor_and_rounding():
     assert sum(len(v) for v in g.values()) < 0.5 * total
 
 
-def test_unsupported_graphs_are_refused_naming_the_layer():
+def test_a_layer_without_a_rule_is_fixed_and_named_when_pruning_it_is_asked_for():
+    from edgeprune.workbench.graph import groups
+
+    L = keras.layers
     inp = keras.Input((8, 8, 3))
-    a = keras.layers.Conv2D(4, 3, padding="same", name="c1")(inp)
-    b = keras.layers.Conv2D(4, 3, padding="same", name="c2")(a)
-    s = keras.layers.Add(name="residual")([a, b])
-    out = keras.layers.Dense(2)(keras.layers.Flatten()(s))
-    with pytest.raises(UserError, match="residual"):
-        apply(keras.Model(inp, out), FilterPlan(ratio=0.3))
-    dw = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.DepthwiseConv2D(3, name="dw"), keras.layers.Flatten(), keras.layers.Dense(2)])
-    with pytest.raises(UserError, match="dw"):
-        apply(dw, FilterPlan(ratio=0.3))
+    a = L.Conv2D(4, 3, padding="same", name="c1")(inp)
+    b = L.Conv2D(4, 3, padding="same", name="c2")(L.LayerNormalization(name="odd_norm")(a))
+    m = keras.Model(inp, L.Dense(2)(L.Flatten()(b)))
+    assert [g.producer for g in groups(m)] == ["c2"]  # c1's channels reach a layer without a rule: never removed
+    with pytest.raises(UserError, match=r"'c1'.*'odd_norm' \(LayerNormalization\)") as e:
+        remove_channels(m, {"c1": np.array([0, 1])})
+    assert "\n" not in str(e.value)
+    only = keras.Sequential([keras.Input((8, 8, 3)), L.Conv2D(4, 3, name="c1"), L.LayerNormalization(name="odd_norm"),
+                             L.Flatten(), L.Dense(2)])
+    with pytest.raises(UserError, match="odd_norm"):
+        apply(only, FilterPlan(ratio=0.3))
 
 
 def test_filter_prune_cli_sensitivity_and_hybrid(tiny_run, tmp_path):
