@@ -17,9 +17,10 @@ from . import methods
 from .errors import UserError, short
 from .formats import FORMATS
 from .options import command, parse_items
+from .options.export import ExportOptions
 from .options.probe import ProbeOptions
 from .options.prune import PruneOptions
-from .options.train import TrainOptions
+from .options.train import ImportOptions, TrainOptions
 from .device.bench import BenchOptions
 from .device.latency_table import MeasureOptions
 from .study.cells import SweepOptions
@@ -57,27 +58,18 @@ def train(
                   f"(BatchNorm re-estimated: val {pct(rec['val_accuracy_before'])} -> {pct(rec['val_accuracy_after'])})")
 
 
-@app.command("import")
+@command(app, ImportOptions, "import")
 def import_(
-    model_file: Path = typer.Argument(..., help="A .keras file (Keras 3 or tf.keras) or a tf.keras .h5 file."),
-    data: str = typer.Option(..., "--data", "-d", help="The dataset to score it on: a folder of class folders (or train/ and test/), or 'demo'."),
-    image_size: Optional[int] = typer.Option(None, help="Input side, when the model takes any size."),
-    preprocess: str = typer.Option("rescale", help="What the model expects: rescale ([0, 1]), mobilenet ([-1, 1]), imagenet (mean/std) or none (raw 0-255)."),
-    labels: Optional[Path] = typer.Option(None, help="A file naming the model's outputs in order, one class per line (when they are not the folders' sorted names)."),
-    seed: int = typer.Option(42, help="Seed of the split."),
-    limit_per_class: Optional[int] = typer.Option(None, help="Use at most N training images per class."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Run name (in the workspace) or folder (default: the file's name)."),
-    force: bool = typer.Option(False, help="Replace an existing run of that name."),
+    o: ImportOptions,
     workspace: Path = WorkspaceOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QuietOpt,
 ):
     """Make a run from a model trained elsewhere: checked, rebuilt for tf_keras, scored on the dataset's splits."""
     from .ui import RichReporter, console, pct
-    from .workbench.importing.command import ImportOptions, import_model
+    from .workbench.importing.command import import_model
 
-    run = import_model(ImportOptions(model=str(model_file), data=data, image_size=image_size, preprocess=preprocess,
-                                     labels=str(labels) if labels else None, seed=seed, limit_per_class=limit_per_class,
-                                     workspace=str(workspace), out=out, force=force), RichReporter(quiet))
+    o.workspace = str(workspace)
+    run = import_model(o, RichReporter(quiet))
     info = run.info
     console.print(f"[bold green]run[/] {escape(str(run.path))}  imported from {escape(info.source['format'])}  "
                   f"params {info.params:,}  val {pct(info.val_accuracy)}  test {pct(info.test_accuracy)}", highlight=False)
@@ -235,28 +227,21 @@ def sensitivity_cmd(
     console.print("written " + " and ".join(str(f) for f in files), highlight=False, markup=False)
 
 
-@app.command()
+@command(app, ExportOptions, helps={"formats": lambda: "Any of: " + "; ".join(
+    f"{f.name} ({f.description})" for f in FORMATS.values()) + "."})
 def export(
+    o: ExportOptions,
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
-    formats: str = typer.Option("fp32,int8", help="Any of: " + "; ".join(f"{f.name} ({f.description})" for f in FORMATS.values()) + "."),
-    sparse: str = typer.Option("auto", help="Sparse weight encoding: auto (when sparsity >= 0.5), on, off, both."),
-    calib: int = typer.Option(200, help="Training images used to calibrate int8."),
-    io: str = typer.Option("uint8", help="int8 input/output type: uint8 (raw pixels), int8 or float32."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name or folder of the bundle (default: <workspace>/exports/<run>)."),
-    force: bool = typer.Option(False, help="Replace an existing bundle."),
-    max_kb: Optional[float] = typer.Option(None, "--max-kb", help="mixed: the gzip size (kB) to get under, choosing layers for int4 weights (the rest int8)."),
     workspace: Path = WorkspaceOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QuietOpt,
 ):
     """Write TFLite files and a bundle (labels, model card, test set), verifying each file in the TFLite runtime."""
     from .ui import RichReporter, console, kb, pct, table
-    from .workbench.export.bundle import ExportOptions
     from .workbench.export.bundle import export as do_export
     from .workspace import resolve_run
 
     run = resolve_run(model, workspace)
-    res = do_export(run, workspace, ExportOptions(formats=parse_items(formats, "--formats"), sparse=sparse, calib=calib,
-                                                  io=io, out=out, force=force, max_kb=max_kb), RichReporter(quiet))
+    res = do_export(run, workspace, o, RichReporter(quiet))
     # a file replaced by design (--sparse auto: a sparse encoding XNNPACK cannot run) was logged as one plain line
     # during the export; it is neither a table row nor a failure. Real failures stay loud.
     shown = [r for r in res.rows if r.kept or r.file in res.failed]

@@ -134,11 +134,11 @@ def parameter(f: Field, help: str | Callable[[], str] | None = None) -> inspect.
     m = meta(f)
     help_ = help or m.get("help") or ""
     help_ = help_() if callable(help_) else help_
+    required = f.default is MISSING and f.default_factory is MISSING  # type: ignore[misc]
     if m.get("argument"):
-        info = typer.Argument(_cli_default(f), help=help_, show_default=False)
+        info = typer.Argument(... if required else _cli_default(f), help=help_, show_default=False)
     else:
         decls = [flag_of(f)] + ([m["short"]] if m.get("short") else [])
-        required = f.default is MISSING and f.default_factory is MISSING  # type: ignore[misc]
         info = typer.Option(... if required else _cli_default(f), *decls, help=help_)
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=_annotation(f))
 

@@ -35,3 +35,23 @@ class TrainOptions(Record):
                           help="Run name (in the workspace) or folder (default: <arch>-<time>).")
     force: bool = opt(False, records=False, help="Replace an existing run of that name.")
     extra: dict = extra_field()
+
+
+@dataclass
+class ImportOptions:
+    """The options of `edgeprune import`."""
+
+    model: str = opt(argument=True, help="A .keras file (Keras 3 or tf.keras) or a tf.keras .h5 file.")
+    data: str = opt(short="-d", help="The dataset to score it on: a folder of class folders (or train/ and test/), "
+                    "or 'demo'.")
+    image_size: int | None = opt(None, kind=int, help="Input side, when the model takes any size.")
+    preprocess: str = opt("rescale", help="What the model expects: rescale ([0, 1]), mobilenet ([-1, 1]), imagenet "
+                          "(mean/std) or none (raw 0-255).")
+    labels: str | None = opt(None, kind=str, help="A file naming the model's outputs in order, one class per line "
+                             "(when they are not the folders' sorted names).")
+    seed: int = opt(42, help="Seed of the split.")
+    limit_per_class: int | None = opt(None, kind=int, help="Use at most N training images per class.")
+    workspace: str = opt("runs", cli=False)  # the CLI's --workspace
+    out: str | None = opt(None, kind=str, short="-o", records=False,
+                          help="Run name (in the workspace) or folder (default: the file's name).")
+    force: bool = opt(False, records=False, help="Replace an existing run of that name.")

@@ -5,7 +5,7 @@ import io
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +34,6 @@ IO_TYPES = ("uint8", "int8", "float32")
 SPARSE_AUTO_THRESHOLD = 0.5
 EXPORT_FILE = "export.json"
 BUNDLE_KINDS = (ExportRecord.KIND,)
-
-
-@dataclass
-class ExportOptions:
-    formats: list[str] = field(default_factory=lambda: ["fp32", "int8"])
-    sparse: str = "auto"  # auto | on | off | both
-    calib: int = 200
-    io: str = "uint8"
-    out: str | None = None
-    force: bool = False
-    threads: int | None = None
-    seed: int = 42
-    max_kb: float | None = None  # mixed: the gzip size (kB) its int4 layers are chosen to get under
 
 
 @dataclass

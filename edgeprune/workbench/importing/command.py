@@ -12,23 +12,10 @@ import numpy as np
 from ...data.arrays import SplitArrays
 from ...data.manifest import Manifest
 from ...errors import UserError
+from ...options.train import ImportOptions
 from ...progress import Reporter, Silent
 from ...workspace import Run, check_replaceable_run, run_folder, staging_dir
 from .preprocess import PREPROCESS
-
-
-@dataclass
-class ImportOptions:
-    model: str
-    data: str
-    image_size: int | None = None  # required when the model's input size is not fixed
-    preprocess: str = "rescale"
-    labels: str | None = None  # a file naming the model's outputs in order, one class per line
-    seed: int = 42
-    limit_per_class: int | None = None
-    workspace: str = "runs"
-    out: str | None = None
-    force: bool = False
 
 
 def _check(o: ImportOptions) -> None:
