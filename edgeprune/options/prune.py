@@ -16,7 +16,7 @@ class PruneOptions:
     initial_sparsity: float = opt(0.3, help="Start of the polynomial schedule.")
     schedule: str = opt("polynomial", help="polynomial or constant.")
     ratio: float | None = opt(None, kind=float, help="Fraction of filters to remove per layer (filter, hybrid).")
-    criterion: str = opt("l1", sweep=True, help="Filter importance: l1, l2, bn or random.")
+    criterion: str = opt("l1", sweep=True, help="Filter importance: l1, l2, bn, random or taylor (|w * gradient| on a few training batches).")
     scope: str = opt("uniform", help="uniform (same ratio per layer) or global (rank all filters together).")
     round_to: int = opt(1, sweep=True, help="Keep filter counts at multiples of N (8 suits XNNPACK).")
     sensitivity: str | None = opt(None, kind=str, help="Per-layer ratios from `edgeprune sensitivity` output.")
@@ -55,7 +55,7 @@ class PruneOptions:
     force: bool = opt(False, records=False, help="Replace an existing run of that name.")
 
 
-CRITERIA = ("l1", "l2", "bn", "random")  # filter importance (workbench/pruning/filters/criteria.py implements each)
+CRITERIA = ("l1", "l2", "bn", "random", "taylor")  # filter importance (workbench/pruning/filters/criteria.py implements each)
 SCOPES = ("uniform", "global")
 SCHEDULES = ("polynomial", "constant")
 

@@ -21,6 +21,19 @@ class FilterLayer(Record):
 
 
 @dataclass
+class FilterGroup(Record):
+    """One group of the channel graph: the layers whose channels it holds, and its channels kept of total."""
+
+    WHAT = "filter group"
+    name: str
+    producers: list[str] = field(default_factory=list)  # Conv2D / Dense layers whose output channels it is
+    members: list[str] = field(default_factory=list)  # every layer whose weights hold its channels
+    channels_kept: int = 0
+    channels_total: int = 0
+    extra: dict = extra_field()
+
+
+@dataclass
 class FilterSection(Record):
     """Filter removal: the widths kept, and params and MACs before and after."""
 
@@ -41,6 +54,7 @@ class FilterSection(Record):
     after_surgery: dict | None = None  # val accuracy before and after BatchNorm re-estimation
     steps: list[dict] | None = None  # --steps K: each cut and the fine-tuning after it
     latency_budget: dict | None = None  # --target-ms: the target, the prediction, the widths, the feedback
+    groups: list[FilterGroup] | None = None  # each group of the channel graph (files before issue 23 have none)
     extra: dict = extra_field()
 
     def widths(self) -> dict[str, int]:

@@ -481,7 +481,7 @@ def groups(model: keras.Model) -> list[Group]:
     g = channel_graph(model)
     out = g.prunable()
     if not out:
-        why = next((x.fixed_by for x in g.groups if x.fixed_by and "no channel rule" in x.fixed_by), None)
+        why = next((x.fixed_by for x in g.groups if x.fixed_by and x.fixed_by.startswith("layer ")), None)
         raise UserError("the model has no Conv2D or hidden Dense layer whose filters can be removed"
                         + (f" (their channels reach {why})" if why else ""))
     order = {l.name: i for i, l in enumerate(g.layers.values())}

@@ -1,4 +1,5 @@
-"""Per-layer sensitivity: prune one layer at a time at ratios 0.1-0.9 (no fine-tuning) and score validation."""
+"""Per-group sensitivity: prune one group of the channel graph at a time (named by its first producer, as a
+single chain's layer was) at ratios 0.1-0.9 (no fine-tuning) and score validation."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,7 @@ from ..graph import groups
 from ..graph import widths as layer_widths
 from ..metrics.evaluate import accuracy
 from ..training.bn_recalibration import recalibrate
-from .filters.plan import FilterPlan, apply
+from .filters.plan import FilterPlan, apply, channel_scores
 
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -22,13 +23,15 @@ def analyse(model, data, criterion: str = "l1", ratios=DEFAULT_RATIOS, reporter:
     base = accuracy(model, val.x, val.y)
     names = [g.producer for g in groups(model)]
     widths = layer_widths(model, names)
+    images = (data["train"].x, data["train"].y) if criterion == "taylor" else None
+    scores = channel_scores(model, criterion, seed, images)  # once: each cut below ranks channels the same way
     out = {"kind": "edgeprune-sensitivity", "version": 1, "criterion": criterion, "baseline_val_accuracy": base,
            "ratios": list(ratios), "widths": widths, "layers": {}}
     reporter.task("sensitivity", len(names) * len(ratios))
     for name in names:
         accs = []
         for r in ratios:
-            res = apply(model, FilterPlan(criterion=criterion, ratio=0.0, per_layer={name: r}, seed=seed))
+            res = apply(model, FilterPlan(criterion=criterion, ratio=0.0, per_layer={name: r}, seed=seed, scores=scores))
             recalibrate(res.model, data["train"].x, max_images=recal_images, seed=seed)
             accs.append(accuracy(res.model, val.x, val.y))
             reporter.advance(1)

@@ -29,19 +29,25 @@ def model_budget(model, o, workspace=None) -> Budget:
     return load_budget(o, mine, workspace)
 
 
-def importance_costs(model, criterion: str, seed: int) -> dict[str, np.ndarray]:
+def importance_costs(model, criterion: str, seed: int, images=None) -> dict[str, np.ndarray]:
     """cost[l][k]: importance lost when layer l keeps k channels (its least important ones go first)."""
     out = {}
-    for name, s in channel_scores(model, criterion, seed).items():
+    for name, s in channel_scores(model, criterion, seed, images).items():
         norm = np.sort(s / (s.max() if s.max() > 0 else 1.0))  # ascending: removed first
         removed = np.concatenate([[0.0], np.cumsum(norm)])  # removed[j]: the j least important removed
         out[name] = removed[::-1].copy()  # indexed by kept count k = n - j
     return out
 
 
-def filter_plan(o, per_layer: dict[str, float]) -> FilterPlan:
+def train_images(job):
+    """(x, y) of the training split: what --criterion taylor differentiates the loss on."""
+    train = job.data["train"] if job.data else None
+    return (train.x, train.y) if train is not None else None
+
+
+def filter_plan(o, per_layer: dict[str, float], images=None) -> FilterPlan:
     return FilterPlan(criterion=o.criterion, scope=o.scope, ratio=o.ratio or 0.0, round_to=o.round_to,
-                      per_layer=per_layer, seed=o.seed)
+                      per_layer=per_layer, seed=o.seed, images=images if o.criterion == "taylor" else None)
 
 
 class FilterPruning(Implementation):
@@ -53,10 +59,10 @@ class FilterPruning(Implementation):
         if o.target_ms is not None:
             b = job.budget or model_budget(model, o, job.workspace)
             costs = (sensitivity_costs(read_sensitivity(o.sensitivity), b.widths) if o.sensitivity
-                     else importance_costs(model, o.criterion, o.seed))
+                     else importance_costs(model, o.criterion, o.seed, train_images(job)))
             budget = budget_widths(o, b, costs)
             per_layer = {n: 1.0 - w / b.widths[n] for n, w in budget["widths"].items()}
-            plan = replace(filter_plan(o, per_layer), round_to=1)
+            plan = replace(filter_plan(o, per_layer, train_images(job)), round_to=1)
             fb = budget.get("feedback")
             job.reporter.log(f"latency budget {o.target_ms:g} ms ({o.latency_format}): predicted "
                              f"{budget['predicted_ms']:.3f} ms, dense {budget['dense_predicted_ms']:.3f} ms, on "
@@ -64,7 +70,7 @@ class FilterPruning(Implementation):
                                                       f"the target ({fb['used']})" if fb else ""))
         else:
             per_layer = choose_ratios(read_sensitivity(o.sensitivity), model, o.max_drop) if o.sensitivity else {}
-            plan = filter_plan(o, per_layer)
+            plan = filter_plan(o, per_layer, train_images(job))
         if o.steps <= 1:
             model, summary = self._remove(model, plan, job)
             applied = Applied(model, PruningRecord())
@@ -112,6 +118,7 @@ class FilterPruning(Implementation):
         summary = dict(s)
         final = layer_widths(model)
         summary["layers"] = [{"layer": n, "filters_before": original[n], "filters_kept": final[n]} for n in original]
+        summary["groups"] = [dict(g, channels_total=original.get(g["name"], g["channels_total"])) for g in s["groups"]]
         for key in ("params_before", "macs_before"):
             summary[key] = first[key]
         summary["params_ratio"] = summary["params_after"] / summary["params_before"]

@@ -1,0 +1,203 @@
+"""Filter pruning of graphs (issue 23): residual, depthwise, concatenated, squeeze-excite, nested and flattened
+models. For each kind of group, removing a channel set gives the outputs that zeroing it gives (fp32, 1e-5)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeprune.errors import UserError
+from edgeprune.workbench.graph import channel_graph, groups, widths
+from edgeprune.workbench.pruning.filters.plan import FilterPlan, apply, channel_scores, plan_keep
+from edgeprune.workbench.pruning.filters.surgery import remove_channels, zero_channels
+from edgeprune.workbench.tf import keras
+
+L = keras.layers
+SIZE = 12
+
+
+def _bn(x, name):
+    return L.BatchNormalization(name=name)(x)
+
+
+def residual(projection: bool):
+    inp = keras.Input((SIZE, SIZE, 3))
+    x = L.ReLU(name="r0")(_bn(L.Conv2D(8, 3, padding="same", name="stem")(inp), "stem_bn"))
+    y = L.ReLU(name="r1")(_bn(L.Conv2D(12 if projection else 8, 3, strides=2 if projection else 1, padding="same",
+                                       name="conv_a")(x), "bn_a"))
+    y = _bn(L.Conv2D(12 if projection else 8, 3, padding="same", name="conv_b")(y), "bn_b")
+    sc = _bn(L.Conv2D(12, 1, strides=2, name="shortcut")(x), "bn_sc") if projection else x
+    z = L.ReLU(name="r2")(L.Add(name="add")([sc, y]))
+    out = L.Dense(3, name="head")(L.GlobalAveragePooling2D()(z))
+    return keras.Model(inp, out)
+
+
+def inverted_residual():
+    inp = keras.Input((SIZE, SIZE, 3))
+    x = L.ReLU(6.0, name="r0")(_bn(L.Conv2D(8, 3, padding="same", name="stem")(inp), "stem_bn"))
+    y = L.ReLU(6.0)(_bn(L.Conv2D(24, 1, name="expand")(x), "expand_bn"))
+    y = L.ReLU(6.0)(_bn(L.DepthwiseConv2D(3, padding="same", name="dw")(y), "dw_bn"))
+    y = _bn(L.Conv2D(8, 1, name="project")(y), "project_bn")
+    z = L.Add(name="add")([x, y])
+    out = L.Dense(3, name="head")(L.GlobalAveragePooling2D()(L.Conv2D(10, 1, name="last")(z)))
+    return keras.Model(inp, out)
+
+
+def concatenated():
+    inp = keras.Input((SIZE, SIZE, 3))
+    a = L.ReLU()(_bn(L.Conv2D(4, 3, padding="same", name="branch_a")(inp), "bn_a"))
+    b = L.ReLU()(L.Conv2D(6, 1, name="branch_b")(inp))
+    c = L.Concatenate(name="cat")([a, b])
+    y = L.MaxPooling2D()(L.Conv2D(5, 3, padding="same", name="after")(c))
+    return keras.Model(inp, L.Dense(3, name="head")(L.Flatten()(y)))
+
+
+def squeeze_excite(dense_gate: bool):
+    inp = keras.Input((SIZE, SIZE, 3))
+    x = L.Activation("swish")(_bn(L.Conv2D(8, 3, padding="same", name="stem")(inp), "stem_bn"))
+    s = L.GlobalAveragePooling2D(name="squeeze")(x)
+    if dense_gate:
+        s = L.Dense(8, activation="sigmoid", name="se_expand")(L.Dense(3, activation="relu", name="se_reduce")(s))
+        s = L.Reshape((1, 1, 8), name="se_shape")(s)
+    else:
+        s = L.Reshape((1, 1, 8), name="se_shape")(s)
+        s = L.Conv2D(3, 1, activation="swish", name="se_reduce")(s)
+        s = L.Conv2D(8, 1, activation="sigmoid", name="se_expand")(s)
+    x = L.Multiply(name="excite")([x, s])
+    x = L.Conv2D(6, 1, name="project")(x)
+    return keras.Model(inp, L.Dense(3, name="head")(L.GlobalAveragePooling2D()(x)))
+
+
+def nested():
+    binp = keras.Input((SIZE, SIZE, 3))
+    x = L.ReLU()(_bn(L.Conv2D(8, 3, padding="same", name="b_stem")(binp), "b_stem_bn"))
+    y = _bn(L.Conv2D(8, 3, padding="same", name="b_conv")(x), "b_conv_bn")
+    backbone = keras.Model(binp, L.ReLU()(L.Add()([x, y])), name="backbone")
+    inp = keras.Input((SIZE, SIZE, 3))
+    h = backbone(L.Rescaling(1 / 255.0, name="rescale")(inp))
+    h = L.Dropout(0.2)(L.GlobalAveragePooling2D(name="gap")(h))
+    return keras.Model(inp, L.Dense(3, name="head")(L.Dense(6, activation="relu", name="hidden")(h)))
+
+
+def flatten_dense():
+    return keras.Sequential([keras.Input((SIZE, SIZE, 3)), L.Conv2D(4, 3, name="conv"), L.BatchNormalization(name="bn"),
+                             L.ReLU(), L.MaxPooling2D(), L.Flatten(), L.Dense(6, name="fc"), L.PReLU(name="prelu"),
+                             L.Dense(3, name="head")])
+
+
+KINDS = {"residual": lambda: residual(False), "residual_projection": lambda: residual(True),
+         "inverted_residual": inverted_residual, "concatenate": concatenated, "se_conv": lambda: squeeze_excite(False),
+         "se_dense": lambda: squeeze_excite(True), "nested": nested, "flatten_dense": flatten_dense}
+# the layers whose channels each kind must tie into one group, found by the group of the first
+TIED = {"residual": ["stem", "conv_b", "stem_bn", "bn_b"], "residual_projection": ["shortcut", "conv_b", "bn_sc"],
+        "inverted_residual": ["stem", "project", "project_bn"], "concatenate": ["branch_a", "bn_a"],
+        "se_conv": ["stem", "se_expand", "stem_bn"], "se_dense": ["stem", "se_expand"],
+        "nested": ["b_stem", "b_conv", "b_conv_bn", "hidden"], "flatten_dense": ["conv", "bn", "fc"]}
+
+
+def _randomised(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for layer in model.submodules:
+        if isinstance(layer, L.BatchNormalization):
+            layer.moving_mean.assign(rng.normal(0, 0.5, layer.moving_mean.shape))
+            layer.moving_variance.assign(rng.uniform(0.5, 2, layer.moving_variance.shape))
+            layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape))
+            layer.beta.assign(rng.normal(0, 0.3, layer.beta.shape))
+        if isinstance(layer, L.PReLU):
+            layer.alpha.assign(rng.uniform(0.1, 0.5, layer.alpha.shape))
+    return model
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_removing_a_channel_set_equals_zeroing_it(kind):
+    keras.utils.set_random_seed(1)
+    m = _randomised(KINDS[kind]())
+    x = np.random.default_rng(2).uniform(0, 255 if kind == "nested" else 1, (4, SIZE, SIZE, 3)).astype(np.float32)
+    gs = groups(m)
+    members = {g.name: set(g.member_names()) for g in gs}
+    assert any(set(TIED[kind]) <= ms for ms in members.values()), members
+    rng = np.random.default_rng(3)
+    drop = {g.name: np.sort(rng.choice(g.width, max(1, g.width // 3), replace=False)) for g in gs}
+    small = remove_channels(m, {n: np.setdiff1d(np.arange(w), drop[n]) for n, w in widths(m).items()})
+    zeroed = zero_channels(m, drop)
+    want = zeroed(x, training=False).numpy()
+    np.testing.assert_allclose(small(x, training=False).numpy(), want, rtol=1e-5, atol=1e-5)
+    assert np.abs(want - m(x, training=False).numpy()).max() > 1e-3  # the zeroed channels mattered
+    assert small.count_params() < m.count_params()
+    assert widths(small) == {n: w - len(drop[n]) for n, w in widths(m).items()}  # same groups, same names
+
+
+def test_model_inputs_and_outputs_and_broadcasts_are_never_pruned():
+    inp = keras.Input((SIZE, SIZE, 3))
+    a = L.Conv2D(3, 1, name="same_as_input")(inp)
+    s = L.Add()([inp, a])  # ties a's channels to the model's input
+    b = L.Conv2D(4, 1, name="free")(s)
+    gate = L.Conv2D(1, 1, name="one_channel")(b)
+    out = L.Conv2D(2, 1, name="out")(L.Multiply()([b, gate]))  # a 1-channel gate broadcast over b's channels
+    m = keras.Model(inp, out)
+    cg = channel_graph(m)
+    why = {g.name: g.fixed_by for g in cg.groups}
+    assert "input" in why["same_as_input"] and "output" in why["out"] and "broadcast" in why["free"]
+    with pytest.raises(UserError, match="'free'.*broadcast"):
+        remove_channels(m, {"free": np.array([0, 1])})
+    assert why["one_channel"] and not cg.prunable()  # the gate's channel meets the broadcast too
+    with pytest.raises(UserError, match="no Conv2D.*broadcast"):
+        groups(m)
+
+
+def test_group_importance_is_each_member_normalised_then_summed():
+    keras.utils.set_random_seed(4)
+    m = residual(False)
+    g = next(g for g in groups(m) if "conv_b" in g.producers)
+    s = channel_scores(m, "l1", 0)[g.name]
+    parts = []
+    for name in g.producers:
+        k = m.get_layer(name).kernel.numpy()
+        v = np.abs(k).reshape(-1, k.shape[-1]).sum(0)
+        parts.append(v / v.max())
+    np.testing.assert_allclose(s, np.sum(parts, axis=0), rtol=1e-6)
+    bn = channel_scores(m, "bn", 0)[g.name]
+    gammas = [np.abs(m.get_layer(n).gamma.numpy()) for n in ("stem_bn", "bn_b")]
+    np.testing.assert_allclose(bn, sum(x / x.max() for x in gammas), rtol=1e-6)
+
+
+def test_taylor_scores_follow_the_gradient_and_need_images():
+    keras.utils.set_random_seed(5)
+    m = flatten_dense()
+    x = np.random.default_rng(0).uniform(0, 1, (64, SIZE, SIZE, 3)).astype(np.float32)
+    y = np.random.default_rng(1).integers(0, 3, 64)
+    k = m.get_layer("conv").get_weights()
+    k[0][..., 1] = 0.0
+    k[1][1] = 0.0
+    m.get_layer("conv").set_weights(k)
+    bn = m.get_layer("bn")
+    bn.set_weights([np.where(np.arange(4) == 1, 0.0, w) if i < 2 else w for i, w in enumerate(bn.get_weights())])
+    s = channel_scores(m, "taylor", 0, (x, y))["conv"]
+    assert s.shape == (4,) and s[1] == 0.0 and (np.delete(s, 1) > 0).all()  # a dead channel carries no loss
+    keep = plan_keep(m, FilterPlan(criterion="taylor", ratio=0.25, images=(x, y)))
+    assert 1 not in keep["conv"]
+    with pytest.raises(UserError, match="taylor"):
+        plan_keep(m, FilterPlan(criterion="taylor", ratio=0.25))
+
+
+def test_global_scope_and_rounding_on_a_graph():
+    keras.utils.set_random_seed(6)
+    m = inverted_residual()
+    res = apply(m, FilterPlan(ratio=0.5, scope="global", round_to=4))
+    kept = {r["name"]: r["channels_kept"] for r in res.summary["groups"]}
+    assert all(v % 4 == 0 and v >= 4 for v in kept.values()), kept
+    assert res.summary["macs_after"] < res.summary["macs_before"]
+    g = next(r for r in res.summary["groups"] if "project" in r["producers"])
+    assert {"stem", "project", "dw"} <= set(g["members"]) or {"stem", "project"} <= set(g["members"])
+    assert res.model.count_params() < m.count_params()
+
+
+def test_filter_section_reads_old_files_and_records_groups():
+    from edgeprune.records.pruning import FilterSection
+
+    old = {"method": "filter", "layers": [{"layer": "conv1", "filters_before": 8, "filters_kept": 4}]}
+    assert FilterSection.from_dict(old, "old").groups is None
+    m = residual(True)
+    res = apply(m, FilterPlan(ratio=0.5))
+    rec = FilterSection.from_dict(res.summary, "new")
+    assert rec.groups and all(g.channels_kept <= g.channels_total for g in rec.groups)
+    assert FilterSection.from_dict(rec.to_dict(), "again") == rec
