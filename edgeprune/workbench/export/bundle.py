@@ -16,6 +16,7 @@ from ...device.measure import Spec, gzip_size
 from ...device.testdata import LABELS_FILE, TESTSET_FILE
 from ...errors import UserError, short
 from ...formats import check_names
+from ...options.export import ExportOptions
 from ...formats import get as get_format
 from ...jsonio import atomic_write_bytes, atomic_write_text, to_jsonable, write_json
 from ...paths import check_replaceable, replace_dir
