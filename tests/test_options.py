@@ -76,3 +76,22 @@ def test_sweep_overrides_are_prune_fields_with_the_same_default_and_help():
     assert (po.epochs, po.lr, po.criterion, po.steps, po.round_to, po.ratio) == (7, 3e-3, "l2", 2, 8, 0.5)
     assert prune_options(Cell("weight-50", "weight", 0.5), o, "y").steps == 1  # weight prunes in one schedule
     assert set(swept) <= set(cell_options(o))  # every shared option decides whether a cell is reused
+
+
+def test_the_readme_layout_names_every_module():
+    """Each module of the package is named in the README's layout, under its folder (a new module without its line
+    there fails this test)."""
+    from conftest import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("## How the code is laid out"):]
+    block = block[block.index("```") + 3:]
+    block = block[:block.index("```")]
+    missing = []
+    for path in sorted((ROOT / "edgeprune").rglob("*.py")):
+        rel = path.relative_to(ROOT / "edgeprune")
+        if path.name == "__init__.py":
+            continue
+        if path.name not in block or any(f"{d}/" not in block for d in rel.parts[:-1]):
+            missing.append(str(rel))
+    assert not missing, f"README's layout does not name {missing}"
