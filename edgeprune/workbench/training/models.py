@@ -1,4 +1,4 @@
-"""The architectures edgeprune trains: the study's compact CNN and two transfer baselines.
+"""The architectures edgeprune trains: the study's compact CNN, the CIFAR ResNet-20 and two transfer baselines.
 
 Every model carries its own preprocessing, so exported files take raw 0-255 RGB pixels.
 """
@@ -13,7 +13,7 @@ from ...options.train import STUDY_DENSE, STUDY_WIDTHS  # noqa: F401  (declared 
 # Keras' default 0.99 lags far behind the weights when an epoch is a handful of steps (small data): validation loss
 # is then noise and early stopping fires on it. 0.9 tracks within ~20 steps; bn_recalibration fixes the rest.
 BN_MOMENTUM = 0.9
-ARCHS = ("cnn", "mobilenetv2", "efficientnetb0")
+ARCHS = ("cnn", "resnet20", "mobilenetv2", "efficientnetb0")
 
 
 def check_cnn_shape(widths: Sequence[int], dense: int, image_size: int) -> None:
@@ -44,6 +44,36 @@ def build_cnn(num_classes: int, image_size: int, widths: Sequence[int] = STUDY_W
                L.ReLU(name="relu_fc1"), L.Dropout(0.5, name="drop_fc1"),
                L.Dense(num_classes, activation="softmax", name="classifier")]
     return keras.Sequential(layers, name=name)
+
+
+def build_resnet20(num_classes: int, image_size: int, widths: Sequence[int] = (16, 32, 64), blocks: int = 3,
+                   name: str = "edgeprune_resnet20") -> keras.Model:
+    """The CIFAR ResNet (He et al. 2016, section 4.2): a 3x3 conv, three stages of ``blocks`` basic blocks
+    (conv3x3-BN-ReLU, conv3x3-BN, added to the shortcut, ReLU) at 16/32/64 channels, the later stages starting with
+    stride 2; where the shape changes the shortcut is a 1x1 conv + BN. Global average pooling and softmax."""
+    if image_size < 4:
+        raise UserError(f"--image-size {image_size} is too small for ResNet-20's two stride-2 stages (minimum 4)")
+    L = keras.layers
+
+    def conv_bn(x, filters, strides, kernel, prefix):
+        x = L.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False, kernel_initializer="he_normal",
+                     name=f"{prefix}_conv")(x)
+        return L.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_bn")(x)
+
+    inp = keras.Input((image_size, image_size, 3), name="image")
+    x = L.Rescaling(1.0 / 255, name="rescale")(inp)
+    x = L.ReLU(name="stem_relu")(conv_bn(x, widths[0], 1, 3, "stem"))
+    for s, filters in enumerate(widths):
+        for b in range(blocks):
+            strides = 2 if s > 0 and b == 0 else 1
+            p = f"stage{s + 1}_block{b + 1}"
+            y = L.ReLU(name=f"{p}_relu1")(conv_bn(x, filters, strides, 3, f"{p}_1"))
+            y = conv_bn(y, filters, 1, 3, f"{p}_2")
+            short = conv_bn(x, filters, strides, 1, f"{p}_short") if strides != 1 or x.shape[-1] != filters else x
+            x = L.ReLU(name=f"{p}_out")(L.Add(name=f"{p}_add")([short, y]))
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    out = L.Dense(num_classes, activation="softmax", name="classifier")(x)
+    return keras.Model(inp, out, name=name)
 
 
 def build_transfer(arch: str, num_classes: int, image_size: int, weights: str = "none") -> keras.Model:
@@ -82,4 +112,6 @@ def build(arch: str, num_classes: int, image_size: int, widths: Sequence[int] = 
           weights: str = "none") -> keras.Model:
     if arch == "cnn":
         return build_cnn(num_classes, image_size, widths, dense)
+    if arch == "resnet20":
+        return build_resnet20(num_classes, image_size)
     return build_transfer(arch, num_classes, image_size, weights)
