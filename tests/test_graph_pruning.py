@@ -201,3 +201,52 @@ def test_filter_section_reads_old_files_and_records_groups():
     rec = FilterSection.from_dict(res.summary, "new")
     assert rec.groups and all(g.channels_kept <= g.channels_total for g in rec.groups)
     assert FilterSection.from_dict(rec.to_dict(), "again") == rec
+
+
+@pytest.mark.slow
+def test_keras_applications_prune_at_0_3_and_their_fp32_files_agree():
+    from edgeprune.workbench.export.convert import convert
+    from edgeprune.workbench.tf import tf
+
+    apps = keras.applications
+    x = np.random.default_rng(0).uniform(0, 255, (16, 32, 32, 3)).astype(np.float32)
+    for build in (apps.MobileNetV2, apps.EfficientNetB0, apps.ResNet50):
+        keras.utils.set_random_seed(0)
+        m = build(weights=None, input_shape=(32, 32, 3), classes=3, classifier_activation=None)
+        res = apply(m, FilterPlan(ratio=0.3, round_to=8))
+        assert res.summary["macs_after"] < 0.75 * res.summary["macs_before"], build.__name__
+        want = res.model(x, training=False).numpy()
+        it = tf.lite.Interpreter(model_content=convert(res.model, "fp32", False))
+        it.resize_tensor_input(it.get_input_details()[0]["index"], x.shape)
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        got = it.get_tensor(it.get_output_details()[0]["index"])
+        agree = float(np.mean(got.argmax(1) == want.argmax(1)))
+        assert agree >= 0.995, (build.__name__, agree)
+
+
+@pytest.mark.slow
+def test_resnet20_trains_prunes_with_steps_and_exports(tiny_data, tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    ws = tmp_path / "runs"
+    w = ["-w", str(ws)]
+    proc = run_cli("train", "--data", str(tiny_data), "--arch", "resnet20", "--image-size", "16", "--epochs", "1",
+                   "--batch-size", "16", "--augment", "none", "--out", "r20", *w)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((ws / "r20" / "run.json").read_text())["params"] > 250_000
+    proc = run_cli("prune", "r20", "--method", "filter", "--ratio", "0.3", "--criterion", "taylor", "--steps", "2",
+                   "--epochs", "2", "--batch-size", "16", "--control", "--out", "r20-f30", *w)
+    assert proc.returncode == 0, proc.stderr
+    f = json.loads((ws / "r20-f30" / "run.json").read_text())["pruning"]["filter"]
+    assert f["macs_after"] < 0.75 * f["macs_before"] and len(f["steps"]) == 2
+    by = {g["name"]: g for g in f["groups"]}
+    stage2 = next(g for g in by.values() if "stage2_block1_short_conv" in g["producers"])
+    assert len(stage2["producers"]) == 4 and stage2["channels_kept"] < stage2["channels_total"] == 32
+    proc = run_cli("export", "r20-f30", "--formats", "fp32", *w)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((ws / "exports" / "r20-f30" / "export.json").read_text())["files"]
+    assert rows and all(r["agreement"] >= 0.995 for r in rows)
