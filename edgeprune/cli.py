@@ -135,11 +135,20 @@ def prune(
                   f"(parent: val {pct(par.val_accuracy)}, test {pct(par.test_accuracy)})")
     if info.control is not None:
         c = info.control
-        paired = (info.vs_control or {}).get("test_paired")
-        vs = (f"{100 * paired['diff']:+.2f} ± {100 * paired['se']:.2f} points (paired s.e.; McNemar p {paired['mcnemar_p']:.3g})"
-              if paired else f"{100 * info.vs_control['test_accuracy']:+.2f} points")
         console.print(f"control (unpruned, same fine-tuning): val {pct(c.val_accuracy)}  test {pct(c.test_accuracy)}  "
-                      f"-> pruned minus control: test {vs}", highlight=False)
+                      f"-> pruned minus control: test {_points(info.vs_control)}", highlight=False)
+    if info.scratch is not None:
+        sc = info.scratch
+        console.print(f"scratch twin (this architecture from random weights, {sc['epochs_run']} epochs, "
+                      f"{sc['budget']} budget): val {pct(sc['val_accuracy'])}  test {pct(sc['test_accuracy'])}  "
+                      f"-> pruned minus scratch: test {_points(info.vs_scratch)}", highlight=False)
+
+
+def _points(vs: dict | None) -> str:
+    """A pruned-minus-other difference in points: paired (± s.e., McNemar p) where both kept their test images."""
+    paired = (vs or {}).get("test_paired")
+    return (f"{100 * paired['diff']:+.2f} ± {100 * paired['se']:.2f} points (paired s.e.; McNemar p "
+            f"{paired['mcnemar_p']:.3g})" if paired else f"{100 * (vs or {}).get('test_accuracy', float('nan')):+.2f} points")
 
 
 @command(latency_app, ProbeOptions, "probe")

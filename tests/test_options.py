@@ -66,7 +66,7 @@ def test_sweep_overrides_are_prune_fields_with_the_same_default_and_help():
 
     swept = sweep_fields(PruneOptions)
     assert {"epochs", "lr", "batch_size", "criterion", "round_to", "lr_schedule", "steps", "distill_alpha",
-            "temperature"} == set(swept)
+            "temperature", "scratch", "scratch_budget"} == set(swept)
     sw = {f.name: f for f in dataclasses.fields(SweepOptions)}
     pr = {f.name: f for f in dataclasses.fields(PruneOptions)}
     for name in swept:

@@ -78,6 +78,9 @@ def test_distillation_loss_is_zero_for_the_teacher_itself_and_grows_with_disagre
 
 # --- options that cannot work are refused before anything is loaded --------------------------------------------------
 @pytest.mark.parametrize("args, needle", [
+    (["--method", "weight", "--sparsity", "0.5", "--scratch"], "keeps the parent's architecture"),
+    (["--method", "filter", "--ratio", "0.5", "--scratch", "--scratch-budget", "days"], "--scratch-budget"),
+    (["--method", "filter", "--ratio", "0.5", "--lr-schedule", "backwards"], "--lr-schedule"),
     (["--method", "weight", "--sparsity", "0.5", "--steps", "2"], "--steps applies to filter"),
     (["--method", "filter", "--ratio", "0.5", "--steps", "5", "--epochs", "3"], "--steps 5 needs"),
     (["--method", "filter", "--ratio", "0.5", "--distill", "--distill-alpha", "1"], "--distill-alpha"),
@@ -174,3 +177,68 @@ def test_weight_pruning_distils_through_tfmot_wrappers(tiny_run, tmp_path):
                          "--teacher", str(other), "-w", str(tmp_path), "--out", "w-kd2")
     assert_user_error(refused, "another split")
     assert not (tmp_path / "w-kd2").exists()
+
+
+def test_scratch_budget_is_the_lineages_compute_in_epochs_of_the_small_model():
+    from edgeprune.workbench.pruning.scratch import scratch_budget
+
+    # Scratch-B: parent 10 epochs at 1000 MACs per image, fine-tuned 4 epochs at 300: 11,200 MACs = 37.3 small epochs
+    b = scratch_budget("flops", 10, 1000, 4, 300)
+    assert (b.epochs, b.lineage_macs, b.macs_spent) == (38, 11200, 38 * 300)
+    assert scratch_budget("epochs", 10, 1000, 4, 300).epochs == 10  # Scratch-E: the parent's epochs
+    assert scratch_budget("flops", 10, 1000, 0, 1000).epochs == 10  # nothing removed: the parent's own budget
+    with pytest.raises(UserError, match="imported"):
+        scratch_budget("flops", None, 1000, 4, 300)
+
+
+def test_rewind_replays_the_parents_rates_or_compresses_them():
+    from edgeprune.workbench.training.lr_schedule import rewind_rates
+
+    parent = [1e-3, 1e-3, 5e-4, 2.5e-4]
+    assert rewind_rates(parent, 6) == ([1e-3, 1e-3, 5e-4, 2.5e-4, 2.5e-4, 2.5e-4], "replayed")
+    assert rewind_rates(parent, 2) == ([1e-3, 5e-4], "compressed")  # epoch i at the same fraction of the parent's
+    with pytest.raises(UserError, match="recorded none"):
+        rewind_rates([], 3)
+
+
+def test_scratch_twin_and_rewind_through_prune(tiny_run, tmp_path):
+    """The twin has the pruned widths and the budget the arithmetic gives; rewind replays the parent's rates; a
+    parent without recorded rates is a one-line error."""
+    import shutil
+
+    from edgeprune.workbench.pruning.scratch import scratch_budget, twin
+    from edgeprune.workbench.modelio import load_model
+    from edgeprune.workspace import resolve_run
+
+    run, ws = tiny_run
+    out = tmp_path / "ws"
+    proc = run_inproc("prune", str(run.path), "--method", "filter", "--ratio", "0.5", "--epochs", "2",
+                      "--batch-size", "16", "--lr-schedule", "rewind", "--scratch", "--scratch-budget", "epochs",
+                      "-w", str(out), "--out", "f50", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "scratch twin" in proc.stdout and "pruned minus scratch" in proc.stdout
+    info = json.loads((out / "f50" / "run.json").read_text())
+    parent = run.info
+    # rewind: the pruned model's fine-tuning ran at the parent's first rates (4 parent epochs compressed into 2)
+    assert info["lr_rewind"]["mode"] == "compressed"
+    assert info["lr_rewind"]["rates"] == [parent.history["lr"][0], parent.history["lr"][2]]
+    assert info["history"]["lr"] == pytest.approx(info["lr_rewind"]["rates"][:len(info["history"]["lr"])])
+    sc = info["scratch"]
+    want = scratch_budget("epochs", parent.epochs_run, parent.macs, info["epochs_run"], info["macs"])
+    assert sc["epochs_budget"] == want.epochs == parent.epochs_run and sc["epochs_run"] == want.epochs  # no early stop
+    assert sc["macs_spent"] == want.epochs * info["macs"]
+    assert info["vs_scratch"]["test_paired"] is not None
+    assert abs(info["vs_scratch"]["test_accuracy"] - (info["test_accuracy"] - sc["test_accuracy"])) < 1e-9
+    # the twin is the pruned architecture, freshly initialised
+    pruned = load_model(resolve_run("f50", out).model)
+    fresh = twin(pruned)
+    assert [w.shape for w in fresh.get_weights()] == [w.shape for w in pruned.get_weights()]
+    assert any(not np.allclose(a, b) for a, b in zip(fresh.get_weights(), pruned.get_weights()))
+    # a parent whose run.json records no rates (as an imported model): rewind is refused in one line
+    bare = tmp_path / "bare"
+    shutil.copytree(run.path, bare / "tiny")
+    rj = json.loads((bare / "tiny" / "run.json").read_text())
+    rj["history"] = {}
+    (bare / "tiny" / "run.json").write_text(json.dumps(rj))
+    assert_user_error(run_inproc("prune", str(bare / "tiny"), "--method", "filter", "--ratio", "0.5", "--epochs", "2",
+                                 "--lr-schedule", "rewind", "-w", str(tmp_path / "ws2")), "records none")

@@ -29,6 +29,7 @@ class PruningMethod:
     sweep_value: str | None = None  # what a sweep's --values set for this method; None: not swept
     takes_steps: bool = False  # whether --steps (pruning in several cuts) applies
     takes_latency_target: bool = False  # whether --target-ms (widths for a latency budget) applies
+    changes_architecture: bool = False  # whether the pruned model is a smaller network (then --scratch applies)
 
     def check(self, o) -> None:
         """The method's own options, checked before any model is loaded (raise UserError)."""
@@ -59,6 +60,10 @@ class Composite(PruningMethod):
     @property
     def takes_steps(self) -> bool:  # type: ignore[override]
         return any(s.takes_steps for s in self.steps)
+
+    @property
+    def changes_architecture(self) -> bool:  # type: ignore[override]
+        return any(s.changes_architecture for s in self.steps)
 
     def check(self, o) -> None:
         for s in self.steps:

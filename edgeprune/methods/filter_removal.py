@@ -17,6 +17,7 @@ class FilterPruning(PruningMethod):
     sweep_value = "ratio"
     takes_steps = True
     takes_latency_target = True
+    changes_architecture = True
 
     def check(self, o) -> None:
         if o.target_ms is not None:

@@ -30,7 +30,8 @@ class PruneOptions:
     patience: int = opt(5, help="Early stopping patience (after the schedule ends).")
     augment: str | None = opt(None, kind=str, help="Augmentation (default: the parent run's).")
     lr_schedule: str = opt("plateau", sweep=True, help="plateau: the rate halves when val_loss stalls; cosine: "
-                           "warm-up, then cosine decay to 0.")
+                           "warm-up, then cosine decay to 0; rewind: the parent's own per-epoch rates replayed from "
+                           "its start (compressed into fewer epochs).")
     warmup: float = opt(0.05, help="With --lr-schedule cosine: fraction of the steps spent warming up.")
     distill: bool = opt(False, help="The parent run teaches the pruned model while it fine-tunes.")
     teacher: str | None = opt(None, kind=str, help="With --distill: the run that teaches (default: the parent).")
@@ -48,6 +49,11 @@ class PruneOptions:
         "With --target-ms: `edgeprune bench` JSON from the device of bundles exported from earlier pruned runs of this "
         "model; the one measured nearest the target corrects the table's prediction (repeatable)."))
     control: bool = opt(False, help="Also fine-tune the unpruned model the same way, for a fair comparison.")
+    scratch: bool = opt(False, sweep=True, help="Also train the pruned architecture from random weights (the scratch "
+                        "twin, early stopping off) for --scratch-budget, and compare: is pruning worth it?")
+    scratch_budget: str = opt("flops", sweep=True, help="With --scratch: flops (the parent's training plus the "
+                              "fine-tuning, in MACs, as epochs of the small model: Scratch-B) or epochs (the parent's "
+                              "epochs: Scratch-E).")
     cluster: int | None = opt(None, kind=int, help="Sparsity-preserving weight clustering to N values per kernel.")
     seed: int = opt(42, help="Seed of the pruning choices and the fine-tuning.")
     out: str | None = opt(None, kind=str, short="-o", records=False,
@@ -58,6 +64,7 @@ class PruneOptions:
 CRITERIA = ("l1", "l2", "bn", "random", "taylor")  # filter importance (workbench/pruning/filters/criteria.py implements each)
 SCOPES = ("uniform", "global")
 SCHEDULES = ("polynomial", "constant")
+SCRATCH_BUDGETS = ("flops", "epochs")
 
 
 def check_schedule(target: float, initial: float, kind: str, epochs: int) -> None:

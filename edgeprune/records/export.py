@@ -85,6 +85,8 @@ class SourceRun(Record):
     split_hash: str | None = None
     options: dict | None = None  # the run's recorded options (distillation, schedule, steps, epochs)
     vs_control: dict | None = None
+    scratch: dict | None = None
+    vs_scratch: dict | None = None
     test_correct: str | None = None
     extra: dict = extra_field()
 

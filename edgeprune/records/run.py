@@ -67,6 +67,9 @@ class RunRecord(Record):
     bn_recalibration: dict | None = None
     control: ControlScores | None = None
     vs_control: dict | None = None  # pruned minus control: accuracies, and "test_paired" (paired_accuracy)
+    scratch: dict | None = None  # the scratch twin (pruning/scratch.py): its scores, epochs, budget and MACs spent
+    vs_scratch: dict | None = None  # pruned minus scratch twin, paired like vs_control
+    lr_rewind: dict | None = None  # --lr-schedule rewind: the parent's rates as replayed ("mode", "rates")
     test_correct: str | None = None  # paired_accuracy.pack: which test images this model got right
     resumed: bool | None = None
     split_hash: str | None = None

@@ -50,6 +50,8 @@ class SweepOptions:
                        "with and without, so the gain is measured).")
     distill_alpha: float = _p("distill_alpha")
     temperature: float = _p("temperature")
+    scratch: bool = _p("scratch")
+    scratch_budget: str = _p("scratch_budget")
     seeds: list[int] = opt(factory=lambda: [42], items=int, records=False,
                            help="Comma-separated seeds; each cell (and the control) runs once per seed.")
     executor: str = opt("local", records=False, help="local (cells one after the other here) or ray (cells as Ray "
@@ -111,6 +113,8 @@ def prune_options(cell: Cell, o: SweepOptions, name: str) -> PruneOptions:
     shared_values = {k: getattr(o, k) for k in sweep_fields(PruneOptions)}
     if not method.takes_steps:
         shared_values["steps"] = 1
+    if not method.changes_architecture:  # a scratch twin is of a smaller architecture (filter and hybrid cells)
+        shared_values["scratch"] = False
     own = method.sweep_options(cell.value, o) if cell.value is not None else {}
     budget = ({"target_ms": cell.target_ms, "latency_table": o.latency_table, "latency_format": o.latency_format}
               if cell.target_ms is not None else {})

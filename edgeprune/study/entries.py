@@ -41,6 +41,8 @@ class Entry:
     entropy_floor_bytes: int | None = None
     test_correct: str | None = None  # paired_accuracy.pack of the run's Keras model (paired comparisons)
     control_test_correct: str | None = None
+    scratch_test_accuracy: float | None = None  # the scratch twin (prune --scratch)
+    scratch_test_correct: str | None = None
     options: dict | None = None  # the run's recorded prune options (distillation, schedule, steps, seed)
     predicted_ms: float | None = None  # a latency-budget run: the table's prediction for this file's format
     latency: dict[str, dict] = field(default_factory=dict)  # device label -> {p50, p99, threads, accuracy}
@@ -89,7 +91,9 @@ def entries_from_bundle(folder: Path) -> list[Entry]:
                   keras_test_accuracy=src.test_accuracy, test_correct=src.test_correct, options=src.options,
                   predicted_ms=fields.get("predicted_ms") if fields.get("predicted_format") == row.format else None,
                   control_test_accuracy=src.control.test_accuracy if src.control else None,
-                  control_test_correct=src.control.test_correct if src.control else None)
+                  control_test_correct=src.control.test_correct if src.control else None,
+                  scratch_test_accuracy=(src.scratch or {}).get("test_accuracy"),
+                  scratch_test_correct=(src.scratch or {}).get("test_correct"))
             for row in exp.kept()]
 
 

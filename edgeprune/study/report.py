@@ -52,6 +52,16 @@ def vs_control(e: Entry) -> str:
     return "-"
 
 
+def vs_scratch(e: Entry) -> str:
+    """This model minus its scratch twin (the same architecture trained from random weights), paired."""
+    paired = compare(e.test_correct, e.scratch_test_correct)
+    if paired:
+        return paired.points()
+    if e.keras_test_accuracy is not None and isinstance(e.scratch_test_accuracy, float):
+        return f"{100 * (e.keras_test_accuracy - e.scratch_test_accuracy):+.2f}"
+    return "-"
+
+
 def plain_twin(e: Entry, entries: list[Entry]) -> Entry | None:
     """The entry fine-tuned exactly as ``e`` but without the teacher: same parent, method, format and options."""
     if not e.options or not e.options.get("distill"):
@@ -104,6 +114,9 @@ def table_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     predicted = any(e.predicted_ms is not None for e in entries)
     if predicted:
         cols.append("predicted p50 ms (latency table)")
+    scratch = any(e.scratch_test_accuracy is not None for e in entries)
+    if scratch:
+        cols.append("vs scratch twin (points ± s.e.)")
     rows = []
     for e in sorted(entries, key=sort_key):
         achieved = e.sparsity if e.sparsity is not None else e.ratio  # measured zeros, else the filters removed
@@ -117,6 +130,8 @@ def table_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
             row += [_f((e.latency.get(d) or {}).get("p50"), "{:.3f}"), _f(speedup(e, ref, d), "{:.2f}x")]
         if predicted:
             row.append(_f(e.predicted_ms, "{:.3f}"))
+        if scratch:
+            row.append(vs_scratch(e))
         rows.append(row)
     return cols, rows
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ...errors import UserError
 from ...options import recorded
-from ...options.prune import PruneOptions
+from ...options.prune import SCRATCH_BUDGETS, PruneOptions
 from ...paired_accuracy import compare
 from ...progress import Reporter, Silent
 from ...readers import read_sensitivity
@@ -23,7 +23,7 @@ from ..run_files import copy_split, run_data, scores, write_run
 from ..training.bn_recalibration import recalibrate_checked
 from ..training.distillation import DistillSettings
 from ..training.fit import FitConfig, check_training_options, fit
-from ..training.lr_schedule import check_lr_schedule
+from ..training.lr_schedule import check_lr_schedule, rewind_rates
 from . import impl
 from .impl import PruneJob
 from .sparsity import select_layers
@@ -47,6 +47,8 @@ def check_options(o: PruneOptions) -> None:
         read_sensitivity(o.sensitivity)
     if o.layers is not None and not [n for n in o.layers if n]:
         raise UserError("--layers is empty; name the layers to prune, or leave it out to prune them all")
+    if o.scratch_budget not in SCRATCH_BUDGETS:
+        raise UserError(f"--scratch-budget must be flops or epochs, got {o.scratch_budget!r}")
     if o.out is not None and not o.out.strip():
         raise UserError("run name '' is not allowed: give --out a name or a folder")
 
@@ -87,6 +89,9 @@ def prune(run: Run, workspace: Path, o: PruneOptions, name: str, reporter: Repor
     check_replaceable_run(final, o.force)
     t0 = time.perf_counter()
     parent = run.info
+    if o.scratch and not (parent.epochs_run and parent.macs):  # before any work: the budget needs both
+        raise UserError(f"--scratch needs the parent's training epochs and MACs, and {run.name}'s run.json has none "
+                        "(an imported model); leave out --scratch")
     model = load_model(run.model)
     method = impl.get(o.method)
     budget = None
@@ -97,12 +102,26 @@ def prune(run: Run, workspace: Path, o: PruneOptions, name: str, reporter: Repor
     manifest, data = run_data(run, workspace, reporter)
     base = scores(model, data)
     augment = parent_augment(o, parent)
+    rewind = None
+    if o.lr_schedule == "rewind":  # the parent's own schedule, replayed (its run.json records each epoch's rate)
+        rates = [float(r) for r in (parent.history or {}).get("lr") or []]
+        if not rates:
+            raise UserError(f"--lr-schedule rewind replays the parent's per-epoch learning rates, and {run.name}'s "
+                            "run.json records none (an imported model, or one trained before edgeprune recorded "
+                            "them); use --lr-schedule plateau or cosine")
+        epoch_rates, mode = rewind_rates(rates, o.epochs)
+        rewind = {"mode": mode, "parent_epochs": len(rates), "rates": epoch_rates}
     cfg = FitConfig(epochs=o.epochs, batch_size=o.batch_size, lr=o.lr, patience=o.patience, augment=augment, seed=o.seed,
-                    lr_schedule=o.lr_schedule, warmup=o.warmup, distill=distill_settings(o))
+                    lr_schedule=o.lr_schedule, warmup=o.warmup, distill=distill_settings(o),
+                    rates=rewind["rates"] if rewind else None)
     info: dict = {"kind": "prune", "method": o.method, "parent": {"name": run.name, "path": str(run.path.resolve()), **base,
                                                                "params": parent.params},
                   "arch": parent.arch, "image_size": parent.image_size, "data": parent.data,
                   "options": recorded_options(o, parent)}
+    if rewind:
+        info["lr_rewind"] = rewind
+        reporter.log(f"learning-rate rewinding: {run.name}'s {rewind['parent_epochs']} epochs of rates "
+                     f"{rewind['mode']} into {o.epochs} (from {rewind['rates'][0]:.2g})")
     macs_before = count_macs(model)
     teacher_run = (resolve_run(o.teacher, workspace) if o.teacher else run) if o.distill else None
     teacher = load_teacher(teacher_run, run) if teacher_run else None
@@ -147,7 +166,37 @@ def prune(run: Run, workspace: Path, o: PruneOptions, name: str, reporter: Repor
         info["vs_control"] = {"val_accuracy": info["val_accuracy"] - c["val_accuracy"],
                               "test_accuracy": info["test_accuracy"] - c["test_accuracy"],
                               "test_paired": paired.to_dict() if paired else None}
+    if o.scratch:
+        info["scratch"], info["vs_scratch"] = scratch_twin(model, run, data, cfg, o, info, reporter)
     info["seconds"] = round(time.perf_counter() - t0, 2)
     staging = staging_dir(final.parent, final.name)
     copy_split(run, staging)
     return write_run(staging, final, model, manifest, info, o.force)
+
+
+def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, info: dict, reporter) -> tuple[dict, dict]:
+    """Train the pruned model's architecture from scratch (scratch.py), score it, and compare it with the pruned
+    model on the same test images."""
+    from .scratch import scratch_budget, twin
+
+    parent = run.info
+    b = scratch_budget(o.scratch_budget, parent.epochs_run, parent.macs, info["epochs_run"], info["macs"])
+    saved = parent.options or {}
+    lr = saved.get("lr") if isinstance(saved.get("lr"), float) else cfg.lr
+    batch = saved.get("batch_size") if isinstance(saved.get("batch_size"), int) else cfg.batch_size
+    reporter.log(f"scratch twin: the pruned architecture from random weights, {b.epochs} epochs ({b.budget} budget: "
+                 f"{b.lineage_macs:,} MACs per image spent by the parent's training and the fine-tuning), rate {lr:g}, "
+                 "no early stopping")
+    fresh = twin(model)
+    tcfg = FitConfig(epochs=b.epochs, batch_size=batch, lr=lr, patience=0, augment=cfg.augment, seed=o.seed)
+    res = fit(fresh, data, tcfg, reporter=reporter)
+    rec = recalibrate_checked(fresh, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
+    s = scores(fresh, data)
+    paired = compare(info["test_correct"], s["test_correct"])
+    scratch = {**s, "epochs_run": res.epochs_run, "epochs_budget": b.epochs, "budget": b.budget, "lr": lr,
+               "batch_size": batch, "macs_spent": b.macs_spent, "lineage_macs": b.lineage_macs,
+               "bn_recalibration": rec.to_dict()}
+    vs = {"val_accuracy": info["val_accuracy"] - s["val_accuracy"],
+          "test_accuracy": info["test_accuracy"] - s["test_accuracy"],
+          "test_paired": paired.to_dict() if paired else None}
+    return scratch, vs

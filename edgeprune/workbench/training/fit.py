@@ -23,7 +23,7 @@ from ..modelio import save_model
 from ..tf import keras
 from .distillation import Distiller, DistillSettings
 from .input_pipeline import AUGMENTATIONS, eval_dataset, train_dataset
-from .lr_schedule import CosineWarmup, check_lr_schedule
+from .lr_schedule import CosineWarmup, EpochRates, check_lr_schedule
 
 MAX_SEED = 2**32 - 1
 
@@ -42,6 +42,7 @@ class FitConfig:
     seed: int = 42
     lr_schedule: str = "plateau"  # lr_schedule.LR_SCHEDULES
     warmup: float = 0.05  # cosine: the fraction of the steps spent warming up
+    rates: list[float] | None = None  # rewind: the rate of every epoch (lr_schedule.rewind_rates)
     distill: DistillSettings | None = None  # set: fit() needs a teacher
 
     def check(self) -> None:
@@ -217,6 +218,11 @@ def fit(model: keras.Model, data, cfg: FitConfig, *, ckpt: Path | None = None, r
     lr_patience = cfg.lr_patience
     if cfg.lr_schedule == "cosine":
         extra.append(CosineWarmup(cfg.lr, steps, cfg.epochs, cfg.warmup))
+        lr_patience = 0
+    elif cfg.lr_schedule == "rewind":
+        if not cfg.rates:
+            raise ValueError("rewind needs the rates of its epochs (lr_schedule.rewind_rates)")
+        extra.append(EpochRates(cfg.rates))
         lr_patience = 0
     plateau = Plateau(cfg.patience, lr_patience, cfg.lr_factor, cfg.min_epochs)
     history: dict[str, list[float]] = {}

@@ -1,5 +1,7 @@
-"""Learning-rate schedules for fitting: ``plateau`` (the rate is halved when val_loss stalls) and ``cosine``
-(a linear warm-up over the first ``warmup`` fraction of the steps, then cosine decay to zero at the last step)."""
+"""Learning-rate schedules for fitting: ``plateau`` (the rate is halved when val_loss stalls), ``cosine`` (a linear
+warm-up over the first ``warmup`` fraction of the steps, then cosine decay to zero at the last step) and ``rewind``
+(the parent's own per-epoch rates, recorded in its run.json, replayed from its start: Renda et al.'s learning-rate
+rewinding)."""
 from __future__ import annotations
 
 import math
@@ -10,7 +12,31 @@ from ..tf import keras
 LR_SCHEDULES = {
     "plateau": "the given rate, halved when val_loss stops improving",
     "cosine": "linear warm-up, then cosine decay from the given rate to 0 over the epochs",
+    "rewind": "the parent's recorded per-epoch rates, replayed from its first epoch (compressed to fewer epochs)",
 }
+
+
+def rewind_rates(parent_rates: list[float], epochs: int) -> tuple[list[float], str]:
+    """The rates of ``epochs`` fine-tuning epochs from the parent's per-epoch rates: with as many epochs or more,
+    the parent's schedule replayed whole, then its last rate held ("replayed"); with fewer, the schedule compressed
+    (epoch i takes the parent's rate at the same fraction of its training, "compressed")."""
+    n = len(parent_rates)
+    if n == 0:
+        raise UserError("--lr-schedule rewind needs the parent's per-epoch rates, and it recorded none")
+    if epochs >= n:
+        return [float(r) for r in parent_rates] + [float(parent_rates[-1])] * (epochs - n), "replayed"
+    return [float(parent_rates[(i * n) // epochs]) for i in range(epochs)], "compressed"
+
+
+class EpochRates(keras.callbacks.Callback):
+    """Sets the rate at the start of every epoch from a list (a resumed fit continues where it was)."""
+
+    def __init__(self, rates: list[float]):
+        super().__init__()
+        self.rates = rates
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate.assign(self.rates[min(epoch, len(self.rates) - 1)])
 
 
 def check_lr_schedule(name: str, warmup: float) -> None:
