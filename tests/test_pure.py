@@ -42,7 +42,7 @@ def test_criteria_values():
     np.testing.assert_allclose(get("bn").scores(info), [0.1, 2.0, 0.5])  # |gamma|
     np.testing.assert_allclose(get("bn").scores(ChannelInfo(k, None, info.rng)), [7, 6, 2])  # no BN: l1
     with pytest.raises(UserError, match="criterion"):
-        get("taylor")
+        get("hessian")
 
 
 def test_mask_entropy():

@@ -22,6 +22,12 @@ class ChannelInfo:
     rng: np.random.Generator
     taylor: list[np.ndarray] = field(default_factory=list)  # per member: sum of |w * dL/dw| per channel
 
+    def __post_init__(self):  # one layer's kernel and gamma, as a single chain had them, are one member each
+        if isinstance(self.kernels, np.ndarray):
+            self.kernels = [self.kernels]
+        if self.bn_gammas is None or isinstance(self.bn_gammas, np.ndarray):
+            self.bn_gammas = [] if self.bn_gammas is None else [self.bn_gammas]
+
     @property
     def width(self) -> int:
         return int(self.kernels[0].shape[-1] if self.kernels else self.bn_gammas[0].shape[-1])
@@ -39,7 +45,9 @@ def _per_output(kernel: np.ndarray) -> np.ndarray:
 
 
 def reduce_members(per_member: list[np.ndarray]) -> np.ndarray:
-    """Each member's scores divided by its largest, summed over the members."""
+    """Each member's scores divided by its largest, summed over the members (one member: its scores as they are)."""
+    if len(per_member) == 1:
+        return np.asarray(per_member[0], dtype=np.float64)
     total = np.zeros(len(per_member[0]), dtype=np.float64)
     for s in per_member:
         s = np.asarray(s, dtype=np.float64)
