@@ -168,3 +168,12 @@ def test_a_format_that_allows_no_sparse_encoding_is_written_dense(tiny_run, tmp_
     run = _zeroed_run(tiny_run, tmp_path)
     res = ex.export(run, tiny_run[1], ex.ExportOptions(formats=["fp16", "fp32"], sparse="both", out=str(tmp_path / "b")))
     assert sorted(r.file for r in res.rows) == ["fp16.tflite", "fp32-sparse.tflite", "fp32.tflite"]
+    rows = {r.file: r for r in res.rows}
+    assert rows["fp16.tflite"].sparse is False and rows["fp32-sparse.tflite"].sparse is True
+    assert all(r.kept for r in res.rows)
+    # the fp16 file is the dense encoding itself: byte for byte what a dense-only export writes, while the sparse
+    # fp32 file really is encoded otherwise than the dense one
+    dense = ex.export(run, tiny_run[1], ex.ExportOptions(formats=["fp16"], sparse="off", out=str(tmp_path / "d")))
+    assert not dense.failed
+    assert (tmp_path / "b" / "fp16.tflite").read_bytes() == (tmp_path / "d" / "fp16.tflite").read_bytes()
+    assert (tmp_path / "b" / "fp32-sparse.tflite").read_bytes() != (tmp_path / "b" / "fp32.tflite").read_bytes()
