@@ -30,13 +30,19 @@ summary = [l for l in (d / "test.log").read_text().splitlines() if re.search(r"\
 runs = d / "demo-out" / "runs"
 dense = json.loads((runs / "baseline" / "run.json").read_text())
 w80 = json.loads((runs / "weight80" / "run.json").read_text())
+f50 = json.loads((runs / "filter50" / "run.json").read_text())
 paired = (w80.get("vs_control") or {}).get("test_paired") or {}
+demo_log = (d / "demo.log").read_text().splitlines()
+pick = [l for l in demo_log if l.startswith("pick:") or "most accurate" in l.lower()]
 write_json(out, {
     "make_test_seconds": round(t1 - t0, 1), "make_test_summary": summary.strip("= "),
     "make_demo_seconds": round(t2 - t1, 1),
     "demo_dense_test_accuracy": dense["test_accuracy"], "demo_test_images": paired.get("n"),
     "demo_weight80_vs_control_points": 100 * paired["diff"] if paired else None,
     "demo_weight80_vs_control_se_points": 100 * paired["se"] if paired else None,
+    "demo_weight80_test_accuracy": w80["test_accuracy"], "demo_control_test_accuracy": w80["control"]["test_accuracy"],
+    "demo_filter50_test_accuracy": f50["test_accuracy"], "demo_filter50_macs_ratio": f50["macs"] / f50["macs_before"],
+    "demo_pick": pick[-1] if pick else None,
     "device": device_info(), "commit": commit,
 })
 print(out.read_text())
