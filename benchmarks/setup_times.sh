@@ -33,7 +33,8 @@ w80 = json.loads((runs / "weight80" / "run.json").read_text())
 f50 = json.loads((runs / "filter50" / "run.json").read_text())
 paired = (w80.get("vs_control") or {}).get("test_paired") or {}
 demo_log = (d / "demo.log").read_text().splitlines()
-pick = [l for l in demo_log if l.startswith("pick:") or "most accurate" in l.lower()]
+at = [i for i, l in enumerate(demo_log) if l.startswith("The model to ship")]
+pick = [l for l in demo_log[at[-1] + 1:] if ": accuracy " in l][:1] if at else []
 write_json(out, {
     "make_test_seconds": round(t1 - t0, 1), "make_test_summary": summary.strip("= "),
     "make_demo_seconds": round(t2 - t1, 1),
