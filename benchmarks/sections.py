@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from docgen import imported, latency, ray, recovery, study, timing  # noqa: E402
+from docgen import imported, latency, quantizer, ray, recovery, study, timing  # noqa: E402
 
 DOC = ROOT / "BENCHMARKS.md"
 REPORT = ROOT / "benchmarks" / "results" / "report"
@@ -39,6 +39,7 @@ def sections(report_dir: Path | None) -> list[tuple[str, object]]:
         ("recovery", recovery.recovery_section),
         ("latency", latency.latency_section),
         ("ray", ray.ray_section),
+        ("quantizer", quantizer.quantizer_section),
         ("seed-reference", imported.seed_reference_section),
     ]
 

@@ -22,6 +22,8 @@ GOALS = {
     "target_ratio": 1.05,  # issue 13: measured p50 at most 1.05x the target
     "equal_latency": 0.05,  # issue 13: "equal measured latency" means within 5 %
     "resolution": 0.03,  # issue 17: identical files agree within 3 % at the bench's defaults
+    "int4_gzip_of_int8": 0.55,  # issue 26: an int4 or mixed dense file at most 0.55x the int8 file's gzip ...
+    "int4_points_below_int8": 1.0,  # ... at most 1.0 point of file accuracy below the int8 file (paired)
     # issue 14: the best variant of each model against its own control, in points
     "recovery": {("filter", 0.5): -1.5, ("weight", 0.9): -3.0, ("filter", 0.7): -6.0},
 }

@@ -1,0 +1,99 @@
+"""LiteRT's quantizer against the converter's formats (issue 26; benchmarks/quantizer.sh and quantizer.py)."""
+from __future__ import annotations
+
+from .common import GOALS, RES, load, md_table, p_value, pct
+
+INT4 = ("wi4", "wi4-block32", "mixed")
+
+
+def _ci(x: dict | None, digits: int) -> str:
+    if not x:
+        return "-"
+    ci = x.get("ci95")
+    f = lambda v: f"{v:.{digits}f}"  # noqa: E731
+    return f(x["median"]) + (f" [{f(ci[0])}-{f(ci[1])}]" if ci else "") + (
+        "" if x.get("resolved", True) else " not resolved")
+
+
+def _p50(f: dict) -> str:
+    if f.get("p50_ms") is None:
+        return "-"
+    ci = f.get("p50_ci")
+    return f"{f['p50_ms']:.3f}" + (f" [{ci[0]:.3f}-{ci[1]:.3f}]" if ci else "")
+
+
+def _vs8(f: dict) -> str:
+    v = f.get("vs_int8_paired")
+    if not v:
+        return "-" if f["format"] != "int8" else "(reference)"
+    return f"{100 * v['diff']:+.2f} ± {100 * v['se']:.2f} (p {p_value(v['mcnemar_p'])})"
+
+
+def quantizer_section() -> list[str] | None:
+    f = RES / "quantizer" / "results.json"
+    if not f.is_file():
+        return None
+    d = load(f)
+    dev = d["device"]
+    cpu = " ".join(str(dev.get(k)) for k in ("cpu",) if dev.get(k))
+    ident = ", ".join(f"{k.removeprefix('cpu_')} {dev[k]}" for k in
+                      ("cpu_vendor", "cpu_family", "cpu_model", "cpu_stepping", "cpu_implementer", "cpu_part")
+                      if dev.get(k) is not None) or "no family or model recorded"
+    if dev.get("isa"):
+        ident += "; " + " ".join(dev["isa"])
+    out = ["## LiteRT's quantizer (issue 26)", "",
+           f"Command: `bash benchmarks/quantizer.sh` (results in `benchmarks/results/quantizer/results.json`). "
+           f"Every file of a model was benched in one call, side by side in interleaved rounds at the bench's "
+           f"defaults, on {cpu} ({ident}), {d['threads']} threads; the bench took {d['bench_seconds']:.0f} s. "
+           "File accuracy is on the model's own test split, paired against the same model's `int8` file "
+           "(points ± s.e., McNemar p); speed-ups are the reference's p50 over the file's, round by round, with "
+           "95 % intervals (above one: faster).", ""]
+    goal_lines = []
+    for m in d["models"]:
+        files = m["files"]
+        rows = [[x["file"], x["format"], f"{x['bytes']:,}", f"{x['gzip_bytes']:,}",
+                 f"{x['gzip_over_entropy_floor']:.2f}x" if x.get("gzip_over_entropy_floor") else "-",
+                 pct(x.get("accuracy")), _vs8(x), _p50(x), _ci(x.get("speedup_vs_fp32"), 2),
+                 _ci(x.get("speedup_vs_int8"), 2)] for x in files]
+        out += [f"### {m['key']} ({m['run']})", "",
+                md_table(["file", "format", "bytes", "gzip", "gzip / entropy floor", "file acc %",
+                          "vs int8 (points ± s.e.)", "p50 ms [95 % CI]", "speed-up vs fp32", "speed-up vs int8"],
+                         rows), ""]
+        if m.get("mixed_error"):
+            out += [f"`mixed` under {m['mixed_max_kb']:.1f} kB: {m['mixed_error']}", ""]
+        by = {x["format"]: x for x in files}
+        if "int8" in by and m["key"].endswith(":dense"):
+            base = by["int8"]["gzip_bytes"]
+            for fmt in INT4:
+                x = by.get(fmt)
+                if not x or not x.get("vs_int8_paired"):
+                    continue
+                ratio = x["gzip_bytes"] / base
+                pts = 100 * x["vs_int8_paired"]["diff"]
+                ok = ratio <= GOALS["int4_gzip_of_int8"] and pts >= -GOALS["int4_points_below_int8"]
+                goal_lines.append(f"- {m['key']} `{fmt}`: gzip {ratio:.2f}x the int8 file's, {pts:+.2f} points "
+                                  f"against it: {'met' if ok else 'not met'} (goal at most "
+                                  f"{GOALS['int4_gzip_of_int8']:.2f}x, at most "
+                                  f"{GOALS['int4_points_below_int8']:.1f} point below).")
+            w = by.get("wi8")
+            if w:
+                goal_lines.append(f"- {m['key']} `wi8` (int8 weights, float activations): "
+                                  f"{_ci(w.get('speedup_vs_fp32'), 2)}x the speed of fp32 and "
+                                  f"{_ci(w.get('speedup_vs_int8'), 2)}x that of the converter's int8.")
+    sparse = {m["key"]: {x["format"]: x for x in m["files"]} for m in d["models"]}
+    for key, by in sparse.items():
+        if key.endswith(":weight-90") and "wi4" in by and "wi8" in by:
+            dense = sparse.get(key.replace("weight-90", "dense"), {})
+            sp = by["wi4"]["gzip_bytes"] / by["wi8"]["gzip_bytes"]
+            line = f"- Sparsity and int4 ({key}): `wi4` gzips to {sp:.2f}x the `wi8` file"
+            if "wi4" in dense and "wi8" in dense:
+                dn = dense["wi4"]["gzip_bytes"] / dense["wi8"]["gzip_bytes"]
+                line += (f", against {dn:.2f}x for the dense model: " + (
+                    "int4 saves less on the weight-pruned model, whose zeros gzip had already squeezed" if sp > dn
+                    else "int4 saves as much on the weight-pruned model"))
+            goal_lines.append(line + ".")
+    if goal_lines:
+        out += ["Goals and findings:", "", *goal_lines, ""]
+    if d.get("skipped"):
+        out += ["Not measured: " + "; ".join(f"{k} ({v})" for k, v in d["skipped"].items()), ""]
+    return out
