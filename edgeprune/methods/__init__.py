@@ -7,50 +7,27 @@ Nothing here imports TensorFlow or the workbench, and the workbench never import
 """
 from __future__ import annotations
 
-from ..errors import UserError
+from ..registry import Registry
 from .base import Composite, PruningMethod, SummaryTable
 from .filter_removal import FilterPruning
 from .finetune_only import FineTuneOnly
 from .hybrid import Hybrid
 from .weight import WeightPruning
 
-_REGISTRY: dict[str, PruningMethod] = {}
-
-
-def register(method: PruningMethod) -> PruningMethod:
-    if not method.name or method.name in _REGISTRY:
-        raise ValueError(f"a pruning method needs a new name, got {method.name!r}")
-    _REGISTRY[method.name] = method
-    return method
-
-
-def unregister(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-def names() -> list[str]:
-    return list(_REGISTRY)
-
-
-def get(name: str) -> PruningMethod:
-    if name not in _REGISTRY:
-        raise UserError(f"--method must be one of {', '.join(_REGISTRY)}, got {name!r}")
-    return _REGISTRY[name]
-
-
-def find(name: str | None) -> PruningMethod | None:
-    """The method of that name, or None for a name this installation does not know (a file from elsewhere)."""
-    return _REGISTRY.get(name or "")
+_REGISTRY: Registry[PruningMethod] = Registry(
+    "a pruning method", lambda name, known: f"--method must be one of {', '.join(known)}, got {name!r}")
+register, unregister, names, get, find = (_REGISTRY.register, _REGISTRY.unregister, _REGISTRY.names, _REGISTRY.get,
+                                          _REGISTRY.find)
 
 
 def order(name: str | None) -> int:
     """Registry order, for sorting report rows; unknown methods last."""
-    return names().index(name) if name in _REGISTRY else len(_REGISTRY)
+    return names().index(name) if name in names() else len(names())
 
 
 def swept() -> list[str]:
     """The methods a sweep can take (those whose --values mean something)."""
-    return [n for n, m in _REGISTRY.items() if m.sweep_value]
+    return [n for n in names() if get(n).sweep_value]
 
 
 register(FineTuneOnly())
