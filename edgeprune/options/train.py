@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..records.base import Record, extra_field
-from . import opt
+from . import opt, shared
 
 STUDY_WIDTHS = (32, 32, 64, 64, 128, 128)  # the study's CNN: two convs per block
 STUDY_DENSE = 256
@@ -49,9 +49,9 @@ class ImportOptions:
                           "(mean/std) or none (raw 0-255).")
     labels: str | None = opt(None, kind=str, help="A file naming the model's outputs in order, one class per line "
                              "(when they are not the folders' sorted names).")
-    seed: int = opt(42, help="Seed of the split.")
-    limit_per_class: int | None = opt(None, kind=int, help="Use at most N training images per class.")
-    workspace: str = opt("runs", cli=False)  # the CLI's --workspace
-    out: str | None = opt(None, kind=str, short="-o", records=False,
-                          help="Run name (in the workspace) or folder (default: the file's name).")
-    force: bool = opt(False, records=False, help="Replace an existing run of that name.")
+    seed: int = shared(TrainOptions, "seed", help="Seed of the split.")
+    limit_per_class: int | None = shared(TrainOptions, "limit_per_class")
+    workspace: str = shared(TrainOptions, "workspace")
+    out: str | None = shared(TrainOptions, "out", help="Run name (in the workspace) or folder (default: the file's "
+                             "name).")
+    force: bool = shared(TrainOptions, "force")
