@@ -250,3 +250,33 @@ def test_resnet20_trains_prunes_with_steps_and_exports(tiny_data, tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((ws / "exports" / "r20-f30" / "export.json").read_text())["files"]
     assert rows and all(r["agreement"] >= 0.995 for r in rows)
+
+
+def test_sensitivity_is_per_group_and_its_ratios_prune_the_graph():
+    from types import SimpleNamespace
+
+    from edgeprune.records import SensitivityRecord
+    from edgeprune.workbench.pruning.sensitivity import analyse, choose_ratios
+
+    keras.utils.set_random_seed(7)
+    m = residual(True)
+    rng = np.random.default_rng(0)
+    split = lambda n: SimpleNamespace(x=rng.uniform(0, 1, (n, SIZE, SIZE, 3)).astype(np.float32),  # noqa: E731
+                                      y=rng.integers(0, 3, n))
+    res = analyse(m, {"train": split(16), "val": split(16)}, "taylor", ratios=(0.5,), recal_images=16)
+    assert set(res["layers"]) == set(widths(m)) and res["widths"] == widths(m)
+    sens = SensitivityRecord.from_dict({"kind": "edgeprune-sensitivity", **res}, "sens")
+    ratios = choose_ratios(sens, m, max_drop=1.0)
+    assert ratios == {n: 0.5 for n in widths(m)}
+    small = apply(m, FilterPlan(ratio=0.0, per_layer=ratios)).model
+    assert all(w == (n + 1) // 2 for w, n in zip(widths(small).values(), widths(m).values()))
+
+
+def test_a_nested_model_called_twice_is_refused_in_one_line():
+    binp = keras.Input((SIZE, SIZE, 3))
+    inner = keras.Model(binp, L.Conv2D(3, 1, name="inner_conv")(binp), name="twice")
+    inp = keras.Input((SIZE, SIZE, 3))
+    m = keras.Model(inp, L.Dense(2)(L.GlobalAveragePooling2D()(L.Conv2D(4, 1, name="c")(inner(inner(inp))))))
+    with pytest.raises(UserError, match="'twice'") as e:
+        groups(m)
+    assert "\n" not in str(e.value)
