@@ -23,10 +23,6 @@ from ..errors import UserError
 from .tf import keras
 
 L = keras.layers
-PASS_THROUGH = (L.ReLU, L.Activation, L.LeakyReLU, L.ELU, L.PReLU, L.Softmax, L.Dropout, L.SpatialDropout2D,
-                L.MaxPooling2D, L.AveragePooling2D, L.ZeroPadding2D, L.Cropping2D, L.GaussianNoise, L.ActivityRegularization)
-GLOBAL_POOL = (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)
-INPUT_SIDE = (L.InputLayer, L.Rescaling, L.Normalization, L.Resizing)
 
 
 def leaf_layers(model, unwrap: bool = False):
