@@ -217,7 +217,7 @@ def latency_check(table: Path = typer.Argument(..., help="A latency table (`edge
 @app.command("sensitivity")
 def sensitivity_cmd(
     model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
-    criterion: str = typer.Option("l1", help="Filter importance: l1, l2, bn or random."),
+    criterion: str = typer.Option("l1", help="Filter importance: l1, l2, bn, random or taylor."),
     ratios: str = typer.Option("0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", help="Ratios to try per layer."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSON file (default: <run>/sensitivity.json); a .csv is written beside it."),
     force: bool = typer.Option(False, help="Replace an existing file."),

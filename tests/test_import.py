@@ -113,8 +113,12 @@ def test_a_keras3_model_through_import_prune_export_bench(keras3_files, tmp_path
     res = bench([ws / "exports" / "residual-w50" / "fp32.tflite"], BenchOptions(rounds=1, min_time_s=0,
                                                                                 runs=3, warmup=0))
     assert res.rows[0].error is None and res.rows[0].accuracy == pytest.approx(rows["fp32.tflite"]["accuracy"])
-    # filter pruning of a residual graph is refused, naming the layer
-    assert_user_error(run_inproc("prune", "residual", "--method", "filter", "--ratio", "0.5", "-w", str(ws)), "depthwise")
+    # filter pruning of the imported residual, depthwise graph removes channels by groups (issue 23)
+    proc = run_inproc("prune", "residual", "--method", "filter", "--ratio", "0.5", "--epochs", "1", "--batch-size", "16",
+                      "-w", str(ws), "-q")
+    assert proc.returncode == 0, proc.stderr
+    f = json.loads((ws / "residual-f50" / "run.json").read_text())["pruning"]["filter"]
+    assert f["params_after"] < f["params_before"] and f["groups"]
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ class TrainOptions(Record):
     WHAT = "training options"
     data: str = opt("demo", short="-d", help="Folder of class folders (or train/ and test/), or 'demo'.")
     image_size: int = opt(100, help="Input side in pixels (the study used 100).")
-    arch: str = opt("cnn", help="cnn (the study's), mobilenetv2 or efficientnetb0.")
+    arch: str = opt("cnn", help="cnn (the study's), resnet20 (the CIFAR ResNet), mobilenetv2 or efficientnetb0.")
     widths: list[int] = opt(factory=lambda: list(STUDY_WIDTHS), items=int,
                             help="Conv widths, two per block (cnn only).")
     dense: int = opt(STUDY_DENSE, help="Width of the hidden Dense layer (cnn only).")
