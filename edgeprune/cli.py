@@ -18,6 +18,7 @@ from .errors import UserError, short
 from .formats import FORMATS
 from .options import command, parse_items
 from .options.export import ExportOptions
+from .options.optimize import OptimizeOptions
 from .options.probe import ProbeOptions
 from .options.prune import PruneOptions
 from .options.train import ImportOptions, TrainOptions
@@ -324,6 +325,54 @@ def bench(
         save_csv(res, csv_out, append)
     if res.failed:
         raise typer.Exit(1)
+
+
+@command(app, OptimizeOptions)
+def optimize(
+    o: OptimizeOptions,
+    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    workspace: Path = WorkspaceOpt,
+    quiet: bool = QuietOpt,
+):
+    """Name a latency budget (and a size budget): the most accurate candidate that meets it, measured on the device."""
+    from .study.optimize import RESULT, optimize as do_optimize, prepare
+    from .ui import RichReporter, console, kb, pct, table
+    from .workspace import resolve_run
+
+    run = resolve_run(model, workspace)
+    prepared = prepare(run, workspace, o)
+    plan = prepared[3]
+    rows = [[p.key, f, ", ".join(f"{k} {v}" for k, v in p.about.items() if k != "method") or "-",
+             f"{p.predicted_ms[f]:.4g}", kb(p.predicted_bytes.get(f)), "yes" if plan.worth_timing(p, f) else "no"]
+            for p, f in plan.candidates()]
+    est = " + ".join(s for s in ((f"about {plan.train_s / 60:.1f} min of fine-tuning (the parent's seconds per epoch)"
+                                  if plan.train_s else ""), f"about {plan.bench_s / 60:.1f} min of timing") if s)
+    console.print(table(f"plan: {len(plan.cells)} candidates for p50 <= {plan.max_ms:.4g} ms on {plan.device}",
+                        ["cell", "format", "options", "predicted ms", "predicted size", "timed"], rows))
+    console.print(f"estimated: {est}, plus exporting each candidate", highlight=False, markup=False)
+    if o.dry_run:
+        console.print("--dry-run: nothing was trained or written", highlight=False, markup=False)
+        return
+    out = do_optimize(run, workspace, o, RichReporter(quiet), prepared=prepared)
+    rec = out.record
+    if out.handed_off:
+        console.print(f"[bold green]handed off[/] {escape(str(out.folder / 'candidates'))}: copy it to the device, run "
+                      f"`edgeprune bench candidates/*/*.tflite --threads {rec.threads or 'N'} --predictions --json "
+                      f"device.json` there, then `edgeprune optimize {escape(run.name)} --resume --bench device.json`"
+                      + (f" --out {escape(str(out.folder))}" if o.out else ""), highlight=False)
+        return
+    rows = [[c.key, f"{c.p50_ms:.4g}" + (f" [{c.p50_ci[0]:.4g}-{c.p50_ci[1]:.4g}]" if c.p50_ci else "")
+             if c.p50_ms is not None else "-", kb(c.gzip_bytes), pct(c.accuracy),
+             "PICK" if c.key == rec.pick else f"{c.lost}: {c.why}"[:70]] for c in rec.candidates]
+    console.print(table("measured on the device", ["candidate", "p50 ms [95 %]", "gzip", "accuracy", ""], rows))
+    for n in rec.notes:
+        console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
+    if rec.pick is None:
+        console.print(f"[bold red]no pick:[/] {escape(rec.message or '')} ({escape(str(out.folder / RESULT))})",
+                      highlight=False)
+        raise typer.Exit(1)
+    console.print(f"[bold green]pick[/] {escape(rec.message or '')}; {escape(str(out.folder / (rec.pick_file or '')))}"
+                  f" (report: {escape(str(out.folder / 'report.md'))})", highlight=False)
 
 
 @command(app, SweepOptions, helps={"methods": lambda: "Comma-separated: " + ", ".join(methods.swept()) + "."})

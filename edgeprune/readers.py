@@ -14,6 +14,7 @@ from .records import (
     ExportRecord,
     LatencyTable,
     ModelCard,
+    OptimizeRecord,
     ProbeManifest,
     RunRecord,
     SensitivityRecord,
@@ -88,6 +89,11 @@ def read_export(folder: str | Path) -> tuple[ExportRecord, ModelCard]:
     if (folder / "model.json").is_file():
         card = ModelCard.from_dict(read_json(folder / "model.json", what="model.json"), str(folder / "model.json"))
     return exp, card
+
+
+def read_optimize(path: str | Path) -> OptimizeRecord:
+    """An `edgeprune optimize` result (optimize.json)."""
+    return OptimizeRecord.from_dict(read_json(path, what="optimize result"), str(path))
 
 
 def read_sweep_cells(path: str | Path) -> tuple[dict[str, SweepCell], list[str]]:
