@@ -342,7 +342,8 @@ def optimize(
     run = resolve_run(model, workspace)
     prepared = prepare(run, workspace, o)
     plan = prepared[3]
-    rows = [[p.key, f, ", ".join(f"{k} {v}" for k, v in p.about.items() if k != "method") or "-",
+    rows = [[p.key, f, ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                 for k, v in p.about.items() if k != "method") or "-",
              f"{p.predicted_ms[f]:.4g}", kb(p.predicted_bytes.get(f)), "yes" if plan.worth_timing(p, f) else "no"]
             for p, f in plan.candidates()]
     est = " + ".join(s for s in ((f"about {plan.train_s / 60:.1f} min of fine-tuning (the parent's seconds per epoch)"

@@ -3,8 +3,10 @@ hand-off flow end to end (candidates written, benched by a process that cannot i
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +107,13 @@ def test_dry_run_prints_the_plan_and_writes_nothing_and_an_unreachable_budget_na
     for needle in ("dense", "control-ft1", "filter-t", "predicted ms", "estimated", "nothing was trained"):
         assert needle in out, (needle, out)
     assert not ws.exists()  # nothing written, not even the workspace
+    # a size budget that binds: weight sparsity where the dense model is fast enough, filters and sparsity where not
+    proc = run_inproc(*args, "--max-ms", "40", "--max-kb", "5", "--dry-run")
+    assert proc.returncode == 0 and "weight-50" in proc.stdout and "filter-" not in proc.stdout, proc.stdout
+    proc = run_inproc(*args, "--max-ms", "0.8x", "--max-kb", "4", "--dry-run")
+    assert proc.returncode == 0 and "hybrid-25-" in proc.stdout, proc.stdout
+    assert_user_error(run_inproc(*args, "--max-ms", "40", "--max-kb", "0.1"), "the smallest is fp32 at 95% sparsity")
+    assert not ws.exists()
     proc = run_inproc(*args, "--max-ms", "0.001")
     assert_user_error(proc, "below what any candidate is predicted to reach", "the fastest is filter-95")
     assert not ws.exists()
@@ -168,3 +177,30 @@ def test_handoff_bench_without_tensorflow_then_resume_picks(tiny_run, tiny_probe
     assert_user_error(run_inproc("optimize", str(run.path), "-w", str(ws), "--out", str(out), "--resume", "--bench",
                                  str(bad)), "measured none of this optimize's candidates")
     assert json.loads((out / "optimize.json").read_text())["pick"] == rec.pick  # the finished result is kept
+    # this machine as the device: the same candidates timed here, in interleaved rounds
+    proc = run_inproc("optimize", str(run.path), "-w", str(ws), "--out", str(out), "--resume", "--rounds", "2",
+                      "--min-time", "0")
+    assert proc.returncode == 0, proc.stderr
+    here = OptimizeRecord.from_dict(json.loads((out / "optimize.json").read_text()), "optimize.json")
+    assert here.measured_by == "local" and here.pick is not None and (out / "bench.json").is_file()
+    assert all(c.measured and len(c.p50_ci) == 2 for c in here.candidates)
+    # or a Ray node holding the device's resource times them (a head started as a user would, loopback only)
+    from test_ray_executor import _netns_problem
+
+    if _netns_problem() is not None or find_spec("ray") is None:
+        return
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    cmd = [sys.executable, "-m", "edgeprune", "optimize", str(run.path), "-w", str(ws), "--out", str(out), "--resume",
+           "--executor", "ray", "--address", "127.0.0.1:6398", "--bench-on", "devbox", "--rounds", "2", "--min-time",
+           "0", "-q"]
+    script = (f"ip link set lo up && trap '{ray_bin} stop --force >/dev/null 2>&1' EXIT && "
+              f"{ray_bin} start --head --port 6398 --num-cpus 2 --resources '{{\"devbox\": 1}}' "
+              "--include-dashboard=false --disable-usage-stats >/dev/null 2>&1 && \"$@\"")
+    proc = subprocess.run(["unshare", "-n", "sh", "-c", script, "sh", *cmd], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    there = OptimizeRecord.from_dict(json.loads((out / "optimize.json").read_text()), "optimize.json")
+    assert there.measured_by == "ray:devbox" and there.pick is not None
+    assert all(c.measured for c in there.candidates) and not (out / ".bench-on").exists()
+    rows = json.loads((out / "bench.json").read_text())["results"]  # the driver's paths, not the node's
+    assert {str(Path(r["model"]).parent.parent) for r in rows} == {str((out / "exports").resolve())}

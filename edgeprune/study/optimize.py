@@ -96,7 +96,7 @@ def _sweep_options(o: OptimizeOptions, folder: Path, p: Planned, round_to: int) 
                         latency_table=str(Path(o.latency_table).resolve()), latency_format=p.latency_format)
 
 
-def resumed_options(o: OptimizeOptions, folder: Path) -> tuple[OptimizeOptions, OptimizeRecord | None]:
+def resumed_options(o: OptimizeOptions, folder: Path, run_name: str) -> tuple[OptimizeOptions, OptimizeRecord | None]:
     """With --resume: the recorded options of the optimize in ``folder``, where the command line gives none other."""
     from ..readers import read_optimize
 
@@ -111,6 +111,8 @@ def resumed_options(o: OptimizeOptions, folder: Path) -> tuple[OptimizeOptions, 
     if not path.is_file():
         raise UserError(f"nothing to resume: {folder} holds no {RESULT}; start the optimize without --resume")
     rec = read_optimize(path)
+    if rec.run != run_name:
+        raise UserError(f"{path} is an optimize of run {rec.run!r}, not {run_name!r}; name that run, or another --out")
     saved = rec.options
     fields = {f.name: f for f in dataclasses.fields(OptimizeOptions)}
     kw = {}
@@ -145,7 +147,7 @@ def prepare(run: Run, workspace: Path, o: OptimizeOptions) -> tuple[OptimizeOpti
         raise UserError(f"{folder} is not a folder; give a folder for the optimize with --out")
     if not o.resume:
         check_options(o)
-    o, old = resumed_options(o, folder)
+    o, old = resumed_options(o, folder, run.name)
     if o.resume and o.bench is None:
         check_options(o)
     if o.bench is not None:
@@ -249,28 +251,36 @@ def _to_time(cands: list[OptimizeCandidate]) -> list[OptimizeCandidate]:
     return [c for c in cands if c.lost is None]
 
 
+def _clear(path: Path) -> None:
+    """Remove an output of ours before it is written again (a link is removed, never followed)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
 def _copy_bundle_files(src: Path, dest: Path, files: list[str]) -> None:
     """The named files of a bundle and its companions, copied into a staging folder renamed into place."""
     staging = dest.with_name(f".{dest.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    _clear(staging)
     staging.mkdir(parents=True)
     for name in [*files, *COMPANIONS]:
         f = src / check_name(name)
         if f.is_file() and not f.is_symlink():
             shutil.copy2(f, staging / name)
-    shutil.rmtree(dest, ignore_errors=True)
+    _clear(dest)
     staging.rename(dest)
 
 
-def hand_off(folder: Path, cands: list[OptimizeCandidate]) -> Path:
-    """candidates/<cell>/: each cell's files worth timing, with the bundle's labels, card and test set."""
-    out = folder / CANDIDATES
+def hand_off(folder: Path, cands: list[OptimizeCandidate], out: Path | None = None) -> Path:
+    """candidates/<cell>/ (or ``out``/<cell>/): each cell's files worth timing, with the bundle's labels, card and
+    test set."""
+    out = out or folder / CANDIDATES
     by_cell: dict[str, list[str]] = {}
     for c in _to_time(cands):
         by_cell.setdefault(c.cell, []).append(c.file)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir()
+    _clear(out)
+    out.mkdir(parents=True)
     for cell, files in by_cell.items():
         _copy_bundle_files(folder / "exports" / cell, out / cell, files)
     return out
@@ -297,7 +307,7 @@ def bench_on_ray(folder: Path, cands: list[OptimizeCandidate], o: OptimizeOption
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        hand = hand_off(staging, cands)
+        hand = hand_off(folder, cands, staging / CANDIDATES)
         auth_env(o.address)
         import ray
 
@@ -306,10 +316,13 @@ def bench_on_ray(folder: Path, cands: list[OptimizeCandidate], o: OptimizeOption
             task = ray.remote(_bench_task).options(num_cpus=0, resources={o.bench_on: 1})
             reporter.log(f"timing {len(_to_time(cands))} files on a node holding {o.bench_on}")
             out = ray.get(task.remote(pack_folder(hand), threads, o.rounds, o.min_time_s))
+            rows = relocate(out["rows"], [(out["root"], str((folder / "exports").resolve()))])
+            rows = [BenchRow.from_dict(r, f"bench row from {str(out.get('node'))[:60]}") for r in rows]
+        except (ray.exceptions.RayError, KeyError, TypeError, ValueError, RecursionError) as exc:
+            raise UserError(f"timing on --bench-on {o.bench_on} failed ({exc.__class__.__name__}: "
+                            f"{str(exc)[:200]}); rerun with --resume: the trained candidates are kept") from None
         finally:
             ray.shutdown()
-        rows = relocate(out["rows"], [(out["root"], str((folder / "exports").resolve()))])
-        rows = [BenchRow.from_dict(r, f"bench row from {str(out.get('node'))[:60]}") for r in rows]
         device = out.get("device") if isinstance(out.get("device"), dict) else {}
     finally:
         shutil.rmtree(staging, ignore_errors=True)
