@@ -120,7 +120,7 @@ def prune(
 
     validate(o)  # every option, before the run is looked for
     run = resolve_run(model, workspace)
-    new = do_prune(run, workspace, o, RichReporter(quiet))
+    new = do_prune(run, workspace, o, RichReporter(quiet), checked=True)
     info = new.info
     p = info.pruning
     for item in methods.get(info.method).describe(p):

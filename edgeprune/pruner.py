@@ -37,9 +37,11 @@ def default_name(parent: str, o: PruneOptions) -> str:
     return "-".join(p for p in parts if p)
 
 
-def prune(run, workspace: Path, o: PruneOptions, reporter=None):
-    """Check ``o``, then prune ``run`` into a new run (``o.out``, or the default name) and return it."""
+def prune(run, workspace: Path, o: PruneOptions, reporter=None, checked: bool = False):
+    """Check ``o`` (unless the caller just did: ``checked``), then prune ``run`` into a new run (``o.out``, or the
+    default name) and return it."""
     from .workbench.pruning.prune import prune as work
 
-    validate(o)
+    if not checked:
+        validate(o)
     return work(run, workspace, o, default_name(run.name, o), reporter)

@@ -95,3 +95,32 @@ def test_the_readme_layout_names_every_module():
         if path.name not in block or any(f"{d}/" not in block for d in rel.parts[:-1]):
             missing.append(str(rel))
     assert not missing, f"README's layout does not name {missing}"
+
+
+def test_booleans_name_both_ways_and_old_records_match_new_options():
+    from typer.testing import CliRunner
+
+    from edgeprune.options import same_options
+    from edgeprune.study.cells import SweepOptions, cell_options
+
+    prune = COMMANDS["prune"]
+    opts = {o for p in prune.params for o in (*p.opts, *p.secondary_opts)}
+    assert {"--control", "--no-control", "--force", "--no-force", "--skip-first", "--no-skip-first"} <= opts
+    res = CliRunner().invoke(app, ["prune", "--method", "nope", "--no-control", "x"])
+    assert "No such option" not in res.output
+    # a cell recorded before an option existed (its default then) still matches; another value does not
+    now = cell_options(SweepOptions())
+    old = {k: v for k, v in now.items() if k not in ("scratch", "scratch_budget")}
+    assert same_options(SweepOptions, old, now)
+    assert not same_options(SweepOptions, old, cell_options(SweepOptions(scratch=True)))
+    assert not same_options(SweepOptions, {**old, "epochs": 3}, now) and not same_options(SweepOptions, None, now)
+
+
+def test_latency_measure_warmups_are_bounded():
+    from edgeprune.device.latency_table import MeasureOptions
+    from edgeprune.errors import UserError
+
+    for bad in (dict(warmup=-5), dict(warmup_s=float("inf")), dict(warmup_s=-1.0)):
+        with pytest.raises(UserError, match="--warmup"):
+            MeasureOptions(**bad).check()
+    MeasureOptions().check()

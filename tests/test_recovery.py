@@ -201,6 +201,16 @@ def test_rewind_replays_the_parents_rates_or_compresses_them():
         rewind_rates([], 3)
 
 
+def test_a_later_fit_continues_the_rewound_schedule():
+    from edgeprune.workbench.training.fit import FitConfig
+
+    cfg = FitConfig(epochs=6, lr_schedule="rewind", rates=[6e-3, 5e-3, 4e-3, 3e-3, 2e-3, 1e-3])
+    assert cfg.window(2, 2).rates == [4e-3, 3e-3] and cfg.window(2, 2).epochs == 2  # the second of three cuts
+    assert cfg.window(4, 2).rates == [2e-3, 1e-3]  # what is left after the cuts
+    assert cfg.window(6, 2).rates == [1e-3]  # past the end: the last rate held
+    assert FitConfig(epochs=4).window(1, 2).rates is None  # other schedules carry no rates
+
+
 def test_scratch_twin_and_rewind_through_prune(tiny_run, tmp_path):
     """The twin has the pruned widths and the budget the arithmetic gives; rewind replays the parent's rates; a
     parent without recorded rates is a one-line error."""
@@ -242,3 +252,6 @@ def test_scratch_twin_and_rewind_through_prune(tiny_run, tmp_path):
     (bare / "tiny" / "run.json").write_text(json.dumps(rj))
     assert_user_error(run_inproc("prune", str(bare / "tiny"), "--method", "filter", "--ratio", "0.5", "--epochs", "2",
                                  "--lr-schedule", "rewind", "-w", str(tmp_path / "ws2")), "records none")
+    # a pruned parent's records are its fine-tuning's: scratch and rewind take the trained run
+    assert_user_error(run_inproc("prune", str(out / "f50"), "--method", "filter", "--ratio", "0.3", "--epochs", "2",
+                                 "--scratch", "-w", str(tmp_path / "ws3")), "itself a pruned run")

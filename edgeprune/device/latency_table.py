@@ -55,6 +55,10 @@ class MeasureOptions:
             raise UserError(f"--min-time must be between 0 and 60 seconds, got {self.min_time_s}")
         if not 1 <= self.per_child <= 10000:
             raise UserError(f"--per-child must be between 1 and 10000, got {self.per_child}")
+        if not 0 <= self.warmup <= 100000:
+            raise UserError(f"--warmup must be between 0 and 100000 runs, got {self.warmup}")
+        if not 0 <= self.warmup_s <= 60:
+            raise UserError(f"--warmup-s must be between 0 and 60 seconds, got {self.warmup_s}")
         if not self.timeout_s > 0:
             raise UserError("--timeout must be a positive number of seconds")
 

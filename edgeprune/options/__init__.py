@@ -79,12 +79,26 @@ def recorded(o: Any) -> dict:
     return {f.name: _plain(getattr(o, f.name)) for f in dataclasses.fields(o) if meta(f).get("records", True)}
 
 
+def same_options(cls: type, old: dict | None, new: dict) -> bool:
+    """Whether options recorded earlier (``old``) are ``new``: a recorded option an older edgeprune did not know yet
+    counts as its default, so adding an option does not make every earlier run or sweep cell stale."""
+    if not isinstance(old, dict):
+        return False
+    defaults = {f.name: _plain(default_of(f)) for f in dataclasses.fields(cls) if meta(f).get("records", True)
+                and (f.default is not MISSING or f.default_factory is not MISSING)}  # type: ignore[misc]
+    return {**{k: v for k, v in defaults.items() if k in new}, **old} == new
+
+
 def _plain(v: Any) -> Any:
     return list(v) if isinstance(v, (list, tuple)) else v
 
 
 def flag_of(f: Field) -> str:
-    return meta(f).get("flag") or "--" + f.name.replace("_", "-")
+    """The option's flag; a boolean without its own names both ways, as Typer does (--force/--no-force)."""
+    if meta(f).get("flag"):
+        return meta(f)["flag"]
+    name = "--" + f.name.replace("_", "-")
+    return f"{name}/--no-{f.name.replace('_', '-')}" if isinstance(f.default, bool) else name
 
 
 def parse_items(text: str, what: str, kind: type = str) -> list:

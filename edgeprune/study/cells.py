@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import methods
 from ..errors import UserError, short
-from ..options import opt, recorded, shared, sweep_fields
+from ..options import opt, recorded, same_options, shared, sweep_fields
 from ..options.prune import PruneOptions
 from ..records import SweepCell
 from ..workspace import Run
@@ -193,4 +193,4 @@ def reusable_run(parent: Run, workspace: Path, name: str, po) -> Run | None:
     except UserError:
         return None
     same_parent = info.parent is not None and info.parent.name == parent.name
-    return old if same_parent and info.options == recorded_options(po, parent.info) else None
+    return old if same_parent and same_options(PruneOptions, info.options, recorded_options(po, parent.info)) else None

@@ -12,6 +12,7 @@ from .. import formats, methods
 from ..errors import UserError
 from ..jsonio import atomic_write_text, to_jsonable
 from ..progress import Reporter, Silent
+from ..options import same_options
 from ..readers import read_sweep_cells
 from ..records import SweepCell
 from ..workspace import Run, output_folder
@@ -113,7 +114,7 @@ def sweep(run: Run, workspace: Path, o: SweepOptions, reporter: Reporter | None 
     reporter.task(f"sweep ({len(grid)} cells)", len(grid))
     for c in grid:
         prev = done.get(c.key)
-        if prev and not prev.error and prev.options == opts:
+        if prev and not prev.error and same_options(SweepOptions, prev.options, opts):
             reporter.log(f"{c.key}: done earlier, skipped")
             records[c.key] = prev
             reporter.advance(1)

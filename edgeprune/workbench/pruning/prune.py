@@ -89,6 +89,10 @@ def prune(run: Run, workspace: Path, o: PruneOptions, name: str, reporter: Repor
     check_replaceable_run(final, o.force)
     t0 = time.perf_counter()
     parent = run.info
+    if (o.scratch or o.lr_schedule == "rewind") and parent.kind == "prune":
+        raise UserError(f"{run.name} is itself a pruned run: its recorded epochs, MACs and rates are its fine-tuning's, "
+                        "not a training's; --scratch and --lr-schedule rewind take a trained parent (prune from "
+                        f"{parent.parent.name if parent.parent else 'the trained run'})")
     if o.scratch and not (parent.epochs_run and parent.macs):  # before any work: the budget needs both
         raise UserError(f"--scratch needs the parent's training epochs and MACs, and {run.name}'s run.json has none "
                         "(an imported model); leave out --scratch")
@@ -134,7 +138,7 @@ def prune(run: Run, workspace: Path, o: PruneOptions, name: str, reporter: Repor
                    budget=budget)
     applied = method.apply(model, job)
     model, pruning = applied.model, applied.pruning
-    left = cfg if applied.epochs_left is None else replace(cfg, epochs=applied.epochs_left)
+    left = cfg if applied.epochs_left is None else cfg.window(cfg.epochs - applied.epochs_left, applied.epochs_left)
     result = applied.finetuned or fit(model, data, left, reporter=reporter, teacher=teacher)
     rec = recalibrate_checked(model, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
     if o.cluster:
@@ -142,7 +146,8 @@ def prune(run: Run, workspace: Path, o: PruneOptions, name: str, reporter: Repor
 
         layers = (pruning.weight.pruned_layers if pruning.weight else None) or select_layers(
             model, o.skip_first, o.skip_last, o.layers)
-        ccfg = replace(cfg, epochs=max(1, o.epochs // 3), distill=None)
+        n = max(1, o.epochs // 3)
+        ccfg = replace(cfg.window(max(0, o.epochs - n), n), distill=None)  # rewind: the schedule's last epochs
         model, clustering = cluster_and_finetune(model, data, layers, o.cluster, ccfg, reporter)
         pruning = pruning.merged(PruningRecord(clustering=clustering))
     pruning = method.finish(model, pruning, job)

@@ -8,7 +8,7 @@ import os
 import signal
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,14 @@ class FitConfig:
     warmup: float = 0.05  # cosine: the fraction of the steps spent warming up
     rates: list[float] | None = None  # rewind: the rate of every epoch (lr_schedule.rewind_rates)
     distill: DistillSettings | None = None  # set: fit() needs a teacher
+
+    def window(self, start: int, epochs: int) -> "FitConfig":
+        """This training for ``epochs`` epochs from epoch ``start`` of its schedule: a fit that continues where an
+        earlier one (a cut, a stage) left off gets the rewound rates from there, not from the first epoch again."""
+        rates = None
+        if self.rates:
+            rates = self.rates[start:start + epochs] or self.rates[-1:]
+        return replace(self, epochs=epochs, rates=rates)
 
     def check(self) -> None:
         """The user's training options, checked before anything is read or written."""

@@ -61,8 +61,8 @@ class Sequence(Implementation):
             out = Applied(part.model, out.pruning.merged(part.pruning), part.finetuned or out.finetuned,
                           out.epochs_before + part.epochs_before,
                           part.epochs_left if part.epochs_left is not None else out.epochs_left)
-            if part.epochs_left is not None:
-                job = replace(job, fit=replace(job.fit, epochs=part.epochs_left))
+            if part.epochs_left is not None:  # the next stage fine-tunes within (and from where) this one left off
+                job = replace(job, fit=job.fit.window(job.fit.epochs - part.epochs_left, part.epochs_left))
         return out
 
     def finish(self, model, pruning: PruningRecord, job: PruneJob) -> PruningRecord:

@@ -110,8 +110,8 @@ class FilterPruning(Implementation):
                     "val_accuracy_after_cut": s["after_surgery"]["val_accuracy"]}
             if k < K:
                 job.reporter.log(f"step {k}/{K}: fine-tuning {epochs[k - 1]} epochs before the next cut")
-                result = fit(model, job.data, replace(job.fit, epochs=epochs[k - 1]), reporter=job.reporter,
-                             teacher=job.teacher)
+                result = fit(model, job.data, job.fit.window(sum(epochs[:k - 1]), epochs[k - 1]),
+                             reporter=job.reporter, teacher=job.teacher)
                 before += result.epochs_run
                 step.update(epochs_run=result.epochs_run, val_accuracy=scores(model, job.data)["val_accuracy"])
             steps.append(step)
