@@ -37,6 +37,9 @@ DEVICE_PACKAGES = ["numpy", "pillow", "typer", "rich"]
 # int8 kernels of LiteRT 2.1.6 returned one class for every image, while the reference kernels, x86, and the
 # cortex-a72/a76 models all agreed (measured here with qemu 7.2).
 CPUS = {"cortex-a76": "Raspberry Pi 5", "cortex-a72": "Raspberry Pi 4"}
+# a format of LiteRT's quantizer (issue 26): it must load and run on the pinned aarch64 runtime; its accuracy is
+# reported beside x86's, not required equal (dynamic int8 activations may round otherwise on other kernels)
+QUANTIZER_FORMATS = ("wi8",)
 
 
 class CheckError(Exception):
@@ -134,7 +137,7 @@ def fresh_edgeprune(site: Path) -> None:
 
 def bundle() -> Path:
     """A small bundle exported on this workbench (demo data, study CNN at half width)."""
-    out = CACHE / "bundle"
+    out = CACHE / "bundle-v2"  # v2: with a file of LiteRT's quantizer (wi8)
     if (out / "export.json").is_file():
         return out
     ep = ROOT / ".venv" / "bin" / "edgeprune"
@@ -142,7 +145,8 @@ def bundle() -> Path:
     if not (ws / "pi" / "run.json").is_file():
         run([str(ep), "train", "--data", "demo", "--image-size", "32", "--widths", "16,16,32,32,64,64", "--dense", "64",
              "--epochs", "8", "--lr", "1e-3", "--augment", "light", "-w", str(ws), "--out", "pi", "--force", "-q"], "training the check's model")
-    run([str(ep), "export", "pi", "-w", str(ws), "--formats", "fp32,int8", "--out", str(out), "--force", "-q"], "exporting the bundle")
+    run([str(ep), "export", "pi", "-w", str(ws), "--formats", "fp32,int8,wi8", "--out", str(out), "--force", "-q"],
+        "exporting the bundle")
     return out
 
 
@@ -216,6 +220,10 @@ def main() -> int:
                     raise CheckError("the emulated run imported TensorFlow")
                 same = sum(int(p == q_) for p, q_ in zip(r1["predictions"], r2["predictions"]))
                 n = len(r1["predictions"])
+                if r1["format"] in QUANTIZER_FORMATS:  # it must load and run; its kernels may round otherwise
+                    figures.append(f"{name} {100 * r2['accuracy']:.2f}% (x86 {100 * r1['accuracy']:.2f}%; top-1 equal "
+                                   f"on {same}/{n})")
+                    continue
                 if r1["accuracy"] != r2["accuracy"]:
                     raise CheckError(f"{name} ({cpu}): accuracy {r2['accuracy']:.4f} on aarch64 but {r1['accuracy']:.4f} on x86")
                 if r1["format"] == "fp32" and same != n:
