@@ -116,7 +116,7 @@ def test_prune_bad_input(tiny_run, tmp_path):
     assert_user_error(run_cli("prune", "nope", "--method", "weight", "--sparsity", "0.5", *w), "run not found")
     assert_user_error(run_cli("prune", "--method", "weight", "--sparsity", "0.5", "-w", str(tmp_path / "empty")), "no finished run")
     assert_user_error(run_cli("prune", "tiny", "--method", "filter", "--ratio", "1.0", *w), "ratio")
-    assert_user_error(run_cli("prune", "tiny", "--method", "filter", "--ratio", "0.3", "--criterion", "taylor", *w), "criterion")
+    assert_user_error(run_cli("prune", "tiny", "--method", "filter", "--ratio", "0.3", "--criterion", "hessian", *w), "criterion")
     bad = tmp_path / "bad"
     bad.mkdir()
     for f in ("run.json", "split.json"):
