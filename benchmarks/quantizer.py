@@ -153,7 +153,10 @@ def main() -> None:
             for ref in ("fp32", "int8"):
                 if ref in by_format and entry["format"] != ref:
                     entry[f"speedup_vs_{ref}"] = speedup(by_format[ref][1], got)
-        out_models.append({**m, "files": files_out})
+        rejected = [{"file": f"{b.name}/{f['file']}", "format": f["format"], "error": f.get("error")}
+                    for b in map(Path, m["bundles"]) for f in json.loads((b / EXPORT_FILE).read_text())["files"]
+                    if not f["kept"] and not f.get("sparse")]  # (a sparse file replaced by its dense encoding is no loss)
+        out_models.append({**m, "files": files_out, "rejected": rejected})
     doc = {"issue": 26, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": res.device,
            "threads": args.threads, "bench_seconds": round(bench_s, 1), "mixed_of_int8": MIXED_OF_INT8,
            "models": out_models, "skipped": skipped}

@@ -59,6 +59,10 @@ def quantizer_section() -> list[str] | None:
                 md_table(["file", "format", "bytes", "gzip", "gzip / entropy floor", "file acc %",
                           "vs int8 (points ± s.e.)", "p50 ms [95 % CI]", "speed-up vs fp32", "speed-up vs int8"],
                          rows), ""]
+        for r in m.get("rejected") or []:
+            out += [f"- `{r['file']}` ({r['format']}) was not kept: {r['error']}"]
+        if m.get("rejected"):
+            out += [""]
         if m.get("mixed_error"):
             out += [f"`mixed` under {m['mixed_max_kb']:.1f} kB: {m['mixed_error']}", ""]
         by = {x["format"]: x for x in files}
