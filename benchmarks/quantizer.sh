@@ -4,6 +4,7 @@
 # then one bench of every file side by side (benchmarks/quantizer.py). Resumable.
 #   PX=32 bash benchmarks/quantizer.sh prepare; PX=64 bash benchmarks/quantizer.sh prepare   # train, prune, export
 #   bash benchmarks/quantizer.sh                       # both sizes' files timed in one call: nothing else running
+#   SIZES=32 bash benchmarks/quantizer.sh              # one size only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WS=${WS:-benchmarks/work/runs}
@@ -31,7 +32,7 @@ prepare() {  # $1: px, $2: the baseline's name
     --epochs "$ep" --lr "$LR" --out "$2-filter-50" -q
 }
 RUNS=()
-for px in 32 64; do
+for px in ${SIZES:-32 64}; do
   base=cifar-baseline
   [ "$px" = 32 ] || base=cifar$px-baseline
   if [ "${1:-}" = prepare ]; then
