@@ -47,7 +47,8 @@ def quantizer_section() -> list[str] | None:
            f"defaults, on {cpu} ({ident}), {d['threads']} threads; the bench took {d['bench_seconds']:.0f} s. "
            "File accuracy is on the model's own test split, paired against the same model's `int8` file "
            "(points ± s.e., McNemar p); speed-ups are the reference's p50 over the file's, round by round, with "
-           "95 % intervals (above one: faster).", ""]
+           "95 % intervals (above one: faster). Image sizes measured: "
+           + ", ".join(f"{px} px" for px in sorted({m["image_size"] for m in d["models"]})) + ".", ""]
     goal_lines = []
     for m in d["models"]:
         files = m["files"]
