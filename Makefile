@@ -15,10 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[train,report,dev,ray]"
 	touch $(STAMP)
 
-# Two workers (the machine's two cores); the tests that start a Ray cluster share one worker (xdist_group "ray"),
-# since `ray stop` ends every Ray process on the machine.
 test: venv
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -q tests
 
 # The whole pipeline on the built-in demo data, in $(DEMO)/ (each step writes its outputs there). The demo set is
 # learnable (the dense model scores above 90 %) and its 1,200 test images resolve a 3-point pruning cost.

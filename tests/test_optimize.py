@@ -130,7 +130,6 @@ NO_TF_BENCH = ("import sys\n"
                "main()\n")
 
 
-@pytest.mark.xdist_group("ray")  # it starts a Ray head: in the worker of the other Ray tests
 def test_handoff_bench_without_tensorflow_then_resume_picks(tiny_run, tiny_probe, tmp_path):
     run, _ = tiny_run
     table = scaled_table(tiny_probe[1], tmp_path / "t.json")

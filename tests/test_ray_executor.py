@@ -16,8 +16,6 @@ import pytest
 
 from edgeprune.errors import UserError
 
-pytestmark = pytest.mark.xdist_group("ray")  # one worker for every test that starts Ray (make test runs two)
-
 GRID = ["--method", "filter", "--values", "0.05,0.5", "--control", "--epochs", "2", "--lr", "3e-3", "--batch-size", "16"]
 CELLS = {"dense", "control-ft2", "filter-05", "filter-50"}  # filter-05 keeps every filter of the tiny model: it fails
 SAME_THREADS = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
