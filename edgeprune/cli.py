@@ -37,6 +37,7 @@ app.add_typer(latency_app, name="latency")
 
 WorkspaceOpt = typer.Option(DEFAULT_WORKSPACE, "--workspace", "-w", help="Folder that holds the runs.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Print only the results.")
+RunArg = typer.Argument(None, help="Run folder or name (default: the latest run).")
 
 
 @command(app, TrainOptions)
@@ -108,7 +109,7 @@ def _methods_help() -> str:
 @command(app, PruneOptions, helps={"method": _methods_help})
 def prune(
     o: PruneOptions,
-    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    model: Optional[str] = RunArg,
     workspace: Path = WorkspaceOpt,
     quiet: bool = QuietOpt,
 ):
@@ -155,7 +156,7 @@ def _points(vs: dict | None) -> str:
 @command(latency_app, ProbeOptions, "probe")
 def latency_probe(
     o: ProbeOptions,
-    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    model: Optional[str] = RunArg,
     workspace: Path = WorkspaceOpt,
     quiet: bool = QuietOpt,
 ):
@@ -217,7 +218,7 @@ def latency_check(table: Path = typer.Argument(..., help="A latency table (`edge
 
 @app.command("sensitivity")
 def sensitivity_cmd(
-    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    model: Optional[str] = RunArg,
     criterion: str = typer.Option("l1", help="Filter importance: l1, l2, bn, random or taylor."),
     ratios: str = typer.Option("0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", help="Ratios to try per layer."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSON file (default: <run>/sensitivity.json); a .csv is written beside it."),
@@ -241,7 +242,7 @@ def sensitivity_cmd(
     f"{f.name} ({f.description})" for f in FORMATS.values()) + "."})
 def export(
     o: ExportOptions,
-    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    model: Optional[str] = RunArg,
     workspace: Path = WorkspaceOpt,
     quiet: bool = QuietOpt,
 ):
@@ -330,7 +331,7 @@ def bench(
 @command(app, OptimizeOptions)
 def optimize(
     o: OptimizeOptions,
-    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    model: Optional[str] = RunArg,
     workspace: Path = WorkspaceOpt,
     quiet: bool = QuietOpt,
 ):
@@ -379,7 +380,7 @@ def optimize(
 @command(app, SweepOptions, helps={"methods": lambda: "Comma-separated: " + ", ".join(methods.swept()) + "."})
 def sweep(
     o: SweepOptions,
-    model: Optional[str] = typer.Argument(None, help="Run folder or name (default: the latest run)."),
+    model: Optional[str] = RunArg,
     workspace: Path = WorkspaceOpt,
     quiet: bool = QuietOpt,
 ):
