@@ -94,6 +94,18 @@ def tiny_bundle(tiny_run, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_probe(tiny_run, tmp_path_factory):
+    """The latency probe of the tiny run (fp32 segments and variants), made once per session: the latency-budget and
+    optimize tests share it."""
+    from edgeprune.workbench.latency_probe import ProbeOptions, probe
+
+    run, ws = tiny_run
+    folder, manifest = probe(run, ws, ProbeOptions(formats=["fp32"], round_to=2, points=3, variants=3, fit_variants=2,
+                                                   out=str(tmp_path_factory.mktemp("probe") / "p")))
+    return folder, manifest
+
+
 def run_inproc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run edgeprune's main() in this process, as `run_cli` does in a new one, for the many calls of the hostile-input
     tests (TensorFlow loads once). Returns the exit code and what was printed, like subprocess.run."""
@@ -161,7 +173,7 @@ def tree_state(root: Path) -> dict[str, tuple]:
     return out
 
 
-SLOW_FIXTURES = {"tiny_run", "tiny_bundle", "keras3_files"}  # each trains, exports or saves a model
+SLOW_FIXTURES = {"tiny_run", "tiny_bundle", "tiny_probe", "keras3_files"}  # each trains, exports or saves a model
 # (tiny_data only writes a few images: a test that trains on it says so with @pytest.mark.slow)
 
 

@@ -202,7 +202,7 @@ def test_mutated_files_end_in_a_result_or_a_clear_error(tiny_bundle, tmp_path):
     folder.mkdir()
     paths = []
     n = len(good)
-    for i in range(240):
+    for i in range(120):
         b = bytearray(good)
         kind = i % 4
         if kind == 0:
@@ -220,7 +220,7 @@ def test_mutated_files_end_in_a_result_or_a_clear_error(tiny_bundle, tmp_path):
         p.write_bytes(bytes(b))
         paths.append(p)
     res = bench(paths, BenchOptions(rounds=1, min_time_s=0, runs=1, warmup=0, timeout_s=60))
-    assert len(res.rows) == 240
+    assert len(res.rows) == 120
     outcomes = {"ok": 0, "error": 0}
     for r in res.rows:
         if r.error:
@@ -229,7 +229,7 @@ def test_mutated_files_end_in_a_result_or_a_clear_error(tiny_bundle, tmp_path):
         else:
             assert r.latency_ms.p50 > 0
             outcomes["ok"] += 1
-    assert outcomes["error"] >= 60  # every truncation at least fails cleanly
+    assert outcomes["error"] >= 30  # every truncation at least fails cleanly
 
 
 def test_bench_options_default_to_what_the_command_line_does():

@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, run_cli, run_inproc
 
 from edgeprune.errors import UserError
 from edgeprune.formats import FORMATS
@@ -129,8 +129,8 @@ def test_export_user_errors(tiny_run, tmp_path):
     fake = tmp_path / "fake"
     shutil.copytree(run.path, fake)
     (fake / "model.keras").write_bytes(b"not a zip at all")
-    assert_user_error(run_cli("export", str(fake), "--out", str(tmp_path / "y")), "not a Keras model")
-    assert_user_error(run_cli("export", str(tmp_path / "nope"), "--out", str(tmp_path / "y")), "run not found")
+    assert_user_error(run_inproc("export", str(fake), "--out", str(tmp_path / "y")), "not a Keras model")
+    assert_user_error(run_inproc("export", str(tmp_path / "nope"), "--out", str(tmp_path / "y")), "run not found")
     assert not (tmp_path / "y").exists() and not list(tmp_path.glob(".y.partial*"))
 
 

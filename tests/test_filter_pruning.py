@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, run_cli, run_inproc
 
 from edgeprune.errors import UserError
 from edgeprune.workbench.metrics.macs import count_macs, params_from_shapes
@@ -109,17 +109,17 @@ def test_filter_prune_cli_sensitivity_and_hybrid(tiny_run, tmp_path):
     assert [r["filters_kept"] for r in f["layers"]] == [2, 2, 4, 4, 4]
     assert "control" in info and "vs_control" in info
     sens = tmp_path / "sens.json"
-    proc = run_cli("sensitivity", "tiny", "--ratios", "0.25,0.5,0.75", "--out", str(sens), *w)
+    proc = run_inproc("sensitivity", "tiny", "--ratios", "0.25,0.5,0.75", "--out", str(sens), *w)
     assert proc.returncode == 0, proc.stderr
     s = json.loads(sens.read_text())
     assert set(s["layers"]) == {"conv1", "conv2", "conv3", "conv4", "fc1"} and len(s["layers"]["conv1"]["val_accuracy"]) == 3
     assert sens.with_suffix(".csv").is_file()
-    proc = run_cli("prune", "tiny", "--method", "filter", "--sensitivity", str(sens), "--max-drop", "1.0",
+    proc = run_inproc("prune", "tiny", "--method", "filter", "--sensitivity", str(sens), "--max-drop", "1.0",
                    "--epochs", "1", "--batch-size", "16", "--out", "fsens", *w)
     assert proc.returncode == 0, proc.stderr
     chosen = json.loads((ws / "fsens" / "run.json").read_text())["pruning"]["filter"]["per_layer_ratios"]
     assert chosen == {n: 0.75 for n in s["layers"]}  # max-drop 1.0 accepts every ratio: the largest is taken
-    proc = run_cli("prune", "tiny", "--method", "hybrid", "--ratio", "0.5", "--sparsity", "0.6", "--epochs", "2",
+    proc = run_inproc("prune", "tiny", "--method", "hybrid", "--ratio", "0.5", "--sparsity", "0.6", "--epochs", "2",
                    "--batch-size", "16", "--out", "hyb", *w)
     assert proc.returncode == 0, proc.stderr
     h = json.loads((ws / "hyb" / "run.json").read_text())["pruning"]
@@ -127,7 +127,7 @@ def test_filter_prune_cli_sensitivity_and_hybrid(tiny_run, tmp_path):
     # a sensitivity file from another model is refused
     s["widths"]["conv1"] = 99
     (tmp_path / "other.json").write_text(json.dumps(s))
-    assert_user_error(run_cli("prune", "tiny", "--method", "filter", "--sensitivity", str(tmp_path / "other.json"),
+    assert_user_error(run_inproc("prune", "tiny", "--method", "filter", "--sensitivity", str(tmp_path / "other.json"),
                               "--out", "x", *w), "another model")
     assert not (ws / "x").exists()
 

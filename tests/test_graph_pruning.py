@@ -230,7 +230,7 @@ def test_keras_applications_prune_at_0_3_and_their_fp32_files_agree():
 def test_resnet20_trains_prunes_with_steps_and_exports(tiny_data, tmp_path):
     import json
 
-    from conftest import run_cli
+    from conftest import run_cli, run_inproc
 
     ws = tmp_path / "runs"
     w = ["-w", str(ws)]
@@ -238,15 +238,15 @@ def test_resnet20_trains_prunes_with_steps_and_exports(tiny_data, tmp_path):
                    "--batch-size", "16", "--augment", "none", "--out", "r20", *w)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((ws / "r20" / "run.json").read_text())["params"] > 250_000
-    proc = run_cli("prune", "r20", "--method", "filter", "--ratio", "0.3", "--criterion", "taylor", "--steps", "2",
-                   "--epochs", "2", "--batch-size", "16", "--control", "--out", "r20-f30", *w)
+    proc = run_inproc("prune", "r20", "--method", "filter", "--ratio", "0.3", "--criterion", "taylor", "--steps", "2",
+                      "--epochs", "2", "--batch-size", "16", "--out", "r20-f30", *w)
     assert proc.returncode == 0, proc.stderr
     f = json.loads((ws / "r20-f30" / "run.json").read_text())["pruning"]["filter"]
     assert f["macs_after"] < 0.75 * f["macs_before"] and len(f["steps"]) == 2
     by = {g["name"]: g for g in f["groups"]}
     stage2 = next(g for g in by.values() if "stage2_block1_short_conv" in g["producers"])
     assert len(stage2["producers"]) == 4 and stage2["channels_kept"] < stage2["channels_total"] == 32
-    proc = run_cli("export", "r20-f30", "--formats", "fp32", *w)
+    proc = run_inproc("export", "r20-f30", "--formats", "fp32", *w)
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((ws / "exports" / "r20-f30" / "export.json").read_text())["files"]
     assert rows and all(r["agreement"] >= 0.995 for r in rows)

@@ -16,16 +16,6 @@ from edgeprune.latency.model import LatencyModel, median_abs_error
 from edgeprune.readers import read_latency_table
 
 
-@pytest.fixture(scope="session")
-def tiny_probe(tiny_run, tmp_path_factory):
-    from edgeprune.workbench.latency_probe import ProbeOptions, probe
-
-    run, ws = tiny_run
-    folder, manifest = probe(run, ws, ProbeOptions(formats=["fp32"], round_to=2, points=3, variants=3, fit_variants=2,
-                                                   out=str(tmp_path_factory.mktemp("probe") / "p")))
-    return folder, manifest
-
-
 def synthetic_table(manifest, path: Path, overhead: float = -0.004, threads: int = 2) -> Path:
     """A table whose times follow a known law: segment = 0.002 + 1e-4 * cin * cout (bilinear, so interpolation is
     exact), and a whole model = overhead + the sum of its segments."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import assert_user_error, run_inproc
-from test_latency_budget import synthetic_table, tiny_probe  # noqa: F401  (the probe fixture, reused)
+from test_latency_budget import synthetic_table
 
 from edgeprune.paired_accuracy import pack
 from edgeprune.records import OptimizeCandidate, OptimizeRecord
@@ -130,6 +130,7 @@ NO_TF_BENCH = ("import sys\n"
                "main()\n")
 
 
+@pytest.mark.ray  # it ends by starting a Ray head: `make test` runs it with the other Ray tests, alone
 def test_handoff_bench_without_tensorflow_then_resume_picks(tiny_run, tiny_probe, tmp_path):
     run, _ = tiny_run
     table = scaled_table(tiny_probe[1], tmp_path / "t.json")

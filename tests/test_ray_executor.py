@@ -33,6 +33,7 @@ def _netns_problem() -> str | None:
 
 
 needs_netns = pytest.mark.skipif(_netns_problem() is not None, reason=str(_netns_problem()))
+ray_alone = pytest.mark.ray  # it starts Ray: `make test` runs it with the other Ray tests, alone
 
 
 def netns_cmd(*args: str) -> list[str]:
@@ -69,6 +70,7 @@ def test_unreachable_cluster_is_refused_at_once(monkeypatch):
         probe("no-port-here")
 
 
+@ray_alone
 @needs_netns
 def test_ray_sweep_matches_local_retries_a_dead_worker_and_records_a_failed_cell(tiny_run, tmp_path):
     run, _ = tiny_run
@@ -104,10 +106,11 @@ def test_ray_sweep_matches_local_retries_a_dead_worker_and_records_a_failed_cell
     assert "edgeprune-cell-" not in (tmp_path / "ray" / "exports" / "filter-50" / "model.json").read_text()
 
 
+@ray_alone
 @needs_netns
 def test_interrupted_ray_sweep_resumes(tiny_run, tmp_path):
     run, _ = tiny_run
-    grid = ["--method", "weight,filter", "--values", "0.5,0.7", "--epochs", "2", "--lr", "3e-3", "--batch-size", "16"]
+    grid = ["--method", "weight,filter", "--values", "0.5", "--epochs", "1", "--lr", "3e-3", "--batch-size", "16"]
     out = tmp_path / "sweep"
     args = netns_cmd("sweep", str(run.path), *grid, "-w", str(tmp_path / "ws"), "--out", str(out), "--executor", "ray",
                      "-q")
@@ -128,8 +131,8 @@ def test_interrupted_ray_sweep_resumes(tiny_run, tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     lines = results.read_text().splitlines()
     final = rows(out)
-    assert set(final) == {"dense", "weight-50", "weight-70", "filter-50", "filter-70"}
-    assert len(lines) == 5  # the rerun ran only the cells the interrupted one had not finished
+    assert set(final) == {"dense", "weight-50", "filter-50"}
+    assert len(lines) == 3  # the rerun ran only the cells the interrupted one had not finished
     for key, row in first.items():
         assert final[key] == row
 
@@ -151,6 +154,7 @@ def test_executor_options_are_checked_before_any_cell():
         assert ray.thread_env(2.5)["TF_NUM_INTRAOP_THREADS"] == "2"
 
 
+@ray_alone
 @needs_netns
 def test_sweep_on_a_started_cluster_times_files_on_the_bench_resource(tiny_run, tmp_path):
     """A head started with `ray start` (as a user would), joined by --address; --bench-on sends the timing to the

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, run_cli, run_inproc
 
 from edgeprune.study.entries import Entry, load_inputs
 from edgeprune.study.report import pareto, pick, write_report
@@ -182,9 +182,9 @@ def test_report_vs_control_and_recovery_are_paired():
 
 def test_sweep_seeds_and_distill_both_make_one_cell_each(tiny_run, tmp_path):
     run, _ = tiny_run
-    proc = run_cli("sweep", str(run.path), "--method", "filter", "--values", "0.5", "--epochs", "1", "--batch-size", "16",
-                   "--distill", "both", "--seeds", "1,2", "--steps", "1", "--lr-schedule", "cosine", "--out",
-                   str(tmp_path / "sw"), "-w", str(tmp_path / "ws"), "-q")
+    proc = run_inproc("sweep", str(run.path), "--method", "filter", "--values", "0.5", "--epochs", "1", "--batch-size",
+                      "16", "--distill", "both", "--seeds", "1,2", "--steps", "1", "--lr-schedule", "cosine", "--formats",
+                      "fp32", "--out", str(tmp_path / "sw"), "-w", str(tmp_path / "ws"), "-q")
     assert proc.returncode == 0, proc.stderr
     cells = [json.loads(l) for l in (tmp_path / "sw" / "results.jsonl").read_text().splitlines()]
     assert [c["cell"] for c in cells] == ["dense", "filter-50-s1", "filter-50-kd-s1", "filter-50-s2", "filter-50-kd-s2"]

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import TINY_MODEL, assert_user_error, run_cli, write_class_folders
+from conftest import TINY_MODEL, assert_user_error, run_cli, run_inproc, write_class_folders
 
 
 @pytest.mark.slow
@@ -39,11 +39,11 @@ def test_user_errors_are_one_line_with_exit_2(tmp_path):
     ws = tmp_path / "runs"
     assert_user_error(run_cli("train", "--data", str(tmp_path / "nope"), "-w", str(ws)), "not found")
     (tmp_path / "empty").mkdir()
-    assert_user_error(run_cli("train", "--data", str(tmp_path / "empty"), "-w", str(ws)), "class folder")
+    assert_user_error(run_inproc("train", "--data", str(tmp_path / "empty"), "-w", str(ws)), "class folder")
     one = write_class_folders(tmp_path / "one", classes=("x",), per_class=3)
-    assert_user_error(run_cli("train", "--data", str(one), "-w", str(ws)), "at least two")
-    assert_user_error(run_cli("train", "--widths", "8,8,8", "-w", str(ws)), "even number")
-    assert_user_error(run_cli("data", "inspect", str(tmp_path / "nope")), "not found")
+    assert_user_error(run_inproc("train", "--data", str(one), "-w", str(ws)), "at least two")
+    assert_user_error(run_inproc("train", "--widths", "8,8,8", "-w", str(ws)), "even number")
+    assert_user_error(run_inproc("data", "inspect", str(tmp_path / "nope")), "not found")
     assert not ws.exists() or not any(p for p in ws.iterdir() if not p.name.startswith("."))
 
 

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, run_cli, run_inproc
 
 from edgeprune.errors import UserError
 from edgeprune.workbench.pruning.schedule import plan_schedule
@@ -112,17 +112,17 @@ def test_prune_bad_input(tiny_run, tmp_path):
     run, ws = tiny_run
     w = ["-w", str(ws)]
     assert_user_error(run_cli("prune", "tiny", "--method", "weight", "--sparsity", "1.5", *w), "between 0 and 1")
-    assert_user_error(run_cli("prune", "tiny", "--method", "weight", "--sparsity", "0.5", "--initial-sparsity", "0.7", *w), "initial-sparsity")
-    assert_user_error(run_cli("prune", "nope", "--method", "weight", "--sparsity", "0.5", *w), "run not found")
-    assert_user_error(run_cli("prune", "--method", "weight", "--sparsity", "0.5", "-w", str(tmp_path / "empty")), "no finished run")
-    assert_user_error(run_cli("prune", "tiny", "--method", "filter", "--ratio", "1.0", *w), "ratio")
-    assert_user_error(run_cli("prune", "tiny", "--method", "filter", "--ratio", "0.3", "--criterion", "hessian", *w), "criterion")
+    assert_user_error(run_inproc("prune", "tiny", "--method", "weight", "--sparsity", "0.5", "--initial-sparsity", "0.7", *w), "initial-sparsity")
+    assert_user_error(run_inproc("prune", "nope", "--method", "weight", "--sparsity", "0.5", *w), "run not found")
+    assert_user_error(run_inproc("prune", "--method", "weight", "--sparsity", "0.5", "-w", str(tmp_path / "empty")), "no finished run")
+    assert_user_error(run_inproc("prune", "tiny", "--method", "filter", "--ratio", "1.0", *w), "ratio")
+    assert_user_error(run_inproc("prune", "tiny", "--method", "filter", "--ratio", "0.3", "--criterion", "hessian", *w), "criterion")
     bad = tmp_path / "bad"
     bad.mkdir()
     for f in ("run.json", "split.json"):
         (bad / f).write_bytes((run.path / f).read_bytes())
     (bad / "model.keras").write_text("hello")
-    assert_user_error(run_cli("prune", str(bad), "--method", "weight", "--sparsity", "0.5", *w), "not a Keras model")
+    assert_user_error(run_inproc("prune", str(bad), "--method", "weight", "--sparsity", "0.5", *w), "not a Keras model")
     names = {p.name for p in ws.iterdir()}
     assert not any(n.startswith(".") and n.endswith(".partial") for n in names)
 
