@@ -3,7 +3,6 @@ hand-off flow end to end (candidates written, benched by a process that cannot i
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from importlib.util import find_spec
@@ -186,19 +185,14 @@ def test_handoff_bench_without_tensorflow_then_resume_picks(tiny_run, tiny_probe
     assert here.measured_by == "local" and here.pick is not None and (out / "bench.json").is_file()
     assert all(c.measured and len(c.p50_ci) == 2 for c in here.candidates)
     # or a Ray node holding the device's resource times them (a head started as a user would, loopback only)
-    from test_ray_executor import _netns_problem
+    from test_ray_executor import _netns_problem, with_ray_head
 
     if _netns_problem() is not None or find_spec("ray") is None:
         return
-    ray_bin = str(Path(sys.executable).parent / "ray")
     cmd = [sys.executable, "-m", "edgeprune", "optimize", str(run.path), "-w", str(ws), "--out", str(out), "--resume",
            "--executor", "ray", "--address", "127.0.0.1:6398", "--bench-on", "devbox", "--rounds", "2", "--min-time",
            "0", "-q"]
-    script = (f"ip link set lo up && trap '{ray_bin} stop --force >/dev/null 2>&1' EXIT && "
-              f"{ray_bin} start --head --port 6398 --num-cpus 2 --resources '{{\"devbox\": 1}}' "
-              "--include-dashboard=false --disable-usage-stats >/dev/null 2>&1 && \"$@\"")
-    proc = subprocess.run(["unshare", "-n", "sh", "-c", script, "sh", *cmd], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    proc = with_ray_head(cmd, 6398, "devbox")
     assert proc.returncode == 0, proc.stderr[-3000:]
     there = OptimizeRecord.from_dict(json.loads((out / "optimize.json").read_text()), "optimize.json")
     assert there.measured_by == "ray:devbox" and there.pick is not None

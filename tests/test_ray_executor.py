@@ -41,6 +41,17 @@ def netns_cmd(*args: str) -> list[str]:
     return ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", sys.executable, "-m", "edgeprune", *args]
 
 
+def with_ray_head(cmd: list[str], port: int, resource: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``cmd`` in a new network namespace (loopback only) beside a Ray head started there with `ray start`, as a
+    user would, holding one unit of the custom ``resource``; the head is stopped when the command ends, however."""
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    script = (f"ip link set lo up && trap '{ray_bin} stop --force >/dev/null 2>&1' EXIT && "
+              f"{ray_bin} start --head --port {port} --num-cpus 2 --resources '{{\"{resource}\": 1}}' "
+              "--include-dashboard=false --disable-usage-stats >/dev/null 2>&1 && \"$@\"")
+    return subprocess.run(["unshare", "-n", "sh", "-c", script, "sh", *cmd], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+
+
 def rows(folder: Path) -> dict[str, dict]:
     out = {}
     for line in (folder / "results.jsonl").read_text().splitlines():
@@ -160,15 +171,10 @@ def test_sweep_on_a_started_cluster_times_files_on_the_bench_resource(tiny_run, 
     """A head started with `ray start` (as a user would), joined by --address; --bench-on sends the timing to the
     node that holds the custom resource, and the rows come back with the driver's paths."""
     run, _ = tiny_run
-    ray_bin = str(Path(sys.executable).parent / "ray")
     sweep = [sys.executable, "-m", "edgeprune", "sweep", str(run.path), "--method", "weight", "--values", "0.5",
              "--epochs", "1", "--batch-size", "16", "--bench", "--runs", "5", "--executor", "ray", "--address",
              "127.0.0.1:6399", "--bench-on", "benchbox", "-w", str(tmp_path / "ws"), "--out", str(tmp_path / "sw"), "-q"]
-    script = (f"ip link set lo up && trap '{ray_bin} stop --force >/dev/null 2>&1' EXIT && "
-              f"{ray_bin} start --head --port 6399 --num-cpus 2 --resources '{{\"benchbox\": 1}}' "
-              "--include-dashboard=false --disable-usage-stats >/dev/null 2>&1 && \"$@\"")
-    proc = subprocess.run(["unshare", "-n", "sh", "-c", script, "sh", *sweep], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    proc = with_ray_head(sweep, 6399, "benchbox")
     assert proc.returncode == 0, proc.stderr[-3000:]
     rr = rows(tmp_path / "sw")
     assert set(rr) == {"dense", "weight-50"}
