@@ -56,17 +56,21 @@ def parse_run(text: str) -> tuple[int, str, str]:
         raise SystemExit(f"--run takes PX:LABEL=RUN, e.g. 32:dense=cifar-baseline; got {text!r}") from None
 
 
-def bundles_for(ws: Path, px: int, label: str, run_name: str, calib: int) -> tuple[list[Path], dict]:
-    """The run's two bundles (every fixed format; mixed under 0.55x int8), exported unless already there."""
+def bundles_for(ws: Path, px: int, label: str, run_name: str, calib: int, skip: tuple[str, ...] = ()
+                ) -> tuple[list[Path], dict]:
+    """The run's two bundles (every fixed format but ``skip``; mixed under 0.55x int8), exported unless there."""
     run = resolve_run(run_name, ws)
     if run.info.image_size != px:
         raise UserError(f"{run_name} is a {run.info.image_size} px model, listed as {px} px")
     main = ws / "exports" / f"quantizer-{px}-{label}"
     if not (main / EXPORT_FILE).is_file():
-        export(run, ws, ExportOptions(formats=CONVERTER + QUANTIZER, calib=calib, out=str(main), force=True))
+        export(run, ws, ExportOptions(formats=[f for f in CONVERTER + QUANTIZER if f not in skip], calib=calib,
+                                      out=str(main), force=True))
     doc = json.loads((main / EXPORT_FILE).read_text())
     int8 = next((f for f in doc["files"] if f["format"] == "int8" and f["kept"]), None)
     bundles, notes = [main], {"run": run_name, "image_size": px}
+    if skip:
+        notes["formats_not_made"] = list(skip)
     if int8:
         max_kb = MIXED_OF_INT8 * int8["gzip_bytes"] / 1024
         notes["mixed_max_kb"] = max_kb
@@ -104,13 +108,15 @@ def main() -> None:
     ap.add_argument("--calib", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--prepare", action="store_true", help="export only: no timing")
+    ap.add_argument("--skip", action="append", default=[], choices=CONVERTER + QUANTIZER,
+                    help="a format not to make (repeat); recorded with the model, and said in the section")
     ap.add_argument("--out", type=Path, default=OUT / "results.json")
     args = ap.parse_args()
     ws = args.workspace.resolve()
     models, skipped, files = [], {}, []
     for px, label, name in map(parse_run, args.run or DEFAULT_RUNS):
         try:
-            bundles, notes = bundles_for(ws, px, label, name, args.calib)
+            bundles, notes = bundles_for(ws, px, label, name, args.calib, tuple(args.skip))
         except UserError as exc:
             skipped[f"{px}:{label}"] = str(exc)
             print(f"skipped {px}:{label}: {exc}", file=sys.stderr)
@@ -157,9 +163,22 @@ def main() -> None:
                     for b in map(Path, m["bundles"]) for f in json.loads((b / EXPORT_FILE).read_text())["files"]
                     if not f["kept"] and not f.get("sparse")]  # (a sparse file replaced by its dense encoding is no loss)
         out_models.append({**m, "files": files_out, "rejected": rejected})
-    doc = {"issue": 26, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": res.device,
-           "threads": args.threads, "bench_seconds": round(bench_s, 1), "mixed_of_int8": MIXED_OF_INT8,
-           "models": out_models, "skipped": skipped}
+    created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    measured_by = {"created": created, "device": res.device, "threads": args.threads, "bench_seconds": round(bench_s, 1)}
+    for m in out_models:
+        m["bench"] = measured_by  # which bench call timed this model's files (ratios are within one model: one call)
+    # a call that times one image size keeps the other sizes' models, each with the call that timed it
+    sizes = {m["image_size"] for m in out_models}
+    kept = []
+    if args.out.is_file():
+        old = json.loads(args.out.read_text())
+        for m in old.get("models", []):
+            if m.get("image_size") not in sizes:
+                m.setdefault("bench", {k: old.get(k) for k in ("created", "device", "threads", "bench_seconds")})
+                kept.append(m)
+    doc = {"issue": 26, "created": created, "device": res.device, "threads": args.threads,
+           "bench_seconds": round(bench_s, 1), "mixed_of_int8": MIXED_OF_INT8,
+           "models": sorted(kept + out_models, key=lambda m: (m["image_size"], m["key"])), "skipped": skipped}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, doc)
     print(f"wrote {args.out} ({sum(len(m['files']) for m in out_models)} files, bench {bench_s:.0f} s)")

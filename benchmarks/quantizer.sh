@@ -5,6 +5,7 @@
 #   PX=32 bash benchmarks/quantizer.sh prepare; PX=64 bash benchmarks/quantizer.sh prepare   # train, prune, export
 #   bash benchmarks/quantizer.sh                       # both sizes' files timed in one call: nothing else running
 #   SIZES=32 bash benchmarks/quantizer.sh              # one size only
+#   SKIP="--skip a16w8" ...                             # a format not made (said in the section)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WS=${WS:-benchmarks/work/runs}
@@ -43,6 +44,6 @@ for px in ${SIZES:-32 64}; do
   RUNS+=(--run "$px:dense=$base" --run "$px:weight-90=$base-weight-90" --run "$px:filter-50=$base-filter-50")
 done
 if [ "${1:-}" = prepare ]; then
-  exec .venv/bin/python benchmarks/quantizer.py --workspace "$WS" "${RUNS[@]}" --prepare
+  exec .venv/bin/python benchmarks/quantizer.py --workspace "$WS" "${RUNS[@]}" ${SKIP:-} --prepare
 fi
-exec .venv/bin/python benchmarks/quantizer.py --workspace "$WS" "${RUNS[@]}"
+exec .venv/bin/python benchmarks/quantizer.py --workspace "$WS" "${RUNS[@]}" ${SKIP:-}

@@ -29,22 +29,37 @@ def _vs8(f: dict) -> str:
     return f"{100 * v['diff']:+.2f} ± {100 * v['se']:.2f} (p {p_value(v['mcnemar_p'])})"
 
 
-def quantizer_section() -> list[str] | None:
-    f = RES / "quantizer" / "results.json"
-    if not f.is_file():
-        return None
-    d = load(f)
-    dev = d["device"]
+def _machine(dev: dict) -> str:
     cpu = " ".join(str(dev.get(k)) for k in ("cpu",) if dev.get(k))
     ident = ", ".join(f"{k.removeprefix('cpu_')} {dev[k]}" for k in
                       ("cpu_vendor", "cpu_family", "cpu_model", "cpu_stepping", "cpu_implementer", "cpu_part")
                       if dev.get(k) is not None) or "no family or model recorded"
     if dev.get("isa"):
         ident += "; " + " ".join(dev["isa"])
+    return f"{cpu} ({ident})"
+
+
+def quantizer_section() -> list[str] | None:
+    f = RES / "quantizer" / "results.json"
+    if not f.is_file():
+        return None
+    d = load(f)
+
+    def call_of(m: dict) -> dict:  # the bench call that timed a model's files (older results: the file's one call)
+        return m.get("bench") or {k: d[k] for k in ("created", "device", "threads", "bench_seconds")}
+
+    calls: list[dict] = []
+    for m in d["models"]:
+        if call_of(m) not in calls:
+            calls.append(call_of(m))
+    timed = "; ".join(
+        ", ".join(f"{px} px" for px in sorted({m["image_size"] for m in d["models"] if call_of(m) == c}))
+        + f" on {_machine(c['device'])}, {c['threads']} threads, in one call of {c['bench_seconds']:.0f} s"
+        for c in calls)
     out = ["## LiteRT's quantizer (issue 26)", "",
-           f"Command: `bash benchmarks/quantizer.sh` (results in `benchmarks/results/quantizer/results.json`). "
+           f"Command: `bash benchmarks/quantizer.sh`, its `SIZES` naming the image sizes one call times (results in `benchmarks/results/quantizer/results.json`). "
            f"Every file of a model was benched in one call, side by side in interleaved rounds at the bench's "
-           f"defaults, on {cpu} ({ident}), {d['threads']} threads; the bench took {d['bench_seconds']:.0f} s. "
+           f"defaults: {timed}. "
            "File accuracy is on the model's own test split, paired against the same model's `int8` file "
            "(points ± s.e., McNemar p); speed-ups are the reference's p50 over the file's, round by round, with "
            "95 % intervals (above one: faster). Image sizes measured: "
@@ -66,6 +81,13 @@ def quantizer_section() -> list[str] | None:
             out += [""]
         if m.get("mixed_error"):
             out += [f"`mixed` under {m['mixed_max_kb']:.1f} kB: {m['mixed_error']}", ""]
+        if m.get("formats_not_made"):
+            slow = [(o["key"], x["speedup_vs_fp32"]) for o in d["models"] for x in o["files"]
+                    if x["format"] == "a16w8" and o["image_size"] < m["image_size"] and x.get("speedup_vs_fp32")]
+            why = (f" (int16 activations run on reference kernels: the {slow[0][0]} file ran at "
+                   f"{slow[0][1]['median']:.3f}x the speed of fp32, and its check on the test split would have taken "
+                   f"the session's remaining time)" if "a16w8" in m["formats_not_made"] and slow else "")
+            out += ["Not made at this size: " + ", ".join(f"`{f}`" for f in m["formats_not_made"]) + why + ".", ""]
         by = {x["format"]: x for x in files}
         if "int8" in by and m["key"].endswith(":dense"):
             base = by["int8"]["gzip_bytes"]
