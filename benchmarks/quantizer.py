@@ -171,13 +171,8 @@ def main() -> None:
     sizes = {m["image_size"] for m in out_models}
     kept = []
     if args.out.is_file():
-        old = json.loads(args.out.read_text())
-        for m in old.get("models", []):
-            if m.get("image_size") not in sizes:
-                m.setdefault("bench", {k: old.get(k) for k in ("created", "device", "threads", "bench_seconds")})
-                kept.append(m)
-    doc = {"issue": 26, "created": created, "device": res.device, "threads": args.threads,
-           "bench_seconds": round(bench_s, 1), "mixed_of_int8": MIXED_OF_INT8,
+        kept = [m for m in json.loads(args.out.read_text()).get("models", []) if m.get("image_size") not in sizes]
+    doc = {"issue": 26, "created": created, "mixed_of_int8": MIXED_OF_INT8,
            "models": sorted(kept + out_models, key=lambda m: (m["image_size"], m["key"])), "skipped": skipped}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, doc)

@@ -33,7 +33,6 @@ def _netns_problem() -> str | None:
 
 
 needs_netns = pytest.mark.skipif(_netns_problem() is not None, reason=str(_netns_problem()))
-ray_alone = pytest.mark.ray  # it starts Ray: `make test` runs it with the other Ray tests, alone
 
 
 def netns_cmd(*args: str) -> list[str]:
@@ -81,7 +80,7 @@ def test_unreachable_cluster_is_refused_at_once(monkeypatch):
         probe("no-port-here")
 
 
-@ray_alone
+@pytest.mark.ray  # it starts Ray: `make test` runs it with the other Ray tests, alone
 @needs_netns
 def test_ray_sweep_matches_local_retries_a_dead_worker_and_records_a_failed_cell(tiny_run, tmp_path):
     run, _ = tiny_run
@@ -117,7 +116,7 @@ def test_ray_sweep_matches_local_retries_a_dead_worker_and_records_a_failed_cell
     assert "edgeprune-cell-" not in (tmp_path / "ray" / "exports" / "filter-50" / "model.json").read_text()
 
 
-@ray_alone
+@pytest.mark.ray  # it starts Ray: `make test` runs it with the other Ray tests, alone
 @needs_netns
 def test_interrupted_ray_sweep_resumes(tiny_run, tmp_path):
     run, _ = tiny_run
@@ -165,7 +164,7 @@ def test_executor_options_are_checked_before_any_cell():
         assert ray.thread_env(2.5)["TF_NUM_INTRAOP_THREADS"] == "2"
 
 
-@ray_alone
+@pytest.mark.ray  # it starts Ray: `make test` runs it with the other Ray tests, alone
 @needs_netns
 def test_sweep_on_a_started_cluster_times_files_on_the_bench_resource(tiny_run, tmp_path):
     """A head started with `ray start` (as a user would), joined by --address; --bench-on sends the timing to the
