@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from docgen import imported, latency, quantizer, ray, recovery, study, timing  # noqa: E402
+from docgen import imported, latency, optimize, quantizer, ray, recovery, study, timing  # noqa: E402
 
 DOC = ROOT / "BENCHMARKS.md"
 REPORT = ROOT / "benchmarks" / "results" / "report"
@@ -40,6 +40,7 @@ def sections(report_dir: Path | None) -> list[tuple[str, object]]:
         ("latency", latency.latency_section),
         ("ray", ray.ray_section),
         ("quantizer", quantizer.quantizer_section),
+        ("optimize", optimize.optimize_section),
         ("seed-reference", imported.seed_reference_section),
     ]
 

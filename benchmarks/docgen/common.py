@@ -59,3 +59,14 @@ def jsonl(path: Path) -> dict[str, dict]:
         d = json.loads(line)
         out[d["cell"]] = d
     return out
+
+
+def machine(dev: dict) -> str:
+    """A bench's or table's device in words: the CPU, its vendor, family and model (or Arm part), its ISA."""
+    cpu = " ".join(str(dev.get(k)) for k in ("cpu",) if dev.get(k))
+    ident = ", ".join(f"{k.removeprefix('cpu_')} {dev[k]}" for k in
+                      ("cpu_vendor", "cpu_family", "cpu_model", "cpu_stepping", "cpu_implementer", "cpu_part")
+                      if dev.get(k) is not None) or "no family or model recorded"
+    if dev.get("isa"):
+        ident += "; " + " ".join(dev["isa"])
+    return f"{cpu} ({ident})"

@@ -1,7 +1,7 @@
 """LiteRT's quantizer against the converter's formats (issue 26; benchmarks/quantizer.sh and quantizer.py)."""
 from __future__ import annotations
 
-from .common import GOALS, RES, load, md_table, p_value, pct
+from .common import GOALS, RES, load, machine, md_table, p_value, pct
 
 INT4 = ("wi4", "wi4-block32", "mixed")
 
@@ -29,16 +29,6 @@ def _vs8(f: dict) -> str:
     return f"{100 * v['diff']:+.2f} ± {100 * v['se']:.2f} (p {p_value(v['mcnemar_p'])})"
 
 
-def _machine(dev: dict) -> str:
-    cpu = " ".join(str(dev.get(k)) for k in ("cpu",) if dev.get(k))
-    ident = ", ".join(f"{k.removeprefix('cpu_')} {dev[k]}" for k in
-                      ("cpu_vendor", "cpu_family", "cpu_model", "cpu_stepping", "cpu_implementer", "cpu_part")
-                      if dev.get(k) is not None) or "no family or model recorded"
-    if dev.get("isa"):
-        ident += "; " + " ".join(dev["isa"])
-    return f"{cpu} ({ident})"
-
-
 def quantizer_section() -> list[str] | None:
     f = RES / "quantizer" / "results.json"
     if not f.is_file():
@@ -51,7 +41,7 @@ def quantizer_section() -> list[str] | None:
             calls.append(m["bench"])
     timed = "; ".join(
         ", ".join(f"{px} px" for px in sorted({m["image_size"] for m in d["models"] if m["bench"] == c}))
-        + f" on {_machine(c['device'])}, {c['threads']} threads, in one call of {c['bench_seconds']:.0f} s"
+        + f" on {machine(c['device'])}, {c['threads']} threads, in one call of {c['bench_seconds']:.0f} s"
         for c in calls)
     out = ["## LiteRT's quantizer (issue 26)", "",
            f"Command: `bash benchmarks/quantizer.sh`, its `SIZES` naming the image sizes one call times (results in `benchmarks/results/quantizer/results.json`). "
