@@ -289,7 +289,9 @@ def pick_and_tables(s: Study, report_dir: Path | None) -> list[str]:
     if report_dir is not None:  # only when writing: the plots are files, not text this check could compare
         from edgeprune.study.report import write_report
 
-        write_report(s.entries, report_dir, s.warnings, s.sensitivity, force=True)
+        when = load(STUDY / "bench.json").get("finished", "")  # the report's date: its bench's, not today's
+        write_report(s.entries, report_dir, s.warnings, s.sensitivity, force=True,
+                     written=when[:16].replace("T", " ") or None)
     lines += ["![accuracy vs gzip](benchmarks/results/report/accuracy_vs_gzip.png)", "",
               "![accuracy vs latency](benchmarks/results/report/accuracy_vs_latency.png)", ""]
     if s.sensitivity:

@@ -199,7 +199,9 @@ def check_report_folder(out: Path, force: bool) -> None:
 
 
 def write_report(entries: list[Entry], out: Path, warnings: list[str], sensitivity: dict | None = None,
-                 force: bool = False) -> dict:
+                 force: bool = False, written: str | None = None) -> dict:
+    """report.md and the plots in ``out``; ``written`` dates it (default: now; a report regenerated from committed
+    results passes its inputs' date, so the same inputs give the same file)."""
     check_report_folder(out, force)
     if not entries:
         why = f" ({warnings[-1]})" if warnings else ""
@@ -210,7 +212,7 @@ def write_report(entries: list[Entry], out: Path, warnings: list[str], sensitivi
     from .plots import plot_all
 
     plots, plot_note = plot_all(entries, out, sensitivity)
-    md = ["# edgeprune report", "", f"Written {time.strftime('%Y-%m-%d %H:%M')} from {len(entries)} TFLite files.", "",
+    md = ["# edgeprune report", "", f"Written {written or time.strftime('%Y-%m-%d %H:%M')} from {len(entries)} TFLite files.", "",
           "Sizes compare TFLite with TFLite in the same format, raw and gzip (level 9). `x smaller` is the dense model's "
           "gzip size in the same format over this file's. `gzip / naive bound` compares with nonzero weights x bytes per "
           "weight + the entropy of the zero mask: gzip can beat it, since repeated values cost less than a full weight. "
