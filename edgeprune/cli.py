@@ -16,14 +16,15 @@ from rich.markup import escape
 from . import methods
 from .errors import UserError, short
 from .formats import FORMATS
-from .options import command, parse_items
+from .options import command
 from .options.export import ExportOptions
 from .options.optimize import OptimizeOptions
 from .options.probe import ProbeOptions
+from .options.report import InspectOptions, ReportOptions, SensitivityOptions
 from .options.prune import PruneOptions
 from .options.train import ImportOptions, TrainOptions
 from .device.bench import BenchOptions
-from .device.latency_table import MeasureOptions
+from .device.latency_table import CheckOptions, MeasureOptions
 from .study.cells import SweepOptions
 from .workspace import DEFAULT_WORKSPACE
 
@@ -79,13 +80,13 @@ def import_(
         console.print(f"[yellow]warning:[/] {escape(info.warning)}", highlight=False)
 
 
-@data_app.command("inspect")
-def data_inspect(path: Path = typer.Argument(..., help="Dataset folder."),
-                 show: int = typer.Option(20, help="List at most this many bad files.")):
+@command(data_app, InspectOptions, "inspect")
+def data_inspect(o: InspectOptions, path: Path = typer.Argument(..., help="Dataset folder.")):
     """Classes, images per class, image sizes, and the files that cannot be decoded."""
     from .data.inspect import inspect_folder
     from .ui import RichReporter, console, table
 
+    show = o.show
     if show < 0:
         raise UserError(f"--show must be 0 or more, got {show}")
     ins = inspect_folder(path, RichReporter())
@@ -195,8 +196,8 @@ def latency_measure(
         raise typer.Exit(1)
 
 
-@latency_app.command("check")
-def latency_check(table: Path = typer.Argument(..., help="A latency table (`edgeprune latency measure`).")):
+@command(latency_app, CheckOptions, "check")
+def latency_check(o: CheckOptions, table: Path = typer.Argument(..., help="A latency table (`edgeprune latency measure`).")):
     """Predicted against measured latency of the whole-model variants that were not used to fit the table."""
     from .latency.model import LatencyModel, describe, median_abs_error
     from .readers import read_latency_table
@@ -216,23 +217,21 @@ def latency_check(table: Path = typer.Argument(..., help="A latency table (`edge
                       if mae is not None else f"{fmt}: no validation variant was measured", highlight=False)
 
 
-@app.command("sensitivity")
+@command(app, SensitivityOptions, "sensitivity")
 def sensitivity_cmd(
+    o: SensitivityOptions,
     model: Optional[str] = RunArg,
-    criterion: str = typer.Option("l1", help="Filter importance: l1, l2, bn, random or taylor."),
-    ratios: str = typer.Option("0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", help="Ratios to try per layer."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSON file (default: <run>/sensitivity.json); a .csv is written beside it."),
-    force: bool = typer.Option(False, help="Replace an existing file."),
     workspace: Path = WorkspaceOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QuietOpt,
 ):
     """Prune one layer at a time (no fine-tuning) and measure validation accuracy at each ratio."""
     from .ui import RichReporter, console, pct, table
     from .workbench.pruning.sensitivity import run_sensitivity
     from .workspace import resolve_run
 
-    rs = parse_items(ratios, "--ratios", float)
-    res, files = run_sensitivity(resolve_run(model, workspace), workspace, criterion, rs, out, force, RichReporter(quiet))
+    rs = o.ratios
+    res, files = run_sensitivity(resolve_run(model, workspace), workspace, o.criterion, rs,
+                                 Path(o.out) if o.out else None, o.force, RichReporter(quiet))
     console.print(table(f"val accuracy with one layer pruned (baseline {pct(res['baseline_val_accuracy'])})",
                         ["layer", *[f"{r:.0%}" for r in rs]], [[n, *[pct(a, 1) for a in row["val_accuracy"]]] for n, row in res["layers"].items()]))
     console.print("written " + " and ".join(str(f) for f in files), highlight=False, markup=False)
@@ -412,15 +411,10 @@ def sweep(
         raise typer.Exit(1)
 
 
-@app.command()
+@command(app, ReportOptions)
 def report(
+    o: ReportOptions,
     results: List[Path] = typer.Argument(None, help="Sweep results.jsonl, export bundle folders, bench JSON, sensitivity JSON."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Name or folder for report.md and the plots (default: <workspace>/reports/report)."),
-    pick_: bool = typer.Option(False, "--pick", help="Name the most accurate model within the limits below."),
-    max_gzip_mb: Optional[float] = typer.Option(None, help="With --pick: largest gzip size in MB."),
-    max_p50_ms: Optional[float] = typer.Option(None, help="With --pick: largest median latency in ms."),
-    device: Optional[str] = typer.Option(None, help="With --pick: the device whose latency counts (part of its name)."),
-    force: bool = typer.Option(False, help="Replace an existing report.md in --out."),
     workspace: Path = WorkspaceOpt,
 ):
     """Write report.md (the comparison table) and PNG plots, or --pick the best model under size/latency limits."""
@@ -429,21 +423,21 @@ def report(
     from .ui import console, err_console
     from .workspace import output_folder
 
-    folder = output_folder(workspace, "report", out, "report")
-    if not pick_:
-        check_report_folder(folder, force)
+    folder = output_folder(workspace, "report", o.out, "report")
+    if not o.pick:
+        check_report_folder(folder, o.force)
     if not results:
         raise UserError("name the results to report: a sweep's results.jsonl, export bundle folders, bench JSON files")
     entries, warnings, sens = load_inputs(results)
     for w in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
-    if pick_:
-        res = pick(entries, max_gzip_mb, max_p50_ms, device)
+    if o.pick:
+        res = pick(entries, o.max_gzip_mb, o.max_p50_ms, o.device)
         console.print(res.message, highlight=False, markup=False)
         if res.entry is None:
             raise typer.Exit(1)
         return
-    rep = write_report(entries, folder, warnings, sens, force=force)
+    rep = write_report(entries, folder, warnings, sens, force=o.force)
     console.print(f"written {rep['report']}" + "".join(f", {p}" for p in rep["plots"]), highlight=False, markup=False)
     if rep["note"]:
         console.print(rep["note"], highlight=False)

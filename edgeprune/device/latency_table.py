@@ -28,6 +28,11 @@ from .sysinfo import device_info, device_mismatch
 
 
 @dataclass
+class CheckOptions:
+    """`edgeprune latency check TABLE` takes no options: the table holds what it checks."""
+
+
+@dataclass
 class MeasureOptions:
     threads: int | None = opt(None, kind=int, help="Interpreter threads (as the model will run).")
     runs: int = opt(LATENCY_RUNS, help="Timed runs per segment file per pass, at least (whole-model files get 4x).")
