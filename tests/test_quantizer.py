@@ -199,3 +199,47 @@ def test_weight_and_filter_pruned_models_export_to_wi8_and_wi4(tiny_run, tmp_pat
         wi4 = next(r for r in res.rows if r.format == "wi4")
         assert wi4.gzip_bytes < dense.gzip_bytes  # fewer filters, or zeros that gzip takes, make the int4 file smaller
     assert next(r for r in res.rows if r.format == "wi4").bytes < dense.bytes  # filter-pruned: smaller raw file too
+
+
+def test_an_all_zero_block_or_channel_still_loads_in_xnnpack_with_the_same_outputs():
+    """Weight pruning zeroes whole blocks of 32 inputs; the quantizer gives them a scale of 0, which XNNPACK refuses.
+    The export replaces such a scale: the file loads with XNNPACK and computes what the reference kernels compute."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from edgeprune.workbench.export import quantize as q
+    from edgeprune.workbench.tf import keras, tf
+
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.layers.Input((64,)), keras.layers.Dense(8)])
+    w, b = m.layers[0].get_weights()
+    w[:32, 3] = 0.0  # one block of output 3
+    w[:, 5] = 0.0  # all of output 5: a zero channel
+    b = np.linspace(-0.5, 0.5, 8).astype(np.float32)
+    m.layers[0].set_weights([w, b])
+    fp32 = tf.lite.TFLiteConverter.from_keras_model(m).convert()
+    x = np.random.RandomState(1).randn(3, 64).astype(np.float32)
+
+    def outputs(blob, delegate):
+        kind = OpResolverType.AUTO if delegate else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        it = Interpreter(model_content=blob, experimental_op_resolver_type=kind)
+        it.allocate_tensors()
+        i, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+        rows = []
+        for k in range(len(x)):
+            it.set_tensor(i, x[k : k + 1])
+            it.invoke()
+            rows.append(it.get_tensor(o).copy())
+        return np.concatenate(rows)
+
+    # the quantizer gives an all-zero block a scale of 0 (an all-zero channel gets a tiny positive one)
+    raw = q._quantizer_file(fp32, q._recipe("wi4-block32", fp32))
+    with pytest.raises(RuntimeError, match="scale"):
+        outputs(raw, delegate=True)
+    for fmt in ("wi4-block32", "wi4", "wi8"):
+        blob = q.quantize(fp32, fmt)
+        ref = outputs(blob, delegate=False)
+        # XNNPACK quantizes the activations on the fly its own way: close, not equal
+        np.testing.assert_allclose(outputs(blob, delegate=True), ref, atol=0.05)
+        np.testing.assert_allclose(ref[:, 5], b[5], atol=1e-6)  # the zero channel gives its bias alone
+        if fmt == "wi4-block32":
+            np.testing.assert_allclose(outputs(raw, delegate=False), ref, atol=1e-6)  # the same numbers as before

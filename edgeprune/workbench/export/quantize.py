@@ -93,6 +93,11 @@ def _signature_inputs(fp32: bytes) -> tuple[str, str]:
 
 
 def _run_quantizer(fp32: bytes, rp, calib_x: np.ndarray | None = None, threads: int | None = None) -> bytes:
+    return positive_scales(_quantizer_file(fp32, rp, calib_x, threads))
+
+
+def _quantizer_file(fp32: bytes, rp, calib_x: np.ndarray | None = None, threads: int | None = None) -> bytes:
+    """The file exactly as the quantizer writes it."""
     quantizer = _aeq()[0]
     q = quantizer.Quantizer(bytearray(fp32))
     q.load_quantization_recipe(rp)
@@ -108,6 +113,47 @@ def _run_quantizer(fp32: bytes, rp, calib_x: np.ndarray | None = None, threads: 
             calibration = q.calibrate(data, num_threads=threads or 2)
         res = q.quantize(calibration, enable_progress_bar=False, enable_progress_report=False)
     return bytes(res.quantized_model)
+
+
+def positive_scales(blob: bytes) -> bytes:
+    """The same file with no zero weight scale. The quantizer gives an all-zero channel or block (weight pruning makes
+    them) a scale of 0, which XNNPACK refuses ("unsupported scale value (0.000000)"), so such a file would not load.
+    Its quantized values are all 0, so any positive scale gives the same zeros: the tensor's smallest positive scale
+    (1.0 where every scale is 0). Per-channel scales live in the tensor's quantization; block scales in a float16
+    tensor that its blockwise details name."""
+    from ai_edge_litert import schema_py_generated as fb
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+
+    def fixed(scales: np.ndarray) -> np.ndarray | None:
+        scales = np.asarray(scales).copy()
+        zero = scales == 0
+        if not zero.any():
+            return None
+        pos = scales[scales > 0]
+        scales[zero] = pos.min() if pos.size else 1.0
+        return scales
+
+    model = fbu.read_model_from_bytearray(bytearray(blob))
+    changed = False
+    for sg in model.subgraphs:
+        for t in sg.tensors:
+            q = t.quantization
+            if q is None or t.type not in (fb.TensorType.INT4, fb.TensorType.INT8):
+                continue
+            if q.scale is not None and len(q.scale) > 1:
+                new = fixed(np.asarray(q.scale, np.float32))
+                if new is not None:
+                    q.scale, changed = [float(v) for v in new], True
+            if q.detailsType == fb.QuantizationDetails.BlockwiseQuantization and q.details is not None:
+                st = sg.tensors[q.details.scales]
+                buf = model.buffers[st.buffer]
+                dtype = {fb.TensorType.FLOAT16: np.float16, fb.TensorType.FLOAT32: np.float32}.get(st.type)
+                if dtype is None or buf.data is None:
+                    continue
+                new = fixed(np.frombuffer(bytes(bytearray(buf.data)), dtype))
+                if new is not None:
+                    buf.data, changed = np.frombuffer(new.astype(dtype).tobytes(), np.uint8), True
+    return bytes(fbu.convert_object_to_bytearray(model)) if changed else blob
 
 
 def quantize(fp32: bytes, fmt: str, calib_x: np.ndarray | None = None, threads: int | None = None) -> bytes:
