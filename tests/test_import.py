@@ -174,3 +174,56 @@ def test_labels_name_the_outputs_in_order(keras3_files, tmp_path):
     assert_user_error(run_inproc("import", str(files / "residual.keras"), "--data", str(data), "--preprocess", "zscore",
                                  "-w", str(ws), "--out", "y"), "--preprocess")
     assert_user_error(run_inproc("import", str(tmp_path / "labels.txt"), "--data", str(data), "-w", str(ws)), ".keras")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_a_grayscale_model_imports_with_a_luma_layer_and_prunes(tmp_path, kind):
+    """A model of (H, W, 1) images (a public cats-and-dogs CNN of 60x60x1 was refused): the run takes RGB like every
+    other, and gives the original model's outputs on the images' gray values."""
+    from PIL import Image
+
+    from edgeprune.workbench.modelio import load_model
+    from edgeprune.workbench.tf import keras
+
+    data = write_class_folders(tmp_path / "data", per_class=16, size=16)
+    keras.utils.set_random_seed(2)
+    body = [keras.layers.Rescaling(1 / 255.0), keras.layers.Conv2D(8, 3, activation="relu", name="c1"),
+            keras.layers.Conv2D(8, 3, activation="relu", name="c2"), keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax")]
+    if kind == "sequential":
+        m = keras.Sequential([keras.Input((16, 16, 1)), *body])
+    else:
+        x = inp = keras.Input((16, 16, 1))
+        for layer in body:
+            x = layer(x)
+        m = keras.Model(inp, x)
+    files = sorted(data.rglob("*.jpg"))
+    gray = np.stack([np.asarray(Image.open(p).convert("L"), np.float32)[..., None] for p in files])
+    y = np.array([["a", "b", "c"].index(p.parent.name) for p in files])
+    m.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    m.fit(gray, y, epochs=15, batch_size=16, verbose=0)
+    m.save(tmp_path / "gray.h5")
+    ws = tmp_path / "ws"
+    proc = run_inproc("import", str(tmp_path / "gray.h5"), "--data", str(data), "--preprocess", "none",
+                      "-w", str(ws), "--out", "g", "-q")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((ws / "g" / "run.json").read_text())
+    assert info["source"]["input_channels"] == 1 and info["test_accuracy"] > 0.6
+    run_model = load_model(ws / "g" / "model.keras")
+    assert run_model.input_shape == (None, 16, 16, 3)
+    rgb = np.stack([np.asarray(Image.open(p).convert("RGB"), np.float32) for p in files])
+    luma = (rgb @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    np.testing.assert_allclose(run_model.predict(rgb, verbose=0), m.predict(luma, verbose=0), atol=1e-5)
+    # Pillow rounds its gray values; the luma layer does not: the same predictions all but everywhere
+    assert (run_model.predict(rgb, verbose=0).argmax(1) == m.predict(gray, verbose=0).argmax(1)).mean() >= 0.95
+    assert run_inproc("prune", "g", "--method", "filter", "--ratio", "0.5", "--epochs", "1", "--batch-size", "16",
+                      "-w", str(ws), "-q").returncode == 0
+    pruned = json.loads((ws / "g-f50" / "run.json").read_text())["pruning"]["filter"]
+    kept = {g["name"]: (g["channels_kept"], g["channels_total"]) for g in pruned["groups"]}
+    assert pruned["params_after"] < pruned["params_before"] and kept["c1"][0] < kept["c1"][1]
+    assert kept.get("edgeprune_grayscale", (1, 1)) == (1, 1)  # the gray channel is never removed
+    proc = run_inproc("export", "g-f50", "--formats", "fp32,int8", "--out", str(tmp_path / "b"), "-w", str(ws), "-q")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "b" / "export.json").read_text())["files"]
+    assert rows[0]["agreement"] >= 0.995

@@ -31,24 +31,28 @@ def _check(o: ImportOptions) -> None:
         raise UserError(f"--seed must be from 0 to {2 ** 32 - 1}, got {o.seed}")
 
 
-def _input_size(model, asked: int | None) -> int:
+def _input_size(model, asked: int | None) -> tuple[int, int]:
+    """The square image size the model takes, and its channels: 3 (RGB), or 1 (grayscale, which ``fold`` turns into
+    RGB with a fixed luma layer)."""
     shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
     if len(shapes) != 1 or len(model.outputs) != 1:
         raise UserError(f"the model has {len(shapes)} inputs and {len(model.outputs)} outputs; edgeprune imports image "
                         "classifiers with one of each")
     shape = tuple(shapes[0])
-    if len(shape) != 4 or shape[3] != 3:
-        raise UserError(f"the model's input shape is {shape}; edgeprune imports models of RGB images (None, H, W, 3)")
+    if len(shape) != 4 or shape[3] not in (1, 3):
+        raise UserError(f"the model's input shape is {shape}; edgeprune imports models of RGB or grayscale images "
+                        "(None, H, W, 3) or (None, H, W, 1)")
+    channels = int(shape[3])
     h, w = shape[1], shape[2]
     if h is None or w is None:
         if asked is None:
             raise UserError("the model takes images of any size; give the size to use with --image-size")
-        return asked
+        return asked, channels
     if h != w:
         raise UserError(f"the model takes {h}x{w} images; edgeprune works with square inputs")
     if asked is not None and asked != h:
         raise UserError(f"--image-size {asked} differs from the model's input size {h}; leave --image-size out")
-    return int(h)
+    return int(h), channels
 
 
 MAX_LABELS_BYTES = 1 << 20
@@ -116,7 +120,7 @@ def import_model(o: ImportOptions, reporter: Reporter | None = None) -> Run:
     from .preprocess import fold
 
     model, fmt = load_foreign(src)
-    size = _input_size(model, o.image_size)
+    size, channels = _input_size(model, o.image_size)
     n_out = int(model.outputs[0].shape[-1])
     manifest, data = prepare(resolve_data(o.data, workspace), size, o.seed, limit_per_class=o.limit_per_class,
                              reporter=reporter)
@@ -127,14 +131,15 @@ def import_model(o: ImportOptions, reporter: Reporter | None = None) -> Run:
                         f"({', '.join(manifest.classes)})")
     if o.labels:
         manifest, data = _relabel(manifest, data, _read_labels(o.labels, manifest.classes))
-    model = fold(model, o.preprocess, size)
+    model = fold(model, o.preprocess, size, channels)
     info = {
         "kind": "import", "arch": "imported", "image_size": size, "method": "none",
         "data": {"source": manifest.source, "root": str(manifest.root), "counts": manifest.counts(),
                  "skipped": len(manifest.skipped)},
         **scores(model, data), "macs": count_macs(model), "seconds": round(time.perf_counter() - t0, 2),
         "source": {"file": str(src.resolve()), "format": fmt, "sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
-                   "preprocess": o.preprocess, "labels": manifest.classes if o.labels else None},
+                   "preprocess": o.preprocess, "labels": manifest.classes if o.labels else None,
+                   "input_channels": channels},
         "options": {"augment": "light", "preprocess": o.preprocess, "seed": o.seed},
     }
     reporter.log(f"imported {src.name} ({fmt}): val {100 * info['val_accuracy']:.2f}%, test {100 * info['test_accuracy']:.2f}%")
