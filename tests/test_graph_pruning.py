@@ -250,6 +250,28 @@ def test_resnet20_trains_prunes_with_steps_and_exports(tiny_data, tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((ws / "exports" / "r20-f30" / "export.json").read_text())["files"]
     assert rows and all(r["agreement"] >= 0.995 for r in rows)
+    # the latency budget on the graph: probe, a table of a known law, prune --target-ms to it
+    from test_latency_budget import synthetic_table
+
+    from edgeprune.latency.model import LatencyModel, median_abs_error
+    from edgeprune.readers import read_latency_table
+    from edgeprune.workbench.latency_probe import ProbeOptions, probe
+    from edgeprune.workspace import Run
+
+    folder, man = probe(Run(ws / "r20"), ws, ProbeOptions(formats=["fp32"], round_to=8, points=2, variants=3,
+                                                          fit_variants=2, out=str(tmp_path / "probe")))
+    assert len(man.segments) == 22  # 21 convolutions (19 + 2 shortcuts) and the classifier
+    assert all((folder / "files" / f.file).is_file() for f in man.files)
+    lat = LatencyModel(read_latency_table(synthetic_table(man, tmp_path / "t.json")), "fp32")
+    assert median_abs_error(lat.check()) < 1e-9
+    target = round(0.6 * lat.predict(lat.widths), 4)
+    proc = run_inproc("prune", "r20", "--method", "filter", "--target-ms", str(target), "--latency-table",
+                      str(tmp_path / "t.json"), "--threads", "2", "--epochs", "1", "--batch-size", "16",
+                      "--out", "r20-budget", *w)
+    assert proc.returncode == 0, proc.stderr
+    b = json.loads((ws / "r20-budget" / "run.json").read_text())["pruning"]["filter"]["latency_budget"]
+    assert b["predicted_ms"] <= target and lat.predict(b["widths"]) == pytest.approx(b["predicted_ms"])
+    assert sum(b["widths"].values()) < sum(lat.widths.values())
 
 
 def test_sensitivity_is_per_group_and_its_ratios_prune_the_graph():
@@ -280,3 +302,36 @@ def test_a_nested_model_called_twice_is_refused_in_one_line():
     with pytest.raises(UserError, match="'twice'") as e:
         groups(m)
     assert "\n" not in str(e.value)
+
+
+def test_the_latency_probe_cuts_a_graph_into_one_segment_per_layer():
+    """Each convolution or dense layer is a segment at its real input, its input width the group that feeds it and
+    its output width its own group's; a depthwise layer's two are one group; the model's input and output stay."""
+    from edgeprune.workbench.latency_probe import pieces, segment_model, variant_model
+
+    keras.utils.set_random_seed(0)
+    m = inverted_residual()
+    ps = {p.segment.name: p for p in pieces(m)}
+    assert list(ps) == ["stem", "expand", "dw", "project", "last", "head"]
+    g = {n: next(x.name for x in groups(m) if n in x.producers) for n in ("stem", "expand", "last")}
+    seg = {n: p.segment for n, p in ps.items()}
+    assert seg["stem"].cin_from is None and seg["stem"].cin_full == 3 and seg["stem"].producer == g["stem"]
+    assert seg["expand"].cin_from == g["stem"] and seg["expand"].producer == g["expand"]
+    assert seg["dw"].cin_from is None and seg["dw"].producer == g["expand"] and ps["dw"].tied
+    assert seg["project"].cin_from == g["expand"] and seg["project"].producer == g["stem"]  # tied by the Add
+    assert seg["head"].cin_from == g["last"] and seg["head"].producer is None and seg["head"].cout_full == 3
+    assert [l.name for l in ps["expand"].layers][:2] == ["expand", "expand_bn"]  # BN and ReLU6 ride along
+    assert ps["stem"].first and ps["head"].last and not ps["project"].first
+    for name, cin, cout in (("expand", 4, 16), ("dw", 24, 8), ("head", 6, 3)):
+        sm = segment_model(m, ps[name], cin, cout)
+        want_in = cout if ps[name].tied else cin
+        assert sm.input_shape[-1] == want_in and sm.output_shape[-1] == cout, name
+    assert ps["dw"].input_hw == (SIZE, SIZE) and ps["head"].input_hw == ()
+    small = variant_model(m, {g["stem"]: 4, g["expand"]: 8, g["last"]: 6})
+    assert widths(small) == {g["stem"]: 4, g["expand"]: 8, g["last"]: 6}
+    # behind a Flatten, each channel of the group is H x W inputs of the dense layer
+    f = {p.segment.name: p for p in pieces(concatenated())}
+    assert f["head"].cin_mult == (SIZE // 2) ** 2 and f["head"].segment.cin_from == "after"
+    assert f["after"].segment.cin_from is None  # two groups concatenated: its input width is held fixed
+    sm = segment_model(concatenated(), f["head"], 2, 3)
+    assert sm.input_shape[-1] == 2 * (SIZE // 2) ** 2

@@ -1,10 +1,17 @@
 """`edgeprune latency probe RUN`: the TFLite files whose times, measured on the device, predict the latency of the
 model at any per-layer widths (``edgeprune.latency``).
 
-The chain is cut into segments, one per prunable layer: the layer and what follows it up to the next one (the
+A single chain is cut into segments, one per prunable layer: the layer and what follows it up to the next one (the
 first segment also holds the input side, the tail holds the classifier). A segment's time depends on its input
 channels (the previous prunable layer's width) and its own width, so each is converted over a grid of the two at
-multiples of ``--round-to``. Whole models at uniform widths, and at ``--fit-variants`` random ones, fit the
+multiples of ``--round-to``.
+
+Any other graph (residual, depthwise, squeeze-excite, nested backbones: ``graph_pieces``) has one segment per
+convolution or dense layer, at its real input shape, with the BatchNorm and activations that follow it alone; its
+input width is the channel group that feeds it (fixed where that is the model's input, a concatenation of several
+groups, or channels that never change), its output width its own group's (a depthwise layer's input and output are
+one group: a single axis). What the segments leave out (adds, multiplies, pooling, padding) the overhead fit on whole
+models at random group widths takes up. Whole models at uniform widths, and at ``--fit-variants`` random ones, fit the
 overhead; whole models at other random per-layer widths validate the table. How well a measured table predicts, and
 what the random fits add, is in BENCHMARKS.md's latency section (figures from a committed table, not restated here).
 """
@@ -28,7 +35,7 @@ from ..progress import Reporter, Silent
 from ..records import ModelSignature, ProbeFile, ProbeManifest, Segment
 from ..workspace import Run, output_folder
 from .export.convert import convert
-from .graph import chain_layers, groups
+from .graph import chain_layers, channel_graph, groups
 from .graph import widths as layer_widths
 from .metrics.macs import count_macs
 from .modelio import load_model
@@ -64,11 +71,26 @@ class _Piece:
     segment: Segment
     layers: list  # the original model's layers in this segment
     flatten_hw: tuple[int, int] | None  # the segment starts with a Dense behind Flatten of an (H, W, cin) map
+    # a graph's segment: the first layer's input shape without its channels, each group channel's count in that
+    # input (H x W behind a Flatten), and whether input and output are one group (a depthwise layer)
+    input_hw: tuple[int, ...] | None = None
+    cin_mult: int = 1
+    tied: bool = False
+    first: bool = False  # takes the model's input
+    last: bool = False  # gives the model's output
+
+
+WEIGHTED = (L.Conv2D, L.Dense, L.DepthwiseConv2D)  # exactly these types: a segment of their own each
+# single-input layers that keep the channels and ride with the layer before them (BatchNorm folds, ReLU fuses)
+FOLLOWERS = (L.BatchNormalization, L.ReLU, L.Activation, L.LeakyReLU, L.ELU, L.PReLU, L.Softmax, L.Dropout)
 
 
 def pieces(model: keras.Model) -> list[_Piece]:
-    """The chain cut at each prunable layer and at the classifier."""
-    chain = chain_layers(model)
+    """The chain cut at each prunable layer and at the classifier; any other graph, per layer (``graph_pieces``)."""
+    try:
+        chain = chain_layers(model)
+    except UserError:
+        return graph_pieces(model)
     gs = groups(model)
     producers = [g.producer for g in gs]
     by_name = {l.name: i for i, l in enumerate(chain)}
@@ -92,9 +114,73 @@ def pieces(model: keras.Model) -> list[_Piece]:
     return out
 
 
+def graph_pieces(model: keras.Model) -> list[_Piece]:
+    """One segment per Conv2D, DepthwiseConv2D and Dense call of the channel graph, with its followers."""
+    g = channel_graph(model)
+    groups(model)  # a one-line error when nothing can be pruned
+    prunable = {i: grp for i, grp in enumerate(g.groups) if grp.fixed_by is None}
+    consumers: dict[int, list] = {}
+    for op in g.ops:
+        for t in op.inputs:
+            consumers.setdefault(t, []).append(op)
+    model_in = {g.tensor(t) for t in model.inputs}
+    model_out = {g.tensor(t) for t in model.outputs}
+
+    def group_of(ids: np.ndarray) -> tuple[str | None, int, int]:
+        """(the one prunable group holding every channel, how many times each appears, its width) or (None, 1, n)."""
+        gi = g.root_group[g.comp[ids]] if len(ids) else np.array([-1])
+        uniq = set(gi.tolist())
+        if len(uniq) == 1 and (i := uniq.pop()) in prunable and len(ids) % prunable[i].width == 0:
+            return prunable[i].name, len(ids) // prunable[i].width, prunable[i].width
+        return None, 1, len(ids)
+
+    out, names = [], set()
+    for op in g.ops:
+        layer = op.layer
+        if type(layer) not in WEIGHTED or len(op.inputs) != 1:
+            continue
+        t_in = op.inputs[0]
+        shape = g.shapes[t_in]
+        if any(d is None for d in shape[1:]):
+            raise UserError(f"layer {layer.name!r} takes an input of unknown size {shape}; the latency probe needs a "
+                            "model of a fixed input size")
+        layers, t = [layer], op.outputs[0]
+        while len(consumers.get(t, [])) == 1 and len(consumers[t][0].inputs) == 1 \
+                and isinstance(consumers[t][0].layer, FOLLOWERS) and t not in model_out:
+            layers.append(consumers[t][0].layer)
+            t = consumers[t][0].outputs[0]
+        tied = isinstance(layer, L.DepthwiseConv2D)
+        cin_from, mult, cin_full = group_of(g.tensor_ids[t_in])
+        producer, _, cout_full = group_of(g.tensor_ids[op.outputs[0]])
+        if tied:
+            cin_from, mult, cin_full = None, 1, cout_full
+        if getattr(layer, "groups", 1) != 1:  # a grouped convolution keeps its widths (the graph fixes them too)
+            cin_from, mult, producer = None, 1, None
+        name = layer.name
+        while name in names:
+            name += "+"
+        names.add(name)
+        out.append(_Piece(Segment(name=name, producer=producer, cin_from=cin_from, cin_full=cin_full,
+                                  cout_full=cout_full), layers, None, input_hw=tuple(int(d) for d in shape[1:-1]),
+                          cin_mult=mult, tied=tied, first=t_in in model_in, last=t in model_out))
+    return out
+
+
+def _layer_at(layer, cout: int | None):
+    cfg = layer.get_config()
+    if cout is not None:
+        cfg["filters" if "filters" in cfg else "units"] = cout
+    return layer.__class__.from_config(cfg)
+
+
 def segment_model(model: keras.Model, piece: _Piece, cin: int, cout: int) -> keras.Model:
     """The piece alone, with ``cin`` input channels and ``cout`` output channels (random weights: time only)."""
     seg = piece.segment
+    if piece.input_hw is not None:  # a graph's segment
+        x = inputs = keras.Input(shape=piece.input_hw + ((cout if piece.tied else cin) * piece.cin_mult,))
+        for i, layer in enumerate(piece.layers):
+            x = _layer_at(layer, cout if i == 0 and not piece.tied else None)(x)
+        return keras.Model(inputs, x)
     if seg.cin_from is None:
         shape = tuple(model.input_shape[1:])
     elif piece.flatten_hw:
@@ -140,7 +226,7 @@ def probe(run: Run, workspace: Path, opts: ProbeOptions, reporter: Reporter | No
     check_replaceable(folder, force=opts.force, marker=MANIFEST, kinds=(ProbeManifest.KIND,), what="latency probe")
     model = load_model(run.model)
     ps = pieces(model)
-    full = {p.segment.producer: p.segment.cout_full for p in ps if p.segment.producer}
+    full = layer_widths(model)
     for p in ps:
         s = p.segment
         s.cins = grid_axis(s.cin_full, opts.round_to, opts.points) if s.cin_from else [s.cin_full]
@@ -170,7 +256,10 @@ def probe(run: Run, workspace: Path, opts: ProbeOptions, reporter: Reporter | No
         for fmt in opts.formats:
             for i, (p, cin, cout) in enumerate(jobs):
                 m = segment_model(model, p, cin, cout)
-                first, last = p.segment.cin_from is None, p.segment.producer is None
+                if p.input_hw is None:
+                    first, last = p.segment.cin_from is None, p.segment.producer is None
+                else:
+                    first, last = p.first, p.last
                 name = f"seg-{ps.index(p):02d}-{cin}-{cout}.{fmt}.tflite"
                 data = convert(m, fmt, False, _calibration(m, first, rng), *_io(first, last))
                 atomic_write_bytes(staging / "files" / name, data)
