@@ -5,6 +5,7 @@
 # re-measured in a separate bench call beside the dense fp32 file (benchmarks/optimize.py). Resumable.
 #   bash benchmarks/optimize.sh probe     # conversions only: may share the machine
 #   bash benchmarks/optimize.sh           # measure, optimize, re-bench: nothing else running
+#   bash benchmarks/optimize.sh repick    # finished optimizes pick again from their own bench files, then re-bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WS=${WS:-benchmarks/work/runs}
@@ -21,4 +22,5 @@ if [ ! -f "$W/table.json" ]; then
   $EP latency measure "$W/probe" --threads 2 --json "$W/table.json.partial" -q
   mv "$W/table.json.partial" "$W/table.json"
 fi
-exec .venv/bin/python benchmarks/optimize.py --workspace "$WS" --table "$W/table.json" --work "$W"
+exec .venv/bin/python benchmarks/optimize.py --workspace "$WS" --table "$W/table.json" --work "$W" \
+  $([ "${1:-}" = repick ] && echo --repick)

@@ -71,6 +71,32 @@ def test_within_one_paired_se_the_smaller_and_faster_wins_and_it_is_a_tie():
     assert res.pick is best and small.lost == "below min accuracy"
 
 
+def test_files_of_one_graph_are_timed_as_one_and_the_more_accurate_twin_is_then_picked():
+    """The dense model and its fine-tuned control, in one format, run the same kernels: their rounds are pooled, so
+    noise in one file's interval cannot hand the budget to the less accurate twin."""
+    from edgeprune.device.intervals import bootstrap_ci
+    from edgeprune.records import BenchRow
+    from edgeprune.study.optimize import pool_twins
+
+    dense = cand("dense", 0.090, (0.089, 0.091), list(range(70)))
+    control = cand("control", 0.091, (0.0897, 0.0938), list(range(75)))  # its own interval reaches over 0.0925
+    other = cand("filter", 0.080, (0.079, 0.081), list(range(60)))
+    r_dense = [0.0896, 0.0899, 0.0903, 0.0904, 0.0884, 0.0900, 0.0912]
+    r_ctl = [0.0911, 0.0897, 0.0938, 0.0902, 0.0915, 0.0905, 0.0909]
+    rows = [BenchRow(model=c.key, name=c.key, p50_rounds=r) for c, r in
+            ((dense, r_dense), (control, r_ctl), (other, [0.08, 0.081, 0.079]))]
+    assert pick([dense, control, other], max_ms=0.0925).pick is dense  # alone, the control is not resolved
+    graph = {dense.key: "A", control.key: "A", other.key: "B"}
+    pool_twins([dense, control, other], rows, lambda c: graph[c.key])
+    both = r_dense + r_ctl
+    assert dense.p50_ms == control.p50_ms == pytest.approx(float(np.median(both)))
+    assert control.p50_ci == pytest.approx(list(bootstrap_ci(both))) and control.p50_ci[1] < 0.0925
+    assert control.timed_with == [dense.key] and dense.timed_with == [control.key]
+    assert control.own_p50_ms == 0.091 and control.own_p50_ci == [0.0897, 0.0938]
+    assert other.timed_with is None and other.p50_ms == 0.080
+    assert pick([dense, control, other], max_ms=0.0925).pick is control
+
+
 def test_unmeasured_and_failed_candidates_lose_with_their_reason():
     ok = cand("ok", 0.5, (0.4, 0.6), list(range(50)))
     gone = OptimizeCandidate(key="gone/fp32.tflite", cell="gone", file="fp32.tflite", format="fp32", method="weight")
@@ -167,6 +193,12 @@ def test_handoff_bench_without_tensorflow_then_resume_picks(tiny_run, tiny_probe
     assert len(eligible) == len(rec.candidates)  # every tiny file runs far under the budget
     assert all(c.accuracy <= chosen.accuracy or c.lost == "tie" for c in eligible)
     assert all(c.vs_pick is not None for c in eligible if c is not chosen)  # paired on the device's predictions
+    # the dense model and its control are one graph in fp32: timed as one; the filter candidate is another graph
+    by = {c.key: c for c in rec.candidates}
+    d, ctl = by["dense/fp32.tflite"], by["control-ft1/fp32.tflite"]
+    assert d.timed_with == [ctl.key] and ctl.timed_with == [d.key] and d.p50_ms == ctl.p50_ms
+    assert d.own_p50_ms is not None and ctl.own_p50_ci is not None
+    assert all(c.timed_with is None for c in rec.candidates if c.cell.startswith("filter-t"))
     assert (out / rec.pick_file).is_file() and (out / "report.md").read_text().count(rec.pick) >= 1
     # a bench file naming files that are not candidates (paths are never followed) is refused in one line
     doc = json.loads(device.read_text())

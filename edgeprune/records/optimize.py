@@ -37,6 +37,11 @@ class OptimizeCandidate(Record):
     vs_scratch: dict | None = None  # the run's pruned minus its scratch twin, when one was trained
     lost: str | None = one_of(*LOST, default=None)
     why: str | None = None  # the lost reason in words, with its figures
+    # files of the same graph (the same ops on tensors of the same shapes and types; only weights differ) compute the
+    # same thing at the same cost: their rounds are pooled into one p50 and interval (``p50_ms``, ``p50_ci``)
+    timed_with: list[str] | None = None  # the other candidates pooled with this one
+    own_p50_ms: float | None = bounded(0.0, MAX_MS, None)  # this file's rounds alone
+    own_p50_ci: list[float] | None = bounded(0.0, MAX_MS, None)
     extra: dict = extra_field()
 
 

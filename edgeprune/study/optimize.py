@@ -14,6 +14,7 @@ measured on the device.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import shutil
 import time
 from dataclasses import dataclass
@@ -407,6 +408,56 @@ def attach(cands: list[OptimizeCandidate], rows: list[BenchRow], labels: np.ndar
             c.test_correct = pack(np.asarray(r.predictions) == labels)
 
 
+def graph_structure(path: Path) -> str | None:
+    """A digest of the file's graph without its weights: each op and its tensors, and every tensor's shape, type and
+    sparse encoding. Two files that share it run the same kernels on the same shapes (the dense model and its
+    fine-tuned control, in one format); None when the file cannot be read."""
+    try:
+        from ai_edge_litert import schema_py_generated as fb
+
+        m = fb.Model.GetRootAs(path.read_bytes(), 0)
+        parts: list = []
+        for s in range(m.SubgraphsLength()):
+            sg = m.Subgraphs(s)
+            for i in range(sg.OperatorsLength()):
+                op = sg.Operators(i)
+                code = m.OperatorCodes(op.OpcodeIndex())
+                parts.append(("op", max(code.BuiltinCode(), code.DeprecatedBuiltinCode()),
+                              op.InputsAsNumpy().tolist() if op.InputsLength() else [],
+                              op.OutputsAsNumpy().tolist() if op.OutputsLength() else []))
+            for i in range(sg.TensorsLength()):
+                t = sg.Tensors(i)
+                parts.append(("tensor", t.ShapeAsNumpy().tolist() if t.ShapeLength() else [], t.Type(),
+                              t.Sparsity() is not None))
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
+    except Exception:  # not our file any more, or no flatbuffer schema: timed alone
+        return None
+
+
+def pool_twins(cands: list[OptimizeCandidate], rows: list[BenchRow], structure) -> None:
+    """Candidates whose files share a graph (``structure(candidate)``) get one latency: the median of all their rounds,
+    with the bootstrap interval over them. Their own figures stay in ``own_p50_ms`` and ``own_p50_ci``."""
+    from ..device.intervals import bootstrap_ci
+
+    by = {r.name: r for r in rows}
+    sets: dict[str, list[OptimizeCandidate]] = {}
+    for c in cands:
+        r = by.get(c.key)
+        if c.measured and c.lost not in ("failed", "not measured") and r is not None and r.p50_rounds:
+            key = structure(c)
+            if key is not None:
+                sets.setdefault(key, []).append(c)
+    for twins in sets.values():
+        if len(twins) < 2:
+            continue
+        rounds = [v for c in twins for v in by[c.key].p50_rounds]
+        p50, ci = float(np.median(rounds)), list(bootstrap_ci(rounds))
+        for c in twins:
+            c.own_p50_ms, c.own_p50_ci = c.p50_ms, c.p50_ci
+            c.p50_ms, c.p50_ci = p50, ci
+            c.timed_with = [o.key for o in twins if o is not c]
+
+
 def _pick_bundle(folder: Path, c: OptimizeCandidate) -> str:
     _copy_bundle_files(folder / "exports" / c.cell, folder / PICK, [c.file])
     return f"{PICK}/{c.file}"
@@ -469,6 +520,7 @@ def optimize(run: Run, workspace: Path, o: OptimizeOptions, reporter: Reporter |
         notes.append(f"the candidates were timed on another device than the table's ({diff}): the predictions may "
                      "be off, the pick rests on the timings")
     attach(cands, rows, _labels(folder))
+    pool_twins(cands, rows, lambda c: graph_structure(folder / "exports" / c.cell / c.file))
     res = pick_rule(cands, plan.max_ms, o.max_kb, o.min_accuracy)
     rec.device, rec.notes = device, rec.notes + notes
     rec.state, rec.message, rec.tie, rec.tied_with = "done", res.message, res.tie, res.tied_with

@@ -23,6 +23,8 @@ def rows(rec: OptimizeRecord) -> list[list[str]]:
     out = []
     for c in rec.candidates:
         ci = f" [{c.p50_ci[0]:.4g}-{c.p50_ci[1]:.4g}]" if c.p50_ci else ""
+        if c.timed_with:
+            ci += f" (one graph with {', '.join(c.timed_with)})"
         vs = c.vs_pick
         out.append([("**" + c.key + "**") if c.key == rec.pick else c.key, _f(c.predicted_ms),
                     (_f(c.p50_ms) + ci) if c.p50_ms is not None else "-",
@@ -84,7 +86,9 @@ def write_report(folder: Path, rec: OptimizeRecord, plan) -> Path:
                          "most accurate, and the smaller and faster file won (the least gzip size x p50).")
     else:
         lines.append(f"**No pick**: {rec.message}.")
-    lines += ["", "Predicted latency chose what to train and time; the pick rests on the measurements.", ""]
+    lines += ["", "Predicted latency chose what to train and time; the pick rests on the measurements. Files of one "
+              "graph (the same ops on the same shapes, only the weights differ) were timed as one: their rounds "
+              "pooled.", ""]
     cols = ["candidate", "predicted ms", "p50 ms [95 %]", "gzip kB", "accuracy %", "vs pick (points)", "why not"]
     lines.append(markdown_table(cols, rows(rec)))
     p = plot(folder, rec)

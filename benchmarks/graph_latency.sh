@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Issue 23, latency prediction on graphs: ResNet-20 at 32 px and MobileNetV2 (alpha 1.0, no pretrained weights) at
+# 64 px on cifar10-animals. Each is trained one short epoch (a latency table times widths, not weights), probed in
+# fp32 and int8 (one segment per convolution, its widths the channel groups'), the probe measured on this machine
+# (2 threads), and the table checked on random group widths it did not fit on (benchmarks/graph_latency.py).
+# Resumable. Probing converts hundreds of files (it may share the machine); measuring wants an idle one.
+#   bash benchmarks/graph_latency.sh probe     # train and probe only
+#   bash benchmarks/graph_latency.sh           # and measure and summarise: nothing else running
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W=benchmarks/work/graph-latency
+WS=$W/runs
+DATA=${DATA:-../shared/data/cifar10-animals}
+EP=.venv/bin/edgeprune
+mkdir -p "$W"
+train() {  # name arch size
+  [ -f "$WS/$1/run.json" ] || $EP train --data "$DATA" --arch "$2" --image-size "$3" --limit-per-class 300 \
+    --epochs 1 --lr 1e-3 --augment none -w "$WS" --out "$1" --force -q
+}
+train r20-32 resnet20 32
+train mnv2-64 mobilenetv2 64
+for m in r20-32 mnv2-64; do
+  [ -f "$W/$m-probe/manifest.json" ] || $EP latency probe "$m" -w "$WS" --formats fp32,int8 --round-to 8 --points 3 \
+    --variants 10 --fit-variants 4 --out "$W/$m-probe" --force -q
+done
+[ "${1:-}" = probe ] && exit 0
+for m in r20-32 mnv2-64; do
+  if [ ! -f "$W/$m-table.json" ]; then
+    $EP latency measure "$W/$m-probe" --threads 2 --json "$W/$m-table.json.partial" -q
+    mv "$W/$m-table.json.partial" "$W/$m-table.json"
+  fi
+done
+exec .venv/bin/python benchmarks/graph_latency.py --work "$W"
