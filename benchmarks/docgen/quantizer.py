@@ -66,7 +66,9 @@ def quantizer_section() -> list[str] | None:
         if m.get("rejected"):
             out += [""]
         if m.get("mixed_error"):
-            out += [f"`mixed` under {m['mixed_max_kb']:.1f} kB: {m['mixed_error']}", ""]
+            out += [f"`mixed` under {m['mixed_max_kb']:.1f} kB: {m['mixed_error']}"
+                    + (f"; made instead under {m['mixed_retry_max_kb']:.1f} kB, halfway from there to the int8 file"
+                       if m.get("mixed_retry_max_kb") else ""), ""]
         if m.get("formats_not_made"):
             slow = [(o["key"], x["speedup_vs_fp32"]) for o in d["models"] for x in o["files"]
                     if x["format"] == "a16w8" and o["image_size"] < m["image_size"] and x.get("speedup_vs_fp32")]
