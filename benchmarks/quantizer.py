@@ -76,18 +76,27 @@ def bundles_for(ws: Path, px: int, label: str, run_name: str, calib: int, skip: 
         max_kb = MIXED_OF_INT8 * int8["gzip_bytes"] / 1024
         notes["mixed_max_kb"] = max_kb
         mixed = ws / "exports" / f"quantizer-{px}-{label}-mixed"
+        side = mixed.with_name(mixed.name + ".retry.json")  # what a retry said, for the reruns that skip the export
         try:
             if not (mixed / EXPORT_FILE).is_file():
-                export(run, ws, ExportOptions(formats=["mixed"], calib=calib, max_kb=max_kb, out=str(mixed), force=True))
+                side.unlink(missing_ok=True)
+                try:
+                    export(run, ws, ExportOptions(formats=["mixed"], calib=calib, max_kb=max_kb, out=str(mixed),
+                                                  force=True))
+                except UserError as exc:  # nothing that small: the error names the smallest size reachable
+                    reach = re.search(r"smallest reachable is ([0-9.]+) kB", str(exc))
+                    if not reach:
+                        raise
+                    # a sparse model, whose int8 file gzip had already shrunk: halfway from all-int4 to int8
+                    retry = (float(reach.group(1)) + int8["gzip_bytes"] / 1024) / 2
+                    write_json(side, {"mixed_error": str(exc), "mixed_retry_max_kb": retry})
+                    export(run, ws, ExportOptions(formats=["mixed"], calib=calib, max_kb=retry, out=str(mixed),
+                                                  force=True))
+            if side.is_file():
+                notes.update(json.loads(side.read_text()))
             bundles.append(mixed)
-        except UserError as exc:  # nothing that small: the error names the smallest size reachable
+        except UserError as exc:
             notes["mixed_error"] = str(exc)
-            reach = re.search(r"smallest reachable is ([0-9.]+) kB", str(exc))
-            if reach:  # a sparse model, whose int8 file gzip had already shrunk: halfway from all-int4 to int8
-                notes["mixed_retry_max_kb"] = (float(reach.group(1)) + int8["gzip_bytes"] / 1024) / 2
-                export(run, ws, ExportOptions(formats=["mixed"], calib=calib, max_kb=notes["mixed_retry_max_kb"],
-                                              out=str(mixed), force=True))
-                bundles.append(mixed)
     return bundles, notes
 
 

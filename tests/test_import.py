@@ -222,7 +222,14 @@ def test_a_grayscale_model_imports_with_a_luma_layer_and_prunes(tmp_path, kind):
     pruned = json.loads((ws / "g-f50" / "run.json").read_text())["pruning"]["filter"]
     kept = {g["name"]: (g["channels_kept"], g["channels_total"]) for g in pruned["groups"]}
     assert pruned["params_after"] < pruned["params_before"] and kept["c1"][0] < kept["c1"][1]
-    assert kept.get("edgeprune_grayscale", (1, 1)) == (1, 1)  # the gray channel is never removed
+    assert "edgeprune_grayscale" not in kept  # the luma layer is no group: its channel is never removed
+    assert run_inproc("prune", "g", "--method", "weight", "--sparsity", "0.8", "--epochs", "1", "--batch-size", "16",
+                      "-w", str(ws), "-q").returncode == 0
+    thinned = load_model(ws / "g-w80" / "model.keras")
+    luma = [w for w in thinned.weights if "edgeprune_grayscale" in w.name and "kernel" in w.name]
+    np.testing.assert_allclose(luma[0].numpy().ravel(), [0.299, 0.587, 0.114], rtol=1e-6)  # weight pruning left it
+    assert_user_error(run_inproc("import", str(tmp_path / "gray.h5"), "--data", str(data), "--preprocess",
+                                 "imagenet", "-w", str(ws), "--out", "g2"), "grayscale")
     proc = run_inproc("export", "g-f50", "--formats", "fp32,int8", "--out", str(tmp_path / "b"), "-w", str(ws), "-q")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((tmp_path / "b" / "export.json").read_text())["files"]

@@ -88,13 +88,22 @@ def test_files_of_one_graph_are_timed_as_one_and_the_more_accurate_twin_is_then_
     assert pick([dense, control, other], max_ms=0.0925).pick is dense  # alone, the control is not resolved
     graph = {dense.key: "A", control.key: "A", other.key: "B"}
     pool_twins([dense, control, other], rows, lambda c: graph[c.key])
-    both = r_dense + r_ctl
-    assert dense.p50_ms == control.p50_ms == pytest.approx(float(np.median(both)))
-    assert control.p50_ci == pytest.approx(list(bootstrap_ci(both))) and control.p50_ci[1] < 0.0925
+    per_round = [(a + b) / 2 for a, b in zip(r_dense, r_ctl)]  # the same rounds of one bench call
+    assert dense.p50_ms == control.p50_ms == pytest.approx(float(np.median(per_round)))
+    assert control.p50_ci == pytest.approx(list(bootstrap_ci(per_round))) and control.p50_ci[1] < 0.0925
     assert control.timed_with == [dense.key] and dense.timed_with == [control.key]
     assert control.own_p50_ms == 0.091 and control.own_p50_ci == [0.0897, 0.0938]
     assert other.timed_with is None and other.p50_ms == 0.080
     assert pick([dense, control, other], max_ms=0.0925).pick is control
+    # one graph by its digest, but measurably slower round after round: not pooled; nor another format's file
+    slow = cand("slow", 0.099, (0.098, 0.1), list(range(80)))
+    fp16 = cand("dense", 0.090, (0.089, 0.091), list(range(70)))
+    fp16.key, fp16.format = "dense/fp16.tflite", "fp16"
+    rows2 = rows + [BenchRow(model=slow.key, name=slow.key, p50_rounds=[v * 1.1 for v in r_dense]),
+                    BenchRow(model=fp16.key, name=fp16.key, p50_rounds=r_dense)]
+    d2 = cand("dense", 0.090, (0.089, 0.091), list(range(70)))
+    pool_twins([d2, slow, fp16], rows2, lambda c: "A")
+    assert d2.timed_with is None and slow.timed_with is None and fp16.timed_with is None
 
 
 def test_unmeasured_and_failed_candidates_lose_with_their_reason():

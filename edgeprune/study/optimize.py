@@ -408,11 +408,18 @@ def attach(cands: list[OptimizeCandidate], rows: list[BenchRow], labels: np.ndar
             c.test_correct = pack(np.asarray(r.predictions) == labels)
 
 
+MAX_STRUCTURE_BYTES = 1 << 30  # a file larger than any model edgeprune exports is not read to be compared
+MAX_POOLED_ROUNDS = 1000  # rounds a bench row may bring into a pooled interval (a forged file may hold millions)
+
+
 def graph_structure(path: Path) -> str | None:
     """A digest of the file's graph without its weights: each op and its tensors, and every tensor's shape, type and
-    sparse encoding. Two files that share it run the same kernels on the same shapes (the dense model and its
-    fine-tuned control, in one format); None when the file cannot be read."""
+    quantization layout (how many scales, along which axis, in blocks or not). Two files that share it run the same
+    kernels on the same shapes (the dense model and its fine-tuned control, in one format). A file with a sparse
+    tensor has none (XNNPACK's sparse kernels depend on how sparse it is), nor has an unreadable file."""
     try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_STRUCTURE_BYTES:
+            return None
         from ai_edge_litert import schema_py_generated as fb
 
         m = fb.Model.GetRootAs(path.read_bytes(), 0)
@@ -427,31 +434,54 @@ def graph_structure(path: Path) -> str | None:
                               op.OutputsAsNumpy().tolist() if op.OutputsLength() else []))
             for i in range(sg.TensorsLength()):
                 t = sg.Tensors(i)
-                parts.append(("tensor", t.ShapeAsNumpy().tolist() if t.ShapeLength() else [], t.Type(),
-                              t.Sparsity() is not None))
+                if t.Sparsity() is not None:
+                    return None
+                q = t.Quantization()
+                layout = (q.ScaleLength(), q.QuantizedDimension(), q.DetailsType()) if q is not None else None
+                parts.append(("tensor", t.ShapeAsNumpy().tolist() if t.ShapeLength() else [], t.Type(), layout))
         return hashlib.sha256(repr(parts).encode()).hexdigest()
-    except Exception:  # not our file any more, or no flatbuffer schema: timed alone
+    except Exception:  # not a flatbuffer we can read, or no schema: timed alone
         return None
 
 
+MIN_CHECK_ROUNDS = 5  # below this a ratio's interval cannot tell two speeds apart: the graph alone decides
+
+
+def _same_speed(a: list[float], b: list[float]) -> bool:
+    """The 95 % interval of the per-round ratio a / b holds 1 (with too few rounds to tell: True)."""
+    from ..device.intervals import bootstrap_ci, paired_ratios
+
+    ratios = paired_ratios(a, b)
+    if len(ratios) < MIN_CHECK_ROUNDS:
+        return True
+    lo, hi = bootstrap_ci(ratios)
+    return lo <= 1.0 <= hi
+
+
 def pool_twins(cands: list[OptimizeCandidate], rows: list[BenchRow], structure) -> None:
-    """Candidates whose files share a graph (``structure(candidate)``) get one latency: the median of all their rounds,
-    with the bootstrap interval over them. Their own figures stay in ``own_p50_ms`` and ``own_p50_ci``."""
+    """Candidates of one format whose files share a graph (``structure(candidate)``) and whose timings agree (the
+    interval of their per-round ratio holds 1) get one latency. Their files ran in the same rounds of one bench call:
+    each round's p50 is the mean over the twins, and the latency is the median of those, with the bootstrap interval
+    over rounds, as for one file. Each keeps its own figures in ``own_p50_ms`` and ``own_p50_ci``."""
     from ..device.intervals import bootstrap_ci
 
     by = {r.name: r for r in rows}
-    sets: dict[str, list[OptimizeCandidate]] = {}
+    sets: dict[tuple, list[OptimizeCandidate]] = {}
     for c in cands:
         r = by.get(c.key)
         if c.measured and c.lost not in ("failed", "not measured") and r is not None and r.p50_rounds:
             key = structure(c)
             if key is not None:
-                sets.setdefault(key, []).append(c)
+                sets.setdefault((c.format, key), []).append(c)
     for twins in sets.values():
-        if len(twins) < 2:
+        rounds = [list(by[c.key].p50_rounds[:MAX_POOLED_ROUNDS]) for c in twins]
+        n = min(len(r) for r in rounds)
+        if len(twins) < 2 or n < 2:
             continue
-        rounds = [v for c in twins for v in by[c.key].p50_rounds]
-        p50, ci = float(np.median(rounds)), list(bootstrap_ci(rounds))
+        if not all(_same_speed(rounds[0][:n], r[:n]) for r in rounds[1:]):
+            continue  # measurably different speeds: not one computation after all
+        per_round = [float(np.mean([r[i] for r in rounds])) for i in range(n)]
+        p50, ci = float(np.median(per_round)), list(bootstrap_ci(per_round))
         for c in twins:
             c.own_p50_ms, c.own_p50_ci = c.p50_ms, c.p50_ci
             c.p50_ms, c.p50_ci = p50, ci

@@ -37,9 +37,14 @@ def leaf_layers(model, unwrap: bool = False):
                 yield inner
 
 
+# layers edgeprune puts in front of an imported model, computing a fixed function: never pruned, their channels fixed
+FROZEN = {"edgeprune_grayscale": "edgeprune's grayscale layer"}
+
+
 def is_prunable(layer) -> bool:
     """Conv2D and Dense, whose kernels weight pruning thins (DepthwiseConv2D, a Conv2D subclass, is left dense)."""
-    return isinstance(layer, (L.Conv2D, L.Dense)) and not isinstance(layer, L.DepthwiseConv2D)
+    return isinstance(layer, (L.Conv2D, L.Dense)) and not isinstance(layer, L.DepthwiseConv2D) \
+        and layer.name not in FROZEN
 
 
 def prunable_layers(model: keras.Model) -> list:
@@ -112,7 +117,10 @@ class ChannelGraph:
         for t in outputs:
             self.fix(self.tensor_ids[t], "the model's output")
         for op in self.ops:
-            RULES.get(type(op.layer), fixed_rule)(self, op)
+            if op.layer.name in FROZEN:
+                fixed_rule(self, op, FROZEN[op.layer.name])
+            else:
+                RULES.get(type(op.layer), fixed_rule)(self, op)
         self._solve()
 
     # -- building

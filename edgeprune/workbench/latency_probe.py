@@ -149,7 +149,7 @@ def graph_pieces(model: keras.Model) -> list[_Piece]:
                 and isinstance(consumers[t][0].layer, FOLLOWERS) and t not in model_out:
             layers.append(consumers[t][0].layer)
             t = consumers[t][0].outputs[0]
-        tied = isinstance(layer, L.DepthwiseConv2D)
+        tied = isinstance(layer, L.DepthwiseConv2D) and getattr(layer, "depth_multiplier", 1) == 1
         cin_from, mult, cin_full = group_of(g.tensor_ids[t_in])
         producer, _, cout_full = group_of(g.tensor_ids[op.outputs[0]])
         if tied:
@@ -179,7 +179,7 @@ def segment_model(model: keras.Model, piece: _Piece, cin: int, cout: int) -> ker
     if piece.input_hw is not None:  # a graph's segment
         x = inputs = keras.Input(shape=piece.input_hw + ((cout if piece.tied else cin) * piece.cin_mult,))
         for i, layer in enumerate(piece.layers):
-            x = _layer_at(layer, cout if i == 0 and not piece.tied else None)(x)
+            x = _layer_at(layer, cout if i == 0 and not piece.tied and seg.producer else None)(x)
         return keras.Model(inputs, x)
     if seg.cin_from is None:
         shape = tuple(model.input_shape[1:])

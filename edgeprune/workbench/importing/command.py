@@ -121,6 +121,9 @@ def import_model(o: ImportOptions, reporter: Reporter | None = None) -> Run:
 
     model, fmt = load_foreign(src)
     size, channels = _input_size(model, o.image_size)
+    if channels == 1 and o.preprocess == "imagenet":
+        raise UserError("the model takes grayscale images, and ImageNet statistics are per RGB channel; use "
+                        "--preprocess rescale, mobilenet or none")
     n_out = int(model.outputs[0].shape[-1])
     manifest, data = prepare(resolve_data(o.data, workspace), size, o.seed, limit_per_class=o.limit_per_class,
                              reporter=reporter)
