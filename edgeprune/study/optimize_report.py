@@ -86,9 +86,9 @@ def write_report(folder: Path, rec: OptimizeRecord, plan) -> Path:
                          "most accurate, and the smaller and faster file won (the least gzip size x p50).")
     else:
         lines.append(f"**No pick**: {rec.message}.")
-    lines += ["", "Predicted latency chose what to train and time; the pick rests on the measurements. Files of one "
-              "graph (the same ops on the same shapes, only the weights differ) were timed as one: their rounds "
-              "pooled.", ""]
+    lines += ["", "Predicted latency chose what to train and time; the pick rests on the measurements."
+              + (" Files of one graph (the same ops on the same shapes, only the weights differ) were timed as one: "
+                 "their rounds pooled." if any(c.timed_with for c in rec.candidates) else ""), ""]
     cols = ["candidate", "predicted ms", "p50 ms [95 %]", "gzip kB", "accuracy %", "vs pick (points)", "why not"]
     lines.append(markdown_table(cols, rows(rec)))
     p = plot(folder, rec)

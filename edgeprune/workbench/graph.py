@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
+from .importing.preprocess import GRAY_NAME
 from .tf import keras
 
 L = keras.layers
@@ -38,7 +39,7 @@ def leaf_layers(model, unwrap: bool = False):
 
 
 # layers edgeprune puts in front of an imported model, computing a fixed function: never pruned, their channels fixed
-FROZEN = {"edgeprune_grayscale": "edgeprune's grayscale layer"}
+FROZEN = {GRAY_NAME: "edgeprune's grayscale layer"}
 
 
 def is_prunable(layer) -> bool:

@@ -11,7 +11,7 @@ from ...errors import UserError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LAYER_NAME = "edgeprune_preprocess"
-GRAY_NAME = "edgeprune_grayscale"  # workbench/graph.py's FROZEN names it: never pruned
+GRAY_NAME = "edgeprune_grayscale"  # frozen in workbench/graph.py (FROZEN): never pruned
 LUMA = (0.299, 0.587, 0.114)  # Pillow's L = R * 299/1000 + G * 587/1000 + B * 114/1000
 
 
