@@ -12,7 +12,7 @@ from edgeprune.readers import read_run
 
 KEEP = ("version", "kind", "name", "method", "image_size", "options", "val_accuracy", "test_accuracy", "test_correct",
         "sparsity", "params", "nonzero_params", "macs", "macs_before", "epochs_run", "best_epoch", "seconds", "parent",
-        "control", "vs_control", "history", "split_hash", "versions")
+        "control", "vs_control", "scratch", "vs_scratch", "lr_rewind", "history", "split_hash", "versions")
 
 
 def summarize(run_json: Path) -> dict:

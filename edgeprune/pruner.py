@@ -20,9 +20,9 @@ def validate(o: PruneOptions) -> None:
         raise UserError(f"--steps applies to filter removal; --method {o.method} prunes in one schedule")
     if (o.target_ms is not None or o.latency_table or o.latency_feedback) and not method.takes_latency_target:
         raise UserError(f"--target-ms applies to --method filter (it chooses widths); --method {o.method} does not")
-    if o.scratch and not method.changes_architecture:
-        raise UserError(f"--scratch trains the pruned architecture from random weights; --method {o.method} keeps the "
-                        "parent's architecture (use --control to compare with the parent fine-tuned alike)")
+    if o.scratch and not method.takes_scratch:
+        raise UserError(f"--scratch trains the pruned structure from random weights; --method {o.method} keeps the "
+                        "parent's (use --control to compare with the parent fine-tuned alike)")
     method.check(o)
     check_options(o)
 

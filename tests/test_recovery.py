@@ -78,7 +78,7 @@ def test_distillation_loss_is_zero_for_the_teacher_itself_and_grows_with_disagre
 
 # --- options that cannot work are refused before anything is loaded --------------------------------------------------
 @pytest.mark.parametrize("args, needle", [
-    (["--method", "weight", "--sparsity", "0.5", "--scratch"], "keeps the parent's architecture"),
+    (["--method", "none", "--scratch"], "keeps the parent's"),
     (["--method", "filter", "--ratio", "0.5", "--scratch", "--scratch-budget", "days"], "--scratch-budget"),
     (["--method", "filter", "--ratio", "0.5", "--lr-schedule", "backwards"], "--lr-schedule"),
     (["--method", "weight", "--sparsity", "0.5", "--steps", "2"], "--steps applies to filter"),
@@ -139,7 +139,10 @@ def test_distillation_moves_the_student_toward_the_teacher(tiny_run):
     t = predict(teacher, x)
     data = {"train": SplitArrays(x, y), "val": SplitArrays(x, np.argmax(t, axis=1).astype(np.int32))}
     divergence = {}
+    from edgeprune.workbench.tf import keras
+
     for kd in (False, True):
+        keras.utils.set_random_seed(0)  # the same start for both students: the test compares what fitting did
         student = build_cnn(3, 16, [4, 4, 8, 8], 8)
         divergence["start"] = float(distillation_loss(t, predict(student, x), 2.0))
         cfg = FitConfig(epochs=20, batch_size=16, lr=1e-2, patience=0, augment="none",
@@ -209,6 +212,41 @@ def test_a_later_fit_continues_the_rewound_schedule():
     assert cfg.window(4, 2).rates == [2e-3, 1e-3]  # what is left after the cuts
     assert cfg.window(6, 2).rates == [1e-3]  # past the end: the last rate held
     assert FitConfig(epochs=4).window(1, 2).rates is None  # other schedules carry no rates
+
+
+def test_a_weight_pruned_models_twin_trains_its_sparse_structure(tiny_run, tmp_path):
+    """Weight pruning keeps the architecture: its twin is the pruned model's zeros, from random weights, held at zero
+    through training (Liu et al.'s sparse scratch), at the lineage's compute (dense MACs: the zeros cost as much)."""
+    from edgeprune.workbench.modelio import load_model
+    from edgeprune.workbench.pruning.scratch import KeepMasks, apply_masks, sparsity_masks, twin
+    from edgeprune.workbench.training.fit import FitConfig, fit
+    from edgeprune.workspace import resolve_run
+
+    run, ws = tiny_run
+    out = tmp_path / "ws"
+    proc = run_inproc("prune", str(run.path), "--method", "weight", "--sparsity", "0.75", "--epochs", "2",
+                      "--batch-size", "16", "--scratch", "-w", str(out), "--out", "w75", "-q")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((out / "w75" / "run.json").read_text())
+    sc = info["scratch"]
+    assert sc["sparse_layers"] == sorted(info["pruning"]["weight"]["pruned_layers"])
+    assert sc["sparsity"] >= info["pruning"]["weight"]["sparsity"] - 1e-9  # the twin kept every zero
+    assert sc["epochs_budget"] == run.info.epochs_run + info["epochs_run"]  # flops at dense MACs: parent's + fine-tuning
+    assert info["vs_scratch"]["test_paired"] is not None
+    # the mask is the pruned model's zeros, and training does not grow them back
+    pruned = load_model(resolve_run("w75", out).model)
+    masks = sparsity_masks(pruned, info["pruning"]["weight"]["pruned_layers"])
+    fresh = twin(pruned)
+    apply_masks(fresh, masks)
+    rng = np.random.default_rng(0)
+    from edgeprune.data.arrays import SplitArrays
+    x = rng.integers(0, 255, (32, *pruned.input_shape[1:])).astype(np.uint8)
+    y = rng.integers(0, pruned.output_shape[-1], 32).astype(np.int32)
+    fit(fresh, {"train": SplitArrays(x, y), "val": SplitArrays(x, y)}, FitConfig(epochs=1, batch_size=8, patience=0),
+        callbacks=[KeepMasks(masks)])
+    for name, mask in masks.items():
+        kernel = fresh.get_layer(name).get_weights()[0]
+        assert (kernel[mask == 0] == 0).all() and (kernel[mask == 1] != 0).mean() > 0.9, name
 
 
 def test_scratch_twin_and_rewind_through_prune(tiny_run, tmp_path):

@@ -29,7 +29,13 @@ class PruningMethod:
     sweep_value: str | None = None  # what a sweep's --values set for this method; None: not swept
     takes_steps: bool = False  # whether --steps (pruning in several cuts) applies
     takes_latency_target: bool = False  # whether --target-ms (widths for a latency budget) applies
-    changes_architecture: bool = False  # whether the pruned model is a smaller network (then --scratch applies)
+    changes_architecture: bool = False  # whether the pruned model is a smaller network (a scratch twin is that network)
+    sparse_twin: bool = False  # whether the pruned model's zeros are its structure (a scratch twin keeps them)
+
+    @property
+    def takes_scratch(self) -> bool:
+        """Whether --scratch applies: the pruned model has a structure of its own to train from random weights."""
+        return self.changes_architecture or self.sparse_twin
 
     def check(self, o) -> None:
         """The method's own options, checked before any model is loaded (raise UserError)."""
@@ -64,6 +70,10 @@ class Composite(PruningMethod):
     @property
     def changes_architecture(self) -> bool:  # type: ignore[override]
         return any(s.changes_architecture for s in self.steps)
+
+    @property
+    def sparse_twin(self) -> bool:  # type: ignore[override]
+        return any(s.sparse_twin for s in self.steps)
 
     def check(self, o) -> None:
         for s in self.steps:

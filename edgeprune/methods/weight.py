@@ -14,6 +14,7 @@ class WeightPruning(PruningMethod):
     help = "zero the smallest weights (tfmot magnitude pruning; --sparsity)"
     marker = "s"
     sweep_value = "sparsity"
+    sparse_twin = True
 
     def check(self, o) -> None:
         if o.sparsity is None:

@@ -113,7 +113,7 @@ def prune_options(cell: Cell, o: SweepOptions, name: str) -> PruneOptions:
     shared_values = {k: getattr(o, k) for k in sweep_fields(PruneOptions)}
     if not method.takes_steps:
         shared_values["steps"] = 1
-    if not method.changes_architecture:  # a scratch twin is of a smaller architecture (filter and hybrid cells)
+    if not method.takes_scratch:  # a scratch twin is of a pruned structure (not of the control's)
         shared_values["scratch"] = False
     own = method.sweep_options(cell.value, o) if cell.value is not None else {}
     budget = ({"target_ms": cell.target_ms, "latency_table": o.latency_table, "latency_format": o.latency_format}

@@ -172,17 +172,28 @@ def prune(run: Run, workspace: Path, o: PruneOptions, name: str, reporter: Repor
                               "test_accuracy": info["test_accuracy"] - c["test_accuracy"],
                               "test_paired": paired.to_dict() if paired else None}
     if o.scratch:
-        info["scratch"], info["vs_scratch"] = scratch_twin(model, run, data, cfg, o, info, reporter)
+        info["scratch"], info["vs_scratch"] = scratch_twin(model, run, data, cfg, o, info, reporter,
+                                                           pruning.weight.pruned_layers if pruning.weight else [])
     info["seconds"] = round(time.perf_counter() - t0, 2)
     staging = staging_dir(final.parent, final.name)
     copy_split(run, staging)
     return write_run(staging, final, model, manifest, info, o.force)
 
 
-def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, info: dict, reporter) -> tuple[dict, dict]:
+def _masked_sparsity(model, masks: dict) -> float | None:
+    """The zeros of the twin's masked kernels after training (None: no mask): its sparse structure held."""
+    if not masks:
+        return None
+    kernels = [model.get_layer(n).get_weights()[0] for n in masks]
+    return float(sum(int((k == 0).sum()) for k in kernels) / sum(k.size for k in kernels))
+
+
+def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, info: dict, reporter,
+                 sparse_layers: list[str]) -> tuple[dict, dict]:
     """Train the pruned model's architecture from scratch (scratch.py), score it, and compare it with the pruned
-    model on the same test images."""
-    from .scratch import scratch_budget, twin
+    model on the same test images. A weight-pruned model's twin keeps its zeros in ``sparse_layers`` throughout
+    (its sparse structure, from random weights); a filter-pruned one's is its smaller network."""
+    from .scratch import KeepMasks, apply_masks, scratch_budget, sparsity_masks, twin
 
     parent = run.info
     b = scratch_budget(o.scratch_budget, parent.epochs_run, parent.macs, info["epochs_run"], info["macs"])
@@ -193,13 +204,16 @@ def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, i
                  f"{b.lineage_macs:,} MACs per image spent by the parent's training and the fine-tuning), rate {lr:g}, "
                  "no early stopping")
     fresh = twin(model)
+    masks = sparsity_masks(model, sparse_layers)
+    apply_masks(fresh, masks)
     tcfg = FitConfig(epochs=b.epochs, batch_size=batch, lr=lr, patience=0, augment=cfg.augment, seed=o.seed)
-    res = fit(fresh, data, tcfg, reporter=reporter)
+    res = fit(fresh, data, tcfg, reporter=reporter, callbacks=[KeepMasks(masks)] if masks else None)
     rec = recalibrate_checked(fresh, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
     s = scores(fresh, data)
     paired = compare(info["test_correct"], s["test_correct"])
     scratch = {**s, "epochs_run": res.epochs_run, "epochs_budget": b.epochs, "budget": b.budget, "lr": lr,
                "batch_size": batch, "macs_spent": b.macs_spent, "lineage_macs": b.lineage_macs,
+               "sparse_layers": sorted(masks), "sparsity": _masked_sparsity(fresh, masks),
                "bn_recalibration": rec.to_dict()}
     vs = {"val_accuracy": info["val_accuracy"] - s["val_accuracy"],
           "test_accuracy": info["test_accuracy"] - s["test_accuracy"],

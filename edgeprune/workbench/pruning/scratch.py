@@ -13,8 +13,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ...errors import UserError
-from ..tf import keras
+from ..tf import keras, tf
 
 from ...options.prune import SCRATCH_BUDGETS as BUDGETS
 MAX_SCRATCH_EPOCHS = 1000
@@ -47,3 +49,38 @@ def twin(model: keras.Model) -> keras.Model:
     fresh = keras.models.clone_model(model)
     fresh.build(model.input_shape)
     return fresh
+
+
+def sparsity_masks(model: keras.Model, layers: list[str]) -> dict[str, np.ndarray]:
+    """Which kernel weights of the named layers the pruned model kept (nonzero): a weight-pruned model's structure,
+    which its scratch twin keeps (Liu et al. train the pruned sparse structure from scratch)."""
+    out = {}
+    for name in layers:
+        kernel = model.get_layer(name).get_weights()[0]
+        out[name] = (kernel != 0).astype(kernel.dtype)
+    return out
+
+
+def apply_masks(model: keras.Model, masks: dict[str, np.ndarray]) -> None:
+    for name, mask in masks.items():
+        layer = model.get_layer(name)
+        w = layer.get_weights()
+        w[0] = w[0] * mask
+        layer.set_weights(w)
+
+
+class KeepMasks(keras.callbacks.Callback):
+    """Zero the masked kernel weights again after every training step, so that the twin trains the pruned model's
+    sparse structure (its zeros stay zeros) from its random start."""
+
+    def __init__(self, masks: dict[str, np.ndarray]):
+        super().__init__()
+        self.masks = masks
+        self._vars: list = []
+
+    def on_train_begin(self, logs=None):
+        self._vars = [(self.model.get_layer(n).kernel, tf.constant(m)) for n, m in self.masks.items()]
+
+    def on_train_batch_end(self, batch, logs=None):
+        for var, mask in self._vars:
+            var.assign(var * mask)
