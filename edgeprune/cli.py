@@ -117,9 +117,10 @@ def prune(
     """Prune a trained run, fine-tune it and write a new run with measured sparsity, params and MACs."""
     from .ui import RichReporter, console, pct, table
     from .pruner import prune as do_prune
-    from .pruner import validate
+    from .pruner import resolve_target, validate
     from .workspace import resolve_run
 
+    o = resolve_target(o)  # --target-ms 0.5x in milliseconds, from the table
     validate(o)  # every option, before the run is looked for
     run = resolve_run(model, workspace)
     new = do_prune(run, workspace, o, RichReporter(quiet), checked=True)

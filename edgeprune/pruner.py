@@ -4,11 +4,25 @@
 sides; the workbench never imports the descriptors."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from . import methods
 from .errors import UserError
-from .options.prune import PruneOptions
+from .options.prune import DenseFraction, PruneOptions
+
+
+def resolve_target(o: PruneOptions) -> PruneOptions:
+    """``--target-ms 0.5x`` in milliseconds: the fraction of the dense model's latency as the table predicts it (the
+    same rule as sweep's and optimize's targets); other options are returned as they are."""
+    if not isinstance(o.target_ms, DenseFraction):
+        return o
+    if not o.latency_table:
+        raise UserError(f"--target-ms {float(o.target_ms):g}x is a fraction of the dense model's latency: give the "
+                        "--latency-table that predicts it")
+    from .latency.budget import resolved_targets
+
+    return replace(o, target_ms=resolved_targets([f"{float(o.target_ms)!r}x"], o.latency_table, o.latency_format)[0][1])
 
 
 def validate(o: PruneOptions) -> None:
@@ -42,6 +56,7 @@ def prune(run, workspace: Path, o: PruneOptions, reporter=None, checked: bool = 
     default name) and return it."""
     from .workbench.pruning.prune import prune as work
 
+    o = resolve_target(o)  # a no-op once resolved
     if not checked:
         validate(o)
     return work(run, workspace, o, default_name(run.name, o), reporter)

@@ -111,6 +111,17 @@ def test_latency_model_predicts_a_known_law_and_prune_meets_the_target(tiny_run,
     assert kept == b["widths"] and lat.predict(kept) == pytest.approx(b["predicted_ms"])
     assert all(w % 2 == 0 for w in kept.values()) and sum(kept.values()) < sum(lat.widths.values())
     assert b["threads"] == 2 and b["device"].startswith("synthetic")
+    # a fraction of the dense model's predicted latency is the same target in milliseconds, recorded as such
+    half = run_inproc("prune", str(run.path), "--method", "filter", "--target-ms", "0.6x", "--latency-table",
+                      str(table), "--threads", "2", "--epochs", "1", "--batch-size", "16", "-w", str(tmp_path),
+                      "--out", "half")
+    assert half.returncode == 0, half.stderr
+    hb = json.loads((tmp_path / "half" / "run.json").read_text())["pruning"]["filter"]["latency_budget"]
+    assert hb["target_ms"] == pytest.approx(0.6 * dense) and hb["predicted_ms"] <= 0.6 * dense
+    assert_user_error(run_inproc("prune", str(run.path), "--method", "filter", "--target-ms", "0.5x", "-w",
+                                 str(tmp_path)), "--latency-table")
+    assert_user_error(run_inproc("prune", str(run.path), "--method", "filter", "--target-ms", "1.5x", "--latency-table",
+                                 str(table), "-w", str(tmp_path)), "up to 1 (0.5x)")
     # the report shows the prediction beside the file
     exp = run_inproc("export", str(tmp_path / "budget"), "--formats", "fp32", "--out", str(tmp_path / "bundle"),
                      "-w", str(tmp_path))

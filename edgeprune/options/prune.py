@@ -9,6 +9,31 @@ from ..errors import UserError
 from . import opt
 
 
+class DenseFraction(float):
+    """``--target-ms 0.5x``: a fraction of the dense model's latency as its table predicts it; ``pruner.resolve_target``
+    turns it into milliseconds before any work, so a run records milliseconds."""
+
+
+def parse_target_ms(text: str | None) -> float | None:
+    """--target-ms: milliseconds ('1.2', '1.2ms') or a fraction of the dense model's predicted latency ('0.5x')."""
+    if text is None:
+        return None
+    t = str(text).strip().lower()
+    try:
+        if t.endswith("x"):
+            v = float(t[:-1])
+            if not 0 < v <= 1:
+                raise ValueError
+            return DenseFraction(v)
+        v = float(t.removesuffix("ms"))
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError
+        return v
+    except ValueError:
+        raise UserError(f"--target-ms takes milliseconds (1.2) or a fraction of the dense model's predicted latency "
+                        f"up to 1 (0.5x), got {text!r}") from None
+
+
 @dataclass
 class PruneOptions:
     method: str = opt(help="The pruning method (the CLI lists the registered ones).")
@@ -39,8 +64,9 @@ class PruneOptions:
     temperature: float = opt(4.0, sweep=True, help="With --distill: softmax temperature of teacher and student.")
     steps: int = opt(1, sweep=True, help="filter/hybrid: remove the filters in N cuts, fine-tuning between them "
                      "(the epochs are split; the total stays --epochs).")
-    target_ms: float | None = opt(None, kind=float, help="filter: choose per-layer widths for this predicted latency "
-                                  "(ms) on the device the --latency-table was measured on.")
+    target_ms: float | None = opt(None, parse=parse_target_ms, help="filter: choose per-layer widths for this "
+                                  "predicted latency on the device the --latency-table was measured on: milliseconds "
+                                  "(1.2) or a fraction of the dense model's (0.5x).")
     latency_table: str | None = opt(None, kind=str, help="With --target-ms: the table (`edgeprune latency measure`).")
     latency_format: str = opt("fp32", flag="--format", help="With --target-ms: the format the target is for.")
     latency_threads: int | None = opt(None, kind=int, flag="--threads", help="With --target-ms: the device's threads "
