@@ -1,7 +1,9 @@
 """An imported model on real photos: MobileNetV2 (no pretrained weights) trained briefly with plain Keras 3 on
-../shared/data/cifar10-animals at 32 px, then `edgeprune import` -> `prune --method weight` -> `export` -> `bench`.
+../shared/data/cifar10-animals at 32 px, then `edgeprune import` -> `prune --method weight` and `prune --method
+filter` (its residual, depthwise graph, issue 23), each with a control -> `export` -> `bench` of the six files side by
+side.
 
-    .venv/bin/python benchmarks/imported_mobilenetv2.py [--epochs 6] [--alpha 0.5]
+    .venv/bin/python benchmarks/imported_mobilenetv2.py [--epochs 10] [--alpha 0.5] [--prepare | --bench-only]
 
 Writes benchmarks/results/imported_mobilenetv2.json (the figures BENCHMARKS.md shows) and keeps its work in
 benchmarks/work/imported/. About 15 minutes on 2 cores.
@@ -17,8 +19,12 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 EP = [sys.executable, "-m", "edgeprune"]
+sys.path.insert(0, str(ROOT))
+from edgeprune.device.intervals import bootstrap_ci, paired_ratios  # noqa: E402  (numpy only)
 
 TRAIN = textwrap.dedent(r"""
     import sys, time
@@ -60,11 +66,15 @@ def run(cmd, env=None):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cifar10-animals"))
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--alpha", type=float, default=0.5)
     ap.add_argument("--per-class", type=int, default=3000)
     ap.add_argument("--sparsity", type=float, default=0.5)
     ap.add_argument("--finetune", type=int, default=2)
+    ap.add_argument("--filter-ratio", type=float, default=0.5)
+    ap.add_argument("--filter-finetune", type=int, default=4)
+    ap.add_argument("--prepare", action="store_true", help="train, import, prune and export, but time nothing (the "
+                    "machine may be busy); a later --bench-only call benches")
     ap.add_argument("--bench-only", action="store_true", help="keep the imported and pruned runs and their bundles; "
                     "bench again (a bench disturbed by other work on the machine)")
     a = ap.parse_args()
@@ -74,39 +84,61 @@ def main() -> None:
     model = work / "mobilenetv2.keras"
     t0 = time.time()
     out = ROOT / "benchmarks" / "results" / "imported_mobilenetv2.json"
+    trained = work / "train.json"  # the Keras 3 model is kept, and with it the training time measured when it trained
     if not model.is_file():
         env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}  # plain Keras 3
         run([sys.executable, "-c", TRAIN, a.data, model, a.epochs, a.alpha, a.per_class], env=env)
-        t_train = round(time.time() - t0)
-    else:  # the Keras 3 model is kept: its training time is the one measured when it was trained
-        t_train = json.loads(out.read_text())["train_seconds"]
+        trained.write_text(json.dumps({"train_seconds": round(time.time() - t0)}) + "\n")
+    t_train = json.loads(trained.read_text())["train_seconds"]
+    runs_made = ("mnv2", "mnv2-w", "mnv2-f")
     if not a.bench_only:
         run([*EP, "import", model, "--data", a.data, "--preprocess", "mobilenet", "--limit-per-class", a.per_class,
              "-w", ws, "--out", "mnv2", "--force", "-q"])
         run([*EP, "prune", "mnv2", "--method", "weight", "--sparsity", a.sparsity, "--epochs", a.finetune, "--lr",
              "3e-4", "--control", "-w", ws, "--out", "mnv2-w", "--force", "-q"])
-        for r in ("mnv2", "mnv2-w"):
+        run([*EP, "prune", "mnv2", "--method", "filter", "--ratio", a.filter_ratio, "--epochs", a.filter_finetune,
+             "--lr", "3e-4", "--control", "-w", ws, "--out", "mnv2-f", "--force", "-q"])
+        for r in runs_made:
             run([*EP, "export", r, "--formats", "fp32,int8", "--sparse", "off", "-w", ws, "--force", "-q"])
-    files = [ws / "exports" / r / f for r in ("mnv2", "mnv2-w") for f in ("fp32.tflite", "int8.tflite")]
+    if a.prepare:
+        return
+    files = [ws / "exports" / r / f for r in runs_made for f in ("fp32.tflite", "int8.tflite")]
     bench_json = work / "bench.json"  # side by side in one call at the bench's defaults (interleaved rounds)
     run([*EP, "bench", *files, "--threads", "2", "--json", bench_json, "--force", "-q"])
     bench = json.loads(bench_json.read_text())["results"]
-    runs = {r: json.loads((ws / r / "run.json").read_text()) for r in ("mnv2", "mnv2-w")}
-    exports = {r: json.loads((ws / "exports" / r / "export.json").read_text()) for r in ("mnv2", "mnv2-w")}
+    runs = {r: json.loads((ws / r / "run.json").read_text()) for r in runs_made}
+    exports = {r: json.loads((ws / "exports" / r / "export.json").read_text()) for r in runs_made}
     rows = []
+    by_file = {}
     for f, r in zip(files, bench):
+        by_file[f"{f.parent.name}/{f.name}"] = r
         rows.append({"file": f"{f.parent.name}/{f.name}", "bytes": r["bytes"], "gzip_bytes": r["gzip_bytes"],
                      "accuracy": r["accuracy"], "p50_ms": r["latency_ms"]["p50"], "p50_ci": r["p50_ci"]})
+    for row in rows:  # each file against the dense file of its own format, measured in the same rounds
+        ref, mine = by_file["mnv2/" + row["file"].split("/")[1]], by_file[row["file"]]
+        ratios = paired_ratios(ref["p50_rounds"], mine["p50_rounds"])
+        row["speedup_vs_dense_same_format"] = float(np.median(ratios))
+        row["speedup_ci"] = list(bootstrap_ci(ratios)) if not row["file"].startswith("mnv2/") else None
+    filt = runs["mnv2-f"]["pruning"]["filter"]
+    groups = filt.get("groups") or []
     doc = {
         "what": "MobileNetV2 (alpha %.2f, no pretrained weights, BatchNorm momentum 0.9) trained %d epochs with Keras %s on cifar10-animals at 32 px, "
-                "imported, weight-pruned to %.0f%% with %d fine-tuning epochs" % (a.alpha, a.epochs, "3", 100 * a.sparsity, a.finetune),
-        "command": "python benchmarks/imported_mobilenetv2.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if k not in ("data", "bench_only")),
+                "imported, weight-pruned to %.0f%% with %d fine-tuning epochs, and filter-pruned at ratio %.2f with %d" % (
+                    a.alpha, a.epochs, "3", 100 * a.sparsity, a.finetune, a.filter_ratio, a.filter_finetune),
+        "command": "python benchmarks/imported_mobilenetv2.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if k not in ("data", "bench_only", "prepare")),
         "train_seconds": t_train,
         "import": {k: runs["mnv2"][k] for k in ("params", "macs", "val_accuracy", "test_accuracy")}
                   | {"source": {**runs["mnv2"]["source"], "file": str(model.relative_to(ROOT))}},
         "pruned": {k: runs["mnv2-w"][k] for k in ("params", "nonzero_params", "sparsity", "val_accuracy", "test_accuracy")}
                   | {"control_test_accuracy": runs["mnv2-w"]["control"]["test_accuracy"],
                      "vs_control": runs["mnv2-w"]["vs_control"]["test_paired"]},
+        "filtered": {k: runs["mnv2-f"][k] for k in ("params", "macs", "val_accuracy", "test_accuracy")}
+                    | {"ratio": a.filter_ratio, "finetune_epochs": a.filter_finetune,
+                       "macs_ratio": filt["macs_ratio"], "params_ratio": filt["params_ratio"],
+                       "groups": len(groups), "groups_pruned": sum(g["channels_kept"] < g["channels_total"] for g in groups),
+                       "groups_multi_layer": sum(len(g["members"]) > 1 for g in groups),
+                       "control_test_accuracy": runs["mnv2-f"]["control"]["test_accuracy"],
+                       "vs_control": runs["mnv2-f"]["vs_control"]["test_paired"]},
         "agreement_fp32": {r: next(x["agreement"] for x in exports[r]["files"] if x["format"] == "fp32") for r in exports},
         "files": rows,
         "device": bench[0]["device"]["cpu"], "threads": 2, "runtime": bench[0]["runtime"], "rounds": bench[0]["rounds"],

@@ -69,7 +69,8 @@ def bundles_for(ws: Path, px: int, label: str, run_name: str, calib: int, skip: 
                                       out=str(main), force=True))
     doc = json.loads((main / EXPORT_FILE).read_text())
     int8 = next((f for f in doc["files"] if f["format"] == "int8" and f["kept"]), None)
-    bundles, notes = [main], {"run": run_name, "image_size": px}
+    bundles, notes = [main], {"run": run_name, "image_size": px, "epochs_run": run.info.epochs_run,
+                              "fine_tuned": run.info.parent is not None}
     if skip:
         notes["formats_not_made"] = list(skip)
     if int8:

@@ -48,7 +48,7 @@ def test_the_check_notices_a_figure_typed_by_hand(tmp_path, monkeypatch):
 ALLOWED = (
     "95 %",  # the confidence level of every interval, a convention
     "1e-300",  # a p-value below what a double holds
-    "issue 13", "issue 14", "issue 15", "issue 23", "issue 25", "issue 26",  # section names
+    "issue 13", "issue 14", "issue 15", "issue 23", "issue 24", "issue 25", "issue 26",  # section names
     "round 1", "round 2", "round-1",  # the latency section's two rounds, by name
     "Keras 3",  # a framework's name
     ".h5",  # a file format

@@ -24,6 +24,11 @@ GOALS = {
     "resolution": 0.03,  # issue 17: identical files agree within 3 % at the bench's defaults
     "int4_gzip_of_int8": 0.55,  # issue 26: an int4 or mixed dense file at most 0.55x the int8 file's gzip ...
     "int4_points_below_int8": 1.0,  # ... at most 1.0 point of file accuracy below the int8 file (paired)
+    # issue 23: filter pruning of graphs at ratio 0.5 / --target-ms 0.5x, measured speed-up over the dense file ...
+    "graph_speedup": {"fp32": 1.8, "int8": 1.5},
+    "graph_vs_control": {"r20": -1.0, "mnv2": -2.0},  # ... and pruned minus control, in points (paired)
+    # issue 23's anchor (Torch-Pruning's, not measured here): ResNet-56 on CIFAR-10, points at MACs reduction, epochs
+    "torch_pruning_anchor": {"points": -0.07, "macs_x": 2.11, "epochs": 100},
     # issue 14: the best variant of each model against its own control, in points
     "recovery": {("filter", 0.5): -1.5, ("weight", 0.9): -3.0, ("filter", 0.7): -6.0},
 }

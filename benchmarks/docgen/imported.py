@@ -11,11 +11,21 @@ def imported_section() -> list[str] | None:
     d = load(f)
     imp, pr = d["import"], d["pruned"]
     ci = lambda r: f" [{r['p50_ci'][0]:.3f}-{r['p50_ci'][1]:.3f}]" if r.get("p50_ci") else ""  # noqa: E731
-    rows = [[r["file"], f"{r['bytes']:,}", f"{r['gzip_bytes']:,}", pct(r["accuracy"]), f"{r['p50_ms']:.3f}{ci(r)}"]
-            for r in d["files"]]
-    vs = pr.get("vs_control")
-    paired = (f" (paired, on the same test images: {100 * vs['diff']:+.2f} ± {100 * vs['se']:.2f} points, McNemar p "
-              f"{p_value(vs['mcnemar_p'])})") if vs else ""
+    sp = lambda r: ("-" if r.get("speedup_ci") is None else  # noqa: E731
+                    f"{r['speedup_vs_dense_same_format']:.2f}x [{r['speedup_ci'][0]:.2f}-{r['speedup_ci'][1]:.2f}]")
+    speed = any("speedup_vs_dense_same_format" in r for r in d["files"])
+    rows = [[r["file"], f"{r['bytes']:,}", f"{r['gzip_bytes']:,}", pct(r["accuracy"]), f"{r['p50_ms']:.3f}{ci(r)}",
+             *([sp(r)] if speed else [])] for r in d["files"]]
+    paired = lambda vs: (f" (paired, on the same test images: {100 * vs['diff']:+.2f} ± {100 * vs['se']:.2f} "  # noqa: E731
+                         f"points, McNemar p {p_value(vs['mcnemar_p'])})") if vs else ""
+    fl = d.get("filtered")
+    filtered = [] if not fl else [
+        f"- Filter-pruned (`prune --method filter --ratio {fl['ratio']:g}`, {fl['finetune_epochs']} fine-tuning "
+        f"epochs) through its channel graph: {fl['groups']} channel groups, {fl['groups_multi_layer']} of them tying "
+        f"several layers (the residual adds, the depthwise convs and their BatchNorms), {fl['groups_pruned']} cut. "
+        f"{fl['params']:,} parameters and {fl['macs']:,} MACs ({fl['macs_ratio']:.2f}x the MACs, "
+        f"{1 / fl['macs_ratio']:.2f}x fewer); test {pct(fl['test_accuracy'])} %, against the control fine-tuned the "
+        f"same way {pct(fl['control_test_accuracy'])} %{paired(fl.get('vs_control'))}."]
     how = (f"{d['rounds']} interleaved rounds of one call at the bench's defaults, p50 with its 95 % interval"
            if d.get("rounds") else "side-by-side calls made before `bench --rounds` (no intervals)")
     return ["## An imported model", "",
@@ -25,12 +35,12 @@ def imported_section() -> list[str] | None:
             f"{imp['macs']:,} MACs; test accuracy {pct(imp['test_accuracy'])} % (val {pct(imp['val_accuracy'])} %).",
             f"- Weight-pruned to {pct(pr['sparsity'])} % of the prunable kernels ({pr['nonzero_params']:,} of "
             f"{pr['params']:,} parameters nonzero): test {pct(pr['test_accuracy'])} %, against the control fine-tuned "
-            f"the same way {pct(pr['control_test_accuracy'])} %{paired}.",
+            f"the same way {pct(pr['control_test_accuracy'])} %{paired(pr.get('vs_control'))}.", *filtered,
             "- fp32 files agree with their Keras model on " + ", ".join(
                 f"{pct(v)} % ({k})" for k, v in d["agreement_fp32"].items()) + " of test images.", "",
             f"Bench: {d['device']}, {d['threads']} threads, {d['runtime']['name']} {d['runtime']['version']}, {how}:",
-            "", md_table(["file", "bytes", "gzip bytes", "file test acc %", "p50 ms" + (" [95 % CI]" if d.get("rounds") else "")],
-                         rows), ""]
+            "", md_table(["file", "bytes", "gzip bytes", "file test acc %", "p50 ms" + (" [95 % CI]" if d.get("rounds") else ""),
+                          *(["speed-up over the dense file of its format [95 % CI]"] if speed else [])], rows), ""]
 
 
 def seed_reference_section() -> list[str] | None:

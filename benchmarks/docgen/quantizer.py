@@ -57,7 +57,9 @@ def quantizer_section() -> list[str] | None:
                  f"{x['gzip_over_entropy_floor']:.2f}x" if x.get("gzip_over_entropy_floor") else "-",
                  pct(x.get("accuracy")), _vs8(x), _p50(x), _ci(x.get("speedup_vs_fp32"), 2),
                  _ci(x.get("speedup_vs_int8"), 2)] for x in files]
-        out += [f"### {m['key']} ({m['run']})", "",
+        trained = (f", {'fine-tuned' if m.get('fine_tuned') else 'trained'} {m['epochs_run']} epochs"
+                   if m.get("epochs_run") is not None else "")
+        out += [f"### {m['key']} ({m['run']}{trained})", "",
                 md_table(["file", "format", "bytes", "gzip", "gzip / entropy floor", "file acc %",
                           "vs int8 (points ± s.e.)", "p50 ms [95 % CI]", "speed-up vs fp32", "speed-up vs int8"],
                          rows), ""]

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Issue 24, the fine-tuning budget: does the gap to the control close with more fine-tuning, and does pruning beat
+# training the small model from scratch? The study CNN on ../shared/data/cifar10-animals at 32 px
+# (benchmarks/train_baseline.sh, its own workspace). Cells filter-50, filter-70, weight-90, fine-tuned E = 3, 10, 30,
+# 60 epochs at the parent's own rate with early stopping off, by two recipes:
+#   - plateau: the rate starts at the parent's (1e-3) and halves when val_loss stalls (the pre-check's best);
+#   - rewind:  the parent's recorded per-epoch rates replayed (--lr-schedule rewind).
+# Each recipe and E has its control (the dense model fine-tuned alike); each cell and E has a scratch twin (its
+# architecture from random weights at the lineage's compute, --scratch-budget flops), trained once, with plateau.
+# filter-50 and its controls run a second seed. Each finished run's run.json is summarised into
+# benchmarks/results/budget/ (benchmarks/summarize_run.py), which benchmarks/sections.py renders.
+# Cheap cells first (E ascending), so a partial run already answers something. About 10 hours on 2 cores,
+# resumable run by run (it spans sessions): bash benchmarks/budget.sh > budget.log 2>&1 &
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WS=${WS:-benchmarks/work/budget}
+LR=${LR:-1e-3}
+OUT=benchmarks/results/budget
+mkdir -p "$WS" "$OUT"
+WS="$WS" bash benchmarks/train_baseline.sh
+EP=.venv/bin/edgeprune
+
+cell() {  # cell NAME E OPTIONS...
+  local name=$1 e=$2; shift 2
+  if [ ! -f "$WS/$name/run.json" ]; then
+    echo "== $name: E=$e $* ($(date +%H:%M:%S))"
+    $EP prune cifar-baseline "$@" --epochs "$e" --lr "$LR" --patience 0 -w "$WS" --out "$name" --force -q
+  fi
+  .venv/bin/python benchmarks/summarize_run.py "$WS/$name/run.json" "$OUT/$name.json"
+}
+
+for e in ${BUDGETS:-3 10 30 60}; do
+  for seed in 42 1; do
+    s=""; [ "$seed" = 42 ] || s="-s$seed"
+    for recipe in plateau rewind; do
+      twin=""; [ "$recipe" = plateau ] && twin="--scratch"
+      cell "control-$recipe-e$e$s" "$e" --method none --lr-schedule "$recipe" --seed "$seed"
+      cell "f50-$recipe-e$e$s" "$e" --method filter --ratio 0.5 --lr-schedule "$recipe" $twin --seed "$seed"
+      [ "$seed" = 42 ] || continue  # the second seed: filter-50 and its controls only
+      cell "f70-$recipe-e$e" "$e" --method filter --ratio 0.7 --lr-schedule "$recipe" $twin --seed "$seed"
+      cell "w90-$recipe-e$e" "$e" --method weight --sparsity 0.9 --lr-schedule "$recipe" $twin --seed "$seed"
+    done
+  done
+done
+echo "budget runs done"

@@ -1,0 +1,118 @@
+"""Issue 24: the fine-tuning budget (benchmarks/budget.sh, benchmarks/results/budget/): pruned minus control and pruned
+minus scratch twin against the fine-tuning epochs E, by recipe."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeprune.paired_accuracy import compare
+
+from .common import GOALS, RES, load, md_table, p_value, pct
+from .recovery import amount, control_of, label
+
+RECIPES = {"plateau": "plateau (the parent's rate, halved on a stall)", "rewind": "rewind (the parent's rates replayed)"}
+
+
+def _twin_of(r: dict, runs: dict) -> dict | None:
+    """The scratch twin of r's cell at r's E and seed: r's own, or the one its plateau sibling trained."""
+    if r.get("scratch"):
+        return r["scratch"]
+    o = r["options"]
+    for s in runs.values():
+        so = s["options"]
+        if s.get("scratch") and s["method"] == r["method"] and amount(s) == amount(r) and \
+                (so["epochs"], so["seed"]) == (o["epochs"], o["seed"]):
+            return s["scratch"]
+    return None
+
+
+def _pm(d) -> str:
+    return "-" if d is None else f"{100 * d.diff:+.2f} ± {100 * d.se:.2f} (p {p_value(d.mcnemar_p)})"
+
+
+def rows_of(runs: dict) -> list[dict]:
+    """One row per pruned run: its cell, recipe, E and seed, and its paired differences."""
+    out = []
+    for name, r in runs.items():
+        if r["method"] == "none":
+            continue
+        c, t = control_of(r, runs), _twin_of(r, runs)
+        out.append({"name": name, "cell": label(r["method"], amount(r)), "key": (r["method"], amount(r)),
+                    "recipe": r["options"]["lr_schedule"], "E": r["options"]["epochs"], "seed": r["options"]["seed"],
+                    "acc": r["test_accuracy"], "control": c, "twin": t,
+                    "vs_control": compare(r.get("test_correct"), c.get("test_correct")) if c else None,
+                    "vs_scratch": compare(r.get("test_correct"), t.get("test_correct")) if t else None})
+    return sorted(out, key=lambda x: (x["key"], x["recipe"], x["E"], x["seed"]))
+
+
+def plot(rows: list[dict], path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
+    for ax, what, title in ((axes[0], "vs_control", "pruned - control"), (axes[1], "vs_scratch", "pruned - scratch twin")):
+        lines = {}
+        for r in rows:
+            if r[what] is not None:
+                lines.setdefault((r["cell"], r["recipe"], r["seed"]), []).append((r["E"], r[what]))
+        for (cell, recipe, seed), pts in sorted(lines.items()):
+            pts.sort(key=lambda p: p[0])
+            ax.errorbar([p[0] for p in pts], [100 * p[1].diff for p in pts],
+                        yerr=[100 * 1.96 * p[1].se for p in pts], marker="o" if recipe == "plateau" else "s",
+                        linestyle="-" if recipe == "plateau" else "--", capsize=3,
+                        label=f"{cell}, {recipe}" + ("" if seed == 42 else f", seed {seed}"))
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_xticks(sorted({r["E"] for r in rows}))
+        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel("fine-tuning epochs E")
+        ax.set_ylabel("points (95 % interval)")
+        ax.set_title(title)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def budget_section(report_dir: Path | None) -> list[str] | None:
+    folder = RES / "budget"
+    runs = {p.stem: load(p) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+    rows = rows_of(runs)
+    if not rows:
+        return None
+    if report_dir is not None:  # only when writing: the plot is a file, not text the check compares
+        plot(rows, report_dir / "budget.png")
+    done = sorted({r["E"] for r in rows})
+    out = ["## The fine-tuning budget (issue 24)", "",
+           "Command: `bash benchmarks/budget.sh` (each run's summary in `benchmarks/results/budget/`). The study CNN at "
+           + "/".join(str(s) for s in sorted({r["image_size"] for r in runs.values()})) + " px, pruned and fine-tuned E epochs at the parent's rate with early stopping off, by two recipes: "
+           + "; ".join(RECIPES.values()) + ". Each recipe and E has its control (the dense model fine-tuned "
+           "alike, same seed); each cell and E has a scratch twin (its pruned structure from random weights at the "
+           "lineage's compute, Scratch-B; a weight-pruned model's twin keeps its zeros). Differences are paired on "
+           "the same test images (points ± s.e., McNemar p). E measured so far: " + ", ".join(map(str, done)) + ".",
+           "", "![fine-tuning budget](benchmarks/results/report/budget.png)", ""]
+    table = []
+    for r in rows:
+        c, t = r["control"], r["twin"]
+        table.append([r["cell"], r["recipe"], r["E"], r["seed"], pct(r["acc"]), pct(c["test_accuracy"]) if c else "-",
+                      _pm(r["vs_control"]),
+                      f"{pct(t['test_accuracy'])} ({t['epochs_run']} epochs)" if t else "-", _pm(r["vs_scratch"])])
+    out += [md_table(["cell", "recipe", "E", "seed", "test %", "control %", "vs control", "scratch twin %",
+                      "vs scratch"], table), ""]
+    goals = GOALS["recovery"]
+    out += ["Goals (issue 24; each cell's best variant against its own control, paired):", ""]
+    for key, goal in goals.items():
+        mine = [r for r in rows if r["key"] == key and r["vs_control"] is not None]
+        if not mine:
+            continue
+        best = max(mine, key=lambda r: r["vs_control"].diff)
+        d = best["vs_control"]
+        out.append(f"- {label(*key)}: best {100 * d.diff:+.2f} ± {100 * d.se:.2f} ({best['recipe']}, E "
+                   f"{best['E']}, seed {best['seed']}) against the goal {goal:+g}: "
+                   f"{'met' if 100 * d.diff >= goal else 'not met'}.")
+    return out + [""]

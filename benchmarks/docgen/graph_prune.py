@@ -1,0 +1,72 @@
+"""Filter pruning of graphs, speed and accuracy (issue 23; benchmarks/graph_prune.sh and graph_prune.py)."""
+from __future__ import annotations
+
+from .common import GOALS, RES, load, machine, md_table, p_value, pct
+
+
+def _speed(f: dict) -> str:
+    ci = f.get("speedup_ci")
+    return f"{f['speedup']:.2f}x" + (f" [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else "")
+
+
+def _p50(f: dict) -> str:
+    ci = f.get("p50_ci")
+    return f"{f['p50_ms']:.3f}" + (f" [{ci[0]:.3f}-{ci[1]:.3f}]" if ci else "")
+
+
+def _meets(f: dict, goal: float) -> str:
+    """'met' when the whole interval is at or above the goal; a median above it with an interval reaching below is
+    not resolved."""
+    low = (f.get("speedup_ci") or [f["speedup"]])[0]
+    if low >= goal:
+        return "met"
+    return "not resolved (the median is above it, the interval reaches below)" if f["speedup"] >= goal else "not met"
+
+
+def graph_prune_section() -> list[str] | None:
+    f = RES / "graph_prune" / "summary.json"
+    if not f.is_file():
+        return None
+    d = load(f)
+    speed_goal, acc_goal, anchor = GOALS["graph_speedup"], GOALS["graph_vs_control"], GOALS["torch_pruning_anchor"]
+    out = ["## Filter pruning of graphs: speed and accuracy (issue 23)", "",
+           f"Command: `{d['command']}` (results in `benchmarks/results/graph_prune/summary.json`). Each model is "
+           "trained on cifar10-animals, then pruned through its channel graph twice: uniform ratio over every group, "
+           "and by `--target-ms` from the table the graph latency section measured. Both are fine-tuned alike; the "
+           "control is the dense model fine-tuned the same way, paired on the same test images. Each model's six "
+           "files were benched in one call, interleaved rounds; a speed-up is the dense file's p50 over the pruned "
+           "file's of the same format, round by round, with its 95 % interval, beside the MACs reduction.", ""]
+    goals = []
+    for m in d["models"]:
+        ctl = m["control"]
+        out += [f"### {m['title']} ({m['arch']})", "",
+                f"Dense: {m['params']:,} parameters, {m['macs']:,} MACs, trained {m['epochs']} epochs "
+                f"in {m['train_seconds']:.0f} s, test {pct(m['test_accuracy'])} %; control "
+                f"(fine-tuned {ctl['epochs_run']} epochs) {pct(ctl['test_accuracy'])} %. Bench: "
+                f"{machine(m['device'])}, {m['threads']} threads, {m['runtime']['name']} {m['runtime']['version']}, "
+                f"{m['rounds']} rounds; dense p50 fp32 {_p50(m['dense_files']['fp32'])} ms, int8 "
+                f"{_p50(m['dense_files']['int8'])} ms.", ""]
+        rows = []
+        for p in m["pruned"]:
+            vs = p["vs_control"]
+            rows.append([p["what"], f"{p['groups_cut']} of {p['groups']} ({p['groups_multi_layer']} tie layers)",
+                         f"{p['params']:,}", f"{1 / p['macs_ratio']:.2f}x", pct(p["test_accuracy"]),
+                         f"{100 * vs['diff']:+.2f} ± {100 * vs['se']:.2f} (p {p_value(vs['mcnemar_p'])})" if vs else "-",
+                         _p50(p["files"]["fp32"]), _speed(p["files"]["fp32"]),
+                         _p50(p["files"]["int8"]), _speed(p["files"]["int8"])])
+            for fmt in ("fp32", "int8"):
+                goals.append(f"- {m['name']}, {p['what']}, {fmt}: measured speed-up {_speed(p['files'][fmt])} "
+                             f"against the goal {speed_goal[fmt]:g}x: {_meets(p['files'][fmt], speed_goal[fmt])}.")
+            if vs:
+                goal = acc_goal[m["name"]]
+                goals.append(f"- {m['name']}, {p['what']}: pruned minus control {100 * vs['diff']:+.2f} ± "
+                             f"{100 * vs['se']:.2f} points against the goal {goal:+g}: "
+                             f"{'met' if 100 * vs['diff'] >= goal else 'not met'}.")
+        out += [md_table(["pruned", "groups cut", "params", "fewer MACs", "test acc %", "vs control (points ± s.e.)",
+                          "fp32 p50 ms", "fp32 speed-up", "int8 p50 ms", "int8 speed-up"], rows), ""]
+    ft = sorted({p["epochs_run"] for m in d["models"] for p in m["pruned"]})
+    out += ["Goals (issue 23):", "", *goals, "",
+            f"Anchor: Torch-Pruning reports ResNet-56 on CIFAR-10 at {anchor['points']:+g} points for "
+            f"{anchor['macs_x']:g}x fewer MACs after {anchor['epochs']} fine-tuning epochs; the runs above fine-tuned "
+            + ", ".join(map(str, ft)) + " epochs.", ""]
+    return out
