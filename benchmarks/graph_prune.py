@@ -36,6 +36,9 @@ def summary(work: Path, name: str) -> dict:
     ctl_run = read_run(ws / f"{name}-f50" / "run.json")
     control = ctl_run.control
     bench = read_bench_file(work / f"{name}-bench.json")
+    failed = [f"{r.model}: {r.error}" for r in bench.results if r.error]
+    if failed:
+        raise SystemExit(f"{name}'s bench has failed files; bench again: " + "; ".join(failed))
     rows = {Path(r.model).parent.name + "/" + Path(r.model).name: r for r in bench.results if not r.self_check}
     out = {"name": name, "title": MODELS[name], "arch": dense.arch, "image_size": dense.image_size,
            "params": dense.params, "macs": dense.macs, "epochs": dense.epochs_run, "train_seconds": dense.seconds,

@@ -88,8 +88,13 @@ def main() -> None:
     if not model.is_file():
         env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}  # plain Keras 3
         run([sys.executable, "-c", TRAIN, a.data, model, a.epochs, a.alpha, a.per_class], env=env)
-        trained.write_text(json.dumps({"train_seconds": round(time.time() - t0)}) + "\n")
-    t_train = json.loads(trained.read_text())["train_seconds"]
+        trained.write_text(json.dumps({"train_seconds": round(time.time() - t0), "epochs": a.epochs}) + "\n")
+    if not trained.is_file():
+        raise SystemExit(f"{model} was kept without {trained.name} (its training time and epochs): delete it to train again")
+    t_train = json.loads(trained.read_text())
+    if t_train.get("epochs") != a.epochs:
+        raise SystemExit(f"{model} was trained {t_train.get('epochs')} epochs, not --epochs {a.epochs}: delete it to train again")
+    t_train = t_train["train_seconds"]
     runs_made = ("mnv2", "mnv2-w", "mnv2-f")
     if not a.bench_only:
         run([*EP, "import", model, "--data", a.data, "--preprocess", "mobilenet", "--limit-per-class", a.per_class,
@@ -123,7 +128,7 @@ def main() -> None:
     groups = filt.get("groups") or []
     doc = {
         "what": "MobileNetV2 (alpha %.2f, no pretrained weights, BatchNorm momentum 0.9) trained %d epochs with Keras %s on cifar10-animals at 32 px, "
-                "imported, weight-pruned to %.0f%% with %d fine-tuning epochs, and filter-pruned at ratio %.2f with %d" % (
+                "imported, weight-pruned to %.0f%% with %d fine-tuning epochs, and filter-pruned at ratio %.2f with %d fine-tuning epochs" % (
                     a.alpha, a.epochs, "3", 100 * a.sparsity, a.finetune, a.filter_ratio, a.filter_finetune),
         "command": "python benchmarks/imported_mobilenetv2.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if k not in ("data", "bench_only", "prepare")),
         "train_seconds": t_train,

@@ -17,6 +17,9 @@ def resolve_target(o: PruneOptions) -> PruneOptions:
     same rule as sweep's and optimize's targets); other options are returned as they are."""
     if not isinstance(o.target_ms, DenseFraction):
         return o
+    if o.latency_feedback:  # the feedback corrects the table's milliseconds; a fraction of which is ambiguous
+        raise UserError(f"--target-ms {float(o.target_ms):g}x with --latency-feedback: give the target in "
+                        "milliseconds as the device measures them (e.g. --target-ms 1.2)")
     if not o.latency_table:
         raise UserError(f"--target-ms {float(o.target_ms):g}x is a fraction of the dense model's latency: give the "
                         "--latency-table that predicts it")

@@ -116,10 +116,14 @@ def test_latency_model_predicts_a_known_law_and_prune_meets_the_target(tiny_run,
                       str(table), "--threads", "2", "--epochs", "1", "--batch-size", "16", "-w", str(tmp_path),
                       "--out", "half")
     assert half.returncode == 0, half.stderr
-    hb = json.loads((tmp_path / "half" / "run.json").read_text())["pruning"]["filter"]["latency_budget"]
+    hinfo = json.loads((tmp_path / "half" / "run.json").read_text())
+    hb = hinfo["pruning"]["filter"]["latency_budget"]
     assert hb["target_ms"] == pytest.approx(0.6 * dense) and hb["predicted_ms"] <= 0.6 * dense
+    assert hinfo["options"]["target_ms"] == pytest.approx(0.6 * dense)  # recorded in milliseconds, not as 0.6
     assert_user_error(run_inproc("prune", str(run.path), "--method", "filter", "--target-ms", "0.5x", "-w",
                                  str(tmp_path)), "--latency-table")
+    assert_user_error(run_inproc("prune", str(run.path), "--method", "filter", "--target-ms", "0.5x", "--latency-table",
+                                 str(table), "--latency-feedback", str(table), "-w", str(tmp_path)), "in milliseconds")
     assert_user_error(run_inproc("prune", str(run.path), "--method", "filter", "--target-ms", "1.5x", "--latency-table",
                                  str(table), "-w", str(tmp_path)), "up to 1 (0.5x)")
     # the report shows the prediction beside the file

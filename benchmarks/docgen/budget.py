@@ -53,6 +53,8 @@ def plot(rows: list[dict], path: Path) -> Path | None:
     except ImportError:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
+    keys = sorted({(r["cell"], r["seed"]) for r in rows})
+    colour = {k: plt.cm.tab10(i % 10) for i, k in enumerate(keys)}  # one per cell and seed, the same in both panels
     for ax, what, title in ((axes[0], "vs_control", "pruned - control"), (axes[1], "vs_scratch", "pruned - scratch twin")):
         lines = {}
         for r in rows:
@@ -61,7 +63,8 @@ def plot(rows: list[dict], path: Path) -> Path | None:
         for (cell, recipe, seed), pts in sorted(lines.items()):
             pts.sort(key=lambda p: p[0])
             ax.errorbar([p[0] for p in pts], [100 * p[1].diff for p in pts],
-                        yerr=[100 * 1.96 * p[1].se for p in pts], marker="o" if recipe == "plateau" else "s",
+                        yerr=[100 * 1.96 * p[1].se for p in pts], color=colour[(cell, seed)],
+                        marker="o" if recipe == "plateau" else "s",
                         linestyle="-" if recipe == "plateau" else "--", capsize=3,
                         label=f"{cell}, {recipe}" + ("" if seed == 42 else f", seed {seed}"))
         ax.axhline(0, color="grey", linewidth=0.8)
@@ -71,7 +74,8 @@ def plot(rows: list[dict], path: Path) -> Path | None:
         ax.set_xlabel("fine-tuning epochs E")
         ax.set_ylabel("points (95 % interval)")
         ax.set_title(title)
-    axes[0].legend(fontsize=7)
+    for ax in axes:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -193,6 +193,7 @@ def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, i
     """Train the pruned model's architecture from scratch (scratch.py), score it, and compare it with the pruned
     model on the same test images. A weight-pruned model's twin keeps its zeros in ``sparse_layers`` throughout
     (its sparse structure, from random weights); a filter-pruned one's is its smaller network."""
+    from ..tf import keras
     from .scratch import KeepMasks, apply_masks, scratch_budget, sparsity_masks, twin
 
     parent = run.info
@@ -203,6 +204,7 @@ def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, i
     reporter.log(f"scratch twin: the pruned architecture from random weights, {b.epochs} epochs ({b.budget} budget: "
                  f"{b.lineage_macs:,} MACs per image spent by the parent's training and the fine-tuning), rate {lr:g}, "
                  "no early stopping")
+    keras.utils.set_random_seed(o.seed)  # the twin's random start is --seed's, not what earlier training left
     fresh = twin(model)
     masks = sparsity_masks(model, sparse_layers)
     apply_masks(fresh, masks)
