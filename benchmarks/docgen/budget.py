@@ -68,8 +68,10 @@ def plot(rows: list[dict], path: Path) -> Path | None:
                         linestyle="-" if recipe == "plateau" else "--", capsize=3,
                         label=f"{cell}, {recipe}" + ("" if seed == 42 else f", seed {seed}"))
         ax.axhline(0, color="grey", linewidth=0.8)
-        ax.set_xscale("log")
-        ax.set_xticks(sorted({r["E"] for r in rows}))
+        es = sorted({r["E"] for r in rows})
+        if len(es) > 1:  # E = 3 ... 60 on a log axis; a single E needs none
+            ax.set_xscale("log")
+        ax.set_xticks(es)
         ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set_xlabel("fine-tuning epochs E")
         ax.set_ylabel("points (95 % interval)")
