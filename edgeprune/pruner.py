@@ -23,9 +23,9 @@ def resolve_target(o: PruneOptions) -> PruneOptions:
     if not o.latency_table:
         raise UserError(f"--target-ms {float(o.target_ms):g}x is a fraction of the dense model's latency: give the "
                         "--latency-table that predicts it")
-    from .latency.budget import resolved_targets
+    from .latency.budget import dense_predicted_ms
 
-    return replace(o, target_ms=resolved_targets([f"{float(o.target_ms)!r}x"], o.latency_table, o.latency_format)[0][1])
+    return replace(o, target_ms=float(o.target_ms) * dense_predicted_ms(o.latency_table, o.latency_format))
 
 
 def validate(o: PruneOptions) -> None:

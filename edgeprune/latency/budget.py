@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..options.prune import layer_floor
+from ..options.prune import DenseFraction, layer_floor, parse_target_ms
 from ..readers import read_bench_file, read_latency_table
 from ..records import LatencyTable, ModelSignature, SensitivityRecord
 from .model import LatencyModel, describe
@@ -160,30 +160,24 @@ def budget_widths(o, b: Budget, costs: dict[str, np.ndarray]) -> dict:
 
 
 def parse_target(text: str, dense_ms: float | None) -> float:
-    """'0.5x' is half the dense model's predicted latency; '1.2' is 1.2 ms."""
-    t = text.strip().lower()
-    try:
-        if t.endswith("x"):
-            frac = float(t[:-1])
-            if not 0 < frac <= 1:
-                raise ValueError
-            if dense_ms is None:
-                raise UserError("a target like 0.5x needs --latency-table to know the dense model's latency")
-            return frac * dense_ms
-        ms = float(t.removesuffix("ms"))
-        if not ms > 0 or ms == float("inf"):
-            raise ValueError
-        return ms
-    except ValueError:
-        raise UserError(f"--target-ms takes fractions of the dense latency (0.5x) or milliseconds (1.2), got {text!r}") from None
+    """'0.5x' is half the dense model's predicted latency; '1.2' is 1.2 ms (the text read by parse_target_ms)."""
+    v = parse_target_ms(text)
+    if isinstance(v, DenseFraction):
+        if dense_ms is None:
+            raise UserError("a target like 0.5x needs --latency-table to know the dense model's latency")
+        return float(v) * dense_ms
+    return v
+
+
+def dense_predicted_ms(table_path: str, fmt: str) -> float:
+    """The table's prediction for the dense model in ``fmt``: what a target like 0.5x is a fraction of."""
+    lat = LatencyModel(read_latency_table(table_path), fmt)
+    return lat.predict(lat.widths)
 
 
 def resolved_targets(targets: list[str], table_path: str | None, fmt: str) -> list[tuple[str, float]]:
     """(label, ms) of each target, fractions resolved on the table's prediction for the dense model."""
     if not targets:
         return []
-    dense = None
-    if table_path:
-        lat = LatencyModel(read_latency_table(table_path), fmt)
-        dense = lat.predict(lat.widths)
+    dense = dense_predicted_ms(table_path, fmt) if table_path else None
     return [(t.strip().lower().removesuffix("ms"), parse_target(t, dense)) for t in targets]

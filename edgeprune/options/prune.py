@@ -15,7 +15,8 @@ class DenseFraction(float):
 
 
 def parse_target_ms(text: str | None) -> float | None:
-    """--target-ms: milliseconds ('1.2', '1.2ms') or a fraction of the dense model's predicted latency ('0.5x')."""
+    """--target-ms (and optimize's --max-ms): milliseconds ('1.2', '1.2ms') or a fraction of the dense model's
+    predicted latency ('0.5x', a DenseFraction)."""
     if text is None:
         return None
     t = str(text).strip().lower()
@@ -30,8 +31,8 @@ def parse_target_ms(text: str | None) -> float | None:
             raise ValueError
         return v
     except ValueError:
-        raise UserError(f"--target-ms takes milliseconds (1.2) or a fraction of the dense model's predicted latency "
-                        f"up to 1 (0.5x), got {text!r}") from None
+        raise UserError(f"--target-ms takes fractions of the dense model's predicted latency up to 1 (0.5x) or "
+                        f"milliseconds (1.2), got {text!r}") from None
 
 
 @dataclass

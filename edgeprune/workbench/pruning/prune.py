@@ -180,14 +180,6 @@ def prune(run: Run, workspace: Path, o: PruneOptions, name: str, reporter: Repor
     return write_run(staging, final, model, manifest, info, o.force)
 
 
-def _masked_sparsity(model, masks: dict) -> float | None:
-    """The zeros of the twin's masked kernels after training (None: no mask): its sparse structure held."""
-    if not masks:
-        return None
-    kernels = [model.get_layer(n).get_weights()[0] for n in masks]
-    return float(sum(int((k == 0).sum()) for k in kernels) / sum(k.size for k in kernels))
-
-
 def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, info: dict, reporter,
                  sparse_layers: list[str]) -> tuple[dict, dict]:
     """Train the pruned model's architecture from scratch (scratch.py), score it, and compare it with the pruned
@@ -195,6 +187,7 @@ def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, i
     (its sparse structure, from random weights); a filter-pruned one's is its smaller network."""
     from ..tf import keras
     from .scratch import KeepMasks, apply_masks, scratch_budget, sparsity_masks, twin
+    from .sparsity import sparsity_report
 
     parent = run.info
     b = scratch_budget(o.scratch_budget, parent.epochs_run, parent.macs, info["epochs_run"], info["macs"])
@@ -215,7 +208,8 @@ def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, i
     paired = compare(info["test_correct"], s["test_correct"])
     scratch = {**s, "epochs_run": res.epochs_run, "epochs_budget": b.epochs, "budget": b.budget, "lr": lr,
                "batch_size": batch, "macs_spent": b.macs_spent, "lineage_macs": b.lineage_macs,
-               "sparse_layers": sorted(masks), "sparsity": _masked_sparsity(fresh, masks),
+               "sparse_layers": sorted(masks),
+               "sparsity": sparsity_report(fresh, list(masks))["sparsity"] if masks else None,
                "bn_recalibration": rec.to_dict()}
     vs = {"val_accuracy": info["val_accuracy"] - s["val_accuracy"],
           "test_accuracy": info["test_accuracy"] - s["test_accuracy"],
