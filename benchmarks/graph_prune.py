@@ -25,11 +25,6 @@ PRUNED = {"f50": "uniform ratio 0.5", "t05": "--target-ms 0.5x (fp32)"}
 FORMATS = ("fp32", "int8")
 
 
-def _paired(d) -> dict | None:
-    return None if d is None else {"diff": d.diff, "se": d.se, "ci95": list(d.ci95), "n": d.n,
-                                   "mcnemar_p": d.mcnemar_p}
-
-
 def summary(work: Path, name: str) -> dict:
     ws = work / "runs"
     dense = read_run(ws / name / "run.json")
@@ -61,6 +56,7 @@ def summary(work: Path, name: str) -> dict:
                           "speedup": float(np.median(ratios)),
                           "speedup_ci": list(bootstrap_ci(ratios)) if len(ratios) > 1 else None}
         budget = filt.latency_budget or {}
+        paired = compare(run.test_correct, control.test_correct)
         out["pruned"].append({
             "run": f"{name}-{key}", "what": what, "epochs_run": run.epochs_run, "seconds": run.seconds,
             "params": run.params, "macs": run.macs, "macs_ratio": filt.macs_ratio, "params_ratio": filt.params_ratio,
@@ -68,7 +64,7 @@ def summary(work: Path, name: str) -> dict:
             "groups_multi_layer": sum(len(g.members) > 1 for g in groups),
             "target_ms": budget.get("target_ms"), "predicted_ms": budget.get("predicted_ms"),
             "test_accuracy": run.test_accuracy,
-            "vs_control": _paired(compare(run.test_correct, control.test_correct)), "files": files})
+            "vs_control": paired.to_dict() if paired else None, "files": files})
     return out
 
 

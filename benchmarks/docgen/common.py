@@ -47,6 +47,13 @@ def pct(v):
     return "-" if v is None else f"{100 * v:.2f}"
 
 
+def ms_ci(ms: float | None, ci: list | None, digits: int = 3) -> str:
+    """A p50 in milliseconds with its 95 % interval when it has one; '-' when not measured."""
+    if ms is None:
+        return "-"
+    return f"{ms:.{digits}f}" + (f" [{ci[0]:.{digits}f}-{ci[1]:.{digits}f}]" if ci else "")
+
+
 def within(value: float, limit: float) -> str:
     """'met' or 'not met': a measured figure against an upper goal."""
     return "met" if value <= limit else "not met"

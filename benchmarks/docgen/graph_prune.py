@@ -1,7 +1,7 @@
 """Filter pruning of graphs, speed and accuracy (issue 23; benchmarks/graph_prune.sh and graph_prune.py)."""
 from __future__ import annotations
 
-from .common import GOALS, RES, load, machine, md_table, p_value, pct
+from .common import GOALS, RES, load, machine, md_table, ms_ci, p_value, pct
 
 
 def _speed(f: dict) -> str:
@@ -10,8 +10,7 @@ def _speed(f: dict) -> str:
 
 
 def _p50(f: dict) -> str:
-    ci = f.get("p50_ci")
-    return f"{f['p50_ms']:.3f}" + (f" [{ci[0]:.3f}-{ci[1]:.3f}]" if ci else "")
+    return ms_ci(f.get("p50_ms"), f.get("p50_ci"))
 
 
 def _meets(f: dict, goal: float) -> str:

@@ -1,16 +1,14 @@
 """`edgeprune optimize` with this machine as the device (issue 25; benchmarks/optimize.sh and optimize.py)."""
 from __future__ import annotations
 
-from .common import RES, load, machine, md_table, pct
+from .common import RES, load, machine, md_table, ms_ci, pct
 
 KB = 1024
 SMALL_SPREAD = 1.5  # int8 files within this factor of each other: pruning bought int8 little speed
 
 
 def _p50(ms: float | None, ci: list | None) -> str:
-    if ms is None:
-        return "-"
-    return f"{ms:.4f}" + (f" [{ci[0]:.4f}-{ci[1]:.4f}]" if ci else "")
+    return ms_ci(ms, ci, 4)
 
 
 def _points(d: dict | None, sign: int = 1) -> str:

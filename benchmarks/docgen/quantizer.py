@@ -1,7 +1,7 @@
 """LiteRT's quantizer against the converter's formats (issue 26; benchmarks/quantizer.sh and quantizer.py)."""
 from __future__ import annotations
 
-from .common import GOALS, RES, load, machine, md_table, p_value, pct
+from .common import GOALS, RES, load, machine, md_table, ms_ci, p_value, pct
 
 INT4 = ("wi4", "wi4-block32", "mixed")
 
@@ -16,10 +16,7 @@ def _ci(x: dict | None, digits: int) -> str:
 
 
 def _p50(f: dict) -> str:
-    if f.get("p50_ms") is None:
-        return "-"
-    ci = f.get("p50_ci")
-    return f"{f['p50_ms']:.3f}" + (f" [{ci[0]:.3f}-{ci[1]:.3f}]" if ci else "")
+    return ms_ci(f.get("p50_ms"), f.get("p50_ci"))
 
 
 def _vs8(f: dict) -> str:
