@@ -6,6 +6,7 @@
 # Resumable. Probing converts hundreds of files (it may share the machine); measuring wants an idle one.
 #   bash benchmarks/graph_latency.sh probe     # train and probe only
 #   bash benchmarks/graph_latency.sh           # and measure and summarise: nothing else running
+#   MODELS=r20-32 bash benchmarks/graph_latency.sh   # one model's table only (no summary: it wants both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=benchmarks/work/graph-latency
@@ -17,17 +18,21 @@ train() {  # name arch size
   [ -f "$WS/$1/run.json" ] || $EP train --data "$DATA" --arch "$2" --image-size "$3" --limit-per-class 300 \
     --epochs 1 --lr 1e-3 --augment none -w "$WS" --out "$1" --force -q
 }
-train r20-32 resnet20 32
-train mnv2-64 mobilenetv2 64
-for m in r20-32 mnv2-64; do
+MODELS=${MODELS:-r20-32 mnv2-64}
+for m in $MODELS; do
+  case $m in r20-32) train r20-32 resnet20 32 ;; mnv2-64) train mnv2-64 mobilenetv2 64 ;;
+    *) echo "MODELS: r20-32 and/or mnv2-64, not $m"; exit 2 ;; esac
+done
+for m in $MODELS; do
   [ -f "$W/$m-probe/manifest.json" ] || $EP latency probe "$m" -w "$WS" --formats fp32,int8 --round-to 8 --points 3 \
     --variants 10 --fit-variants 4 --out "$W/$m-probe" --force -q
 done
 [ "${1:-}" = probe ] && exit 0
-for m in r20-32 mnv2-64; do
+for m in $MODELS; do
   if [ ! -f "$W/$m-table.json" ]; then
     $EP latency measure "$W/$m-probe" --threads 2 --json "$W/$m-table.json.partial" -q
     mv "$W/$m-table.json.partial" "$W/$m-table.json"
   fi
 done
+[ "$MODELS" = "r20-32 mnv2-64" ] || exit 0
 exec .venv/bin/python benchmarks/graph_latency.py --work "$W"

@@ -6,6 +6,7 @@ the dense file of that format measured in the same rounds (median of per-round r
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -73,9 +74,12 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks/work/graph-prune")
     ap.add_argument("--out", type=Path, default=OUT / "summary.json")
     a = ap.parse_args()
-    models = [summary(a.work, m) for m in MODELS if (a.work / f"{m}-bench.json").is_file()]
-    if not models:
+    fresh = {m: summary(a.work, m) for m in MODELS if (a.work / f"{m}-bench.json").is_file()}
+    if not fresh:
         raise SystemExit(f"nothing benched in {a.work}; run benchmarks/graph_prune.sh first")
+    # A model benched in an earlier session (its work folder gone) keeps its row from the committed summary.
+    kept = {m["name"]: m for m in (json.loads(a.out.read_text())["models"] if a.out.is_file() else [])}
+    models = [fresh.get(m) or kept[m] for m in MODELS if m in fresh or m in kept]
     write_json(a.out, {"issue": 23, "command": "bash benchmarks/graph_prune.sh", "models": models}, force=True)
     print(f"wrote {a.out}")
 

@@ -10,6 +10,7 @@
 # Hours on 2 cores, resumable step by step (a finished run or bench is kept), so it may span sessions:
 #   bash benchmarks/graph_prune.sh train   # train and prune only (it may share the machine)
 #   bash benchmarks/graph_prune.sh         # and bench and summarise: nothing else running
+#   MODELS=r20 bash benchmarks/graph_prune.sh   # one model only (the summary keeps the other model's committed row)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${W:-benchmarks/work/graph-prune}
@@ -35,16 +36,19 @@ prune() {  # parent out options...
   [ -f "$WS/$out/run.json" ] || $EP prune "$parent" -w "$WS" --method filter "$@" --epochs "$FT" --lr "$LR" \
     --out "$out" --force -q
 }
-train r20 resnet20 32 "$R20_EPOCHS"
-train mnv2 mobilenetv2 64 "$MNV2_EPOCHS"
-for m in r20 mnv2; do
+MODELS=${MODELS:-r20 mnv2}
+for m in $MODELS; do
+  case $m in r20) train r20 resnet20 32 "$R20_EPOCHS" ;; mnv2) train mnv2 mobilenetv2 64 "$MNV2_EPOCHS" ;;
+    *) echo "MODELS: r20 and/or mnv2, not $m"; exit 2 ;; esac
+done
+for m in $MODELS; do
   case $m in r20) table=$GL/r20-32-table.json ;; *) table=$GL/mnv2-64-table.json ;; esac
   if [ ! -f "$table" ]; then  # the tables: probing may share the machine, measuring may not
     if [ "${1:-}" = train ]; then
-      bash benchmarks/graph_latency.sh probe
+      MODELS="$m-$(case $m in r20) echo 32 ;; *) echo 64 ;; esac)" bash benchmarks/graph_latency.sh probe
       echo "no latency table yet: run bash benchmarks/graph_latency.sh on a quiet machine, then this again"; exit 1
     fi
-    bash benchmarks/graph_latency.sh
+    MODELS="$m-$(case $m in r20) echo 32 ;; *) echo 64 ;; esac)" bash benchmarks/graph_latency.sh
   fi
   prune "$m" "$m-f50" --ratio 0.5 --scope uniform --control
   prune "$m" "$m-t05" --target-ms 0.5x --latency-table "$table" --format fp32 --threads 2
@@ -53,7 +57,7 @@ for m in r20 mnv2; do
   done
 done
 [ "${1:-}" = train ] && exit 0
-for m in r20 mnv2; do
+for m in $MODELS; do
   if [ ! -f "$W/$m-bench.json" ]; then
     files=()
     for r in "$m" "$m-f50" "$m-t05"; do files+=("$WS/exports/$r/fp32.tflite" "$WS/exports/$r/int8.tflite"); done
