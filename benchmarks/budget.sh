@@ -15,13 +15,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WS=${WS:-benchmarks/work/budget}
 LR=${LR:-1e-3}
-OUT=benchmarks/results/budget
+OUT=${RESULTS:-benchmarks/results/budget}  # where the run summaries go
 mkdir -p "$WS" "$OUT"
 WS="$WS" bash benchmarks/train_baseline.sh
 EP=.venv/bin/edgeprune
 
-cell() {  # cell NAME E OPTIONS...
+cell() {  # cell NAME E OPTIONS...; with CELLS="name ...", only those
   local name=$1 e=$2; shift 2
+  if [ -n "${CELLS:-}" ] && [[ " $CELLS " != *" $name "* ]]; then return; fi
   if [ ! -f "$WS/$name/run.json" ]; then
     echo "== $name: E=$e $* ($(date +%H:%M:%S))"
     $EP prune cifar-baseline "$@" --epochs "$e" --lr "$LR" --patience 0 -w "$WS" --out "$name" --force -q
@@ -42,4 +43,4 @@ for e in ${BUDGETS:-3 10 30 60}; do
     done
   done
 done
-echo "budget runs done"
+[ -n "${CELLS:-}" ] || echo "budget runs done"

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from docgen import budget, graph_latency, graph_prune, imported, latency, optimize, quantizer, ray, recovery, study, timing  # noqa: E402
+from docgen import allocation, budget, graph_latency, graph_prune, imported, latency, optimize, quantizer, ray, recovery, study, timing  # noqa: E402
 
 DOC = ROOT / "BENCHMARKS.md"
 REPORT = ROOT / "benchmarks" / "results" / "report"
@@ -38,6 +38,7 @@ def sections(report_dir: Path | None) -> list[tuple[str, object]]:
         ("imported", imported.imported_section),
         ("recovery", recovery.recovery_section),
         ("budget", lambda: budget.budget_section(report_dir)),
+        ("allocation", allocation.allocation_section),
         ("latency", latency.latency_section),
         ("graph-latency", graph_latency.graph_latency_section),
         ("graph-prune", graph_prune.graph_prune_section),
