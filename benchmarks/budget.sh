@@ -19,10 +19,16 @@ OUT=${RESULTS:-benchmarks/results/budget}  # where the run summaries go
 mkdir -p "$WS" "$OUT"
 WS="$WS" bash benchmarks/train_baseline.sh
 EP=.venv/bin/edgeprune
+if ! .venv/bin/python benchmarks/budget_parent.py "$WS/cifar-baseline/run.json" "$OUT"; then
+  echo "the committed cells above come from another cifar-baseline; move them out of $OUT to start the study again"
+  exit 1
+fi
 
 cell() {  # cell NAME E OPTIONS...; with CELLS="name ...", only those
   local name=$1 e=$2; shift 2
   if [ -n "${CELLS:-}" ] && [[ " $CELLS " != *" $name "* ]]; then return; fi
+  # a cell committed by an earlier session (same parent, checked above) is kept, unless CELLS asks for its run folder
+  if [ -z "${CELLS:-}" ] && [ ! -f "$WS/$name/run.json" ] && [ -f "$OUT/$name.json" ]; then return; fi
   if [ ! -f "$WS/$name/run.json" ]; then
     echo "== $name: E=$e $* ($(date +%H:%M:%S))"
     $EP prune cifar-baseline "$@" --epochs "$e" --lr "$LR" --patience 0 -w "$WS" --out "$name" --force -q

@@ -84,3 +84,22 @@ def test_transfer_baselines_build_without_weights():
         build("mobilenetv2", 3, 32, weights="resnet")
     with pytest.raises(UserError, match="unknown --arch"):
         build("vgg", 3, 32)
+
+
+def test_the_same_seed_trains_the_same_model(tmp_path, tiny_data):
+    """--seed fixes the split, the initial weights and the augmentation's random stream: two runs of one command give
+    the same weights (a study that spans sessions retrains its parent and needs it to be the same model), and another
+    seed does not."""
+    import numpy as np
+
+    from edgeprune.workbench.modelio import load_model
+
+    ws = tmp_path / "runs"
+    model = [a for a in TINY_MODEL if a not in ("--augment", "none")]
+    for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
+        proc = run_inproc("train", "--data", str(tiny_data), *model, "--augment", "light", "--epochs", "2",
+                          "--seed", seed, "-w", str(ws), "--out", name, "-q")
+        assert proc.returncode == 0, proc.stderr
+    w = {n: load_model(ws / n / "model.keras").get_weights() for n in "abc"}
+    assert all(np.array_equal(x, y) for x, y in zip(w["a"], w["b"]))
+    assert not all(np.array_equal(x, y) for x, y in zip(w["a"], w["c"]))

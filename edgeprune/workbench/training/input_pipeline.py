@@ -37,8 +37,9 @@ def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augm
     ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
     ds = ds.shuffle(min(len(x), 20000), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     if aug is not None:
-        ds = ds.map(lambda a, b: (tf.cast(aug(tf.cast(a, tf.float32), training=True), tf.float32), b),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+        # one batch at a time: the augmentation's random stream is then drawn in batch order, so a --seed repeats
+        # (parallel calls draw it in whatever order threads run); prefetch still overlaps it with training
+        ds = ds.map(lambda a, b: (tf.cast(aug(tf.cast(a, tf.float32), training=True), tf.float32), b))
     else:
         ds = ds.map(lambda a, b: (tf.cast(a, tf.float32), b))
     return ds.prefetch(tf.data.AUTOTUNE)

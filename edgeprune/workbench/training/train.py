@@ -23,6 +23,7 @@ from ...workspace import (
 )
 from ..metrics.macs import count_macs
 from ..modelio import load_model
+from ..tf import keras
 from ..run_files import scores, write_run
 from .bn_recalibration import recalibrate_checked
 from .fit import FitConfig, fit, load_checkpoint
@@ -135,6 +136,7 @@ def train(opts: TrainOptions, *, resume: bool = False, reporter: Reporter | None
         model = load_model(ckpt / state.model_file, compile=True)
         result = fit(model, data, cfg, ckpt=ckpt, reporter=reporter, resume_state=state, compile=False)
     else:
+        keras.utils.set_random_seed(opts.seed)  # the initial weights are --seed's too, not whatever ran before
         model = build(opts.arch, len(manifest.classes), opts.image_size, opts.widths, opts.dense, opts.weights)
         result = fit(model, data, cfg, ckpt=ckpt, reporter=reporter)
     reporter.log("re-estimating BatchNorm statistics")
