@@ -22,7 +22,7 @@ from edgeprune.readers import read_bench_file, read_run  # noqa: E402
 
 OUT = ROOT / "benchmarks/results/graph_prune"
 MODELS = {"r20": "ResNet-20 at 32 px", "mnv2": "MobileNetV2 (alpha 1.0, no pretrained weights) at 64 px"}
-PRUNED = {"f50": "uniform ratio 0.5", "t05": "--target-ms 0.5x (fp32)"}
+PRUNED = {"f50": "uniform ratio 0.5", "t05": "--target-ms 0.5x (fp32)"}  # and f50-eN: ratio 0.5 fine-tuned N epochs
 FORMATS = ("fp32", "int8")
 
 
@@ -45,7 +45,9 @@ def summary(work: Path, name: str) -> dict:
     for fmt in FORMATS:
         r = rows[f"{name}/{fmt}.tflite"]
         out["dense_files"][fmt] = {"p50_ms": r.latency_ms.p50, "p50_ci": r.p50_ci, "accuracy": r.accuracy, "bytes": r.bytes}
-    for key, what in PRUNED.items():
+    longer = {p.name.removeprefix(f"{name}-"): f"uniform ratio 0.5, {p.name.rsplit('-e', 1)[1]} epochs"
+              for p in sorted(ws.glob(f"{name}-f50-e*")) if f"{p.name}/fp32.tflite" in rows}
+    for key, what in {**PRUNED, **longer}.items():
         run = read_run(ws / f"{name}-{key}" / "run.json")
         filt = run.pruning.filter
         groups = filt.groups or []
@@ -57,14 +59,15 @@ def summary(work: Path, name: str) -> dict:
                           "speedup": float(np.median(ratios)),
                           "speedup_ci": list(bootstrap_ci(ratios)) if len(ratios) > 1 else None}
         budget = filt.latency_budget or {}
-        paired = compare(run.test_correct, control.test_correct)
+        own = run.control or control  # a longer fine-tuning has its own control of as many epochs
+        paired = compare(run.test_correct, own.test_correct)
         out["pruned"].append({
             "run": f"{name}-{key}", "what": what, "epochs_run": run.epochs_run, "seconds": run.seconds,
             "params": run.params, "macs": run.macs, "macs_ratio": filt.macs_ratio, "params_ratio": filt.params_ratio,
             "groups": len(groups), "groups_cut": sum(g.channels_kept < g.channels_total for g in groups),
             "groups_multi_layer": sum(len(g.members) > 1 for g in groups),
             "target_ms": budget.get("target_ms"), "predicted_ms": budget.get("predicted_ms"),
-            "test_accuracy": run.test_accuracy,
+            "test_accuracy": run.test_accuracy, "control_test_accuracy": own.test_accuracy,
             "vs_control": paired.to_dict() if paired else None, "files": files})
     return out
 

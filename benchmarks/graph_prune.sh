@@ -5,6 +5,8 @@
 # --control (the dense model fine-tuned alike) is the control of both, paired on the test images:
 #   - uniform: --ratio 0.5 over every channel group (residual adds and depthwise convs tie their layers' channels);
 #   - budget:  --target-ms 0.5x from the latency table benchmarks/graph_latency.sh measured on this machine (fp32).
+# ResNet-20's uniform prune is also fine-tuned R20_LONG epochs (30; 0 skips it) with its own control of as many epochs,
+# to show how the gap moves with the fine-tuning budget (MobileNetV2's control alone would take 90 minutes more).
 # Their fp32 and int8 files and the dense model's are benched side by side, one call per model, 11 rounds
 # (benchmarks/graph_prune.py writes benchmarks/results/graph_prune/summary.json).
 # Hours on 2 cores, resumable step by step (a finished run or bench is kept), so it may span sessions:
@@ -21,6 +23,7 @@ EP=.venv/bin/edgeprune
 R20_EPOCHS=${R20_EPOCHS:-30}
 MNV2_EPOCHS=${MNV2_EPOCHS:-10}  # the issue: the size that trains in about 30 minutes here
 FT=${FT:-10}
+R20_LONG=${R20_LONG:-30}
 PER_CLASS=${PER_CLASS:-3000}
 ROUNDS=${ROUNDS:-11}
 LR=${LR:-1e-3}  # fine-tuning at the parents' own training rate (issue 24's pre-check: 3e-4 left 1.3 points)
@@ -33,8 +36,12 @@ train() {  # name arch size epochs
 }
 prune() {  # parent out options...
   local parent=$1 out=$2; shift 2
-  [ -f "$WS/$out/run.json" ] || $EP prune "$parent" -w "$WS" --method filter "$@" --epochs "$FT" --lr "$LR" \
-    --out "$out" --force -q
+  [ -f "$WS/$out/run.json" ] || $EP prune "$parent" -w "$WS" --method filter "$@" --epochs "${EPOCHS:-$FT}" \
+    --lr "$LR" --out "$out" --force -q
+}
+runs_of() {  # the model's runs, dense first
+  echo "$1" "$1-f50" "$1-t05"
+  if [ "$1" = r20 ] && [ "$R20_LONG" != 0 ]; then echo "$1-f50-e$R20_LONG"; fi
 }
 MODELS=${MODELS:-r20 mnv2}
 for m in $MODELS; do
@@ -52,7 +59,10 @@ for m in $MODELS; do
   fi
   prune "$m" "$m-f50" --ratio 0.5 --scope uniform --control
   prune "$m" "$m-t05" --target-ms 0.5x --latency-table "$table" --format fp32 --threads 2
-  for r in "$m" "$m-f50" "$m-t05"; do
+  if [ "$m" = r20 ] && [ "$R20_LONG" != 0 ]; then
+    EPOCHS=$R20_LONG prune "$m" "$m-f50-e$R20_LONG" --ratio 0.5 --scope uniform --control
+  fi
+  for r in $(runs_of "$m"); do
     [ "$WS/exports/$r/export.json" -nt "$WS/$r/run.json" ] || $EP export "$r" -w "$WS" --formats fp32,int8 --sparse off --force -q
   done
 done
@@ -60,7 +70,7 @@ done
 for m in $MODELS; do
   if [ ! -f "$W/$m-bench.json" ]; then
     files=()
-    for r in "$m" "$m-f50" "$m-t05"; do files+=("$WS/exports/$r/fp32.tflite" "$WS/exports/$r/int8.tflite"); done
+    for r in $(runs_of "$m"); do files+=("$WS/exports/$r/fp32.tflite" "$WS/exports/$r/int8.tflite"); done
     $EP bench "${files[@]}" --threads 2 --rounds "$ROUNDS" --json "$W/$m-bench.json.partial" --force -q
     mv "$W/$m-bench.json.partial" "$W/$m-bench.json"
   fi

@@ -48,7 +48,10 @@ def graph_prune_section() -> list[str] | None:
         rows = []
         for p in m["pruned"]:
             vs = p["vs_control"]
-            rows.append([p["what"], f"{p['groups_cut']} of {p['groups']} ({p['groups_multi_layer']} tie layers)",
+            what = p["what"]
+            if p.get("control_test_accuracy") not in (None, ctl["test_accuracy"]):
+                what += f" (its own control, fine-tuned alike: {pct(p['control_test_accuracy'])} %)"
+            rows.append([what, f"{p['groups_cut']} of {p['groups']} ({p['groups_multi_layer']} tie layers)",
                          f"{p['params']:,}", f"{1 / p['macs_ratio']:.2f}x", pct(p["test_accuracy"]),
                          f"{100 * vs['diff']:+.2f} ± {100 * vs['se']:.2f} (p {p_value(vs['mcnemar_p'])})" if vs else "-",
                          _p50(p["files"]["fp32"]), _speed(p["files"]["fp32"]),
