@@ -45,10 +45,13 @@ def summary(work: Path, name: str) -> dict:
     for fmt in FORMATS:
         r = rows[f"{name}/{fmt}.tflite"]
         out["dense_files"][fmt] = {"p50_ms": r.latency_ms.p50, "p50_ci": r.p50_ci, "accuracy": r.accuracy, "bytes": r.bytes}
-    longer = {p.name.removeprefix(f"{name}-"): f"uniform ratio 0.5, {p.name.rsplit('-e', 1)[1]} epochs"
+    longer = {p.name.removeprefix(f"{name}-"): "uniform ratio 0.5, longer"
               for p in sorted(ws.glob(f"{name}-f50-e*")) if f"{p.name}/fp32.tflite" in rows}
     for key, what in {**PRUNED, **longer}.items():
         run = read_run(ws / f"{name}-{key}" / "run.json")
+        if key in longer:  # up to --epochs, early stopping on (patience 5) as in every prune here
+            e = run.options["epochs"]
+            what = f"uniform ratio 0.5, up to {e} epochs" + (f" (stopped at {run.epochs_run})" if run.epochs_run < e else "")
         filt = run.pruning.filter
         groups = filt.groups or []
         files = {}
@@ -67,6 +70,7 @@ def summary(work: Path, name: str) -> dict:
             "groups": len(groups), "groups_cut": sum(g.channels_kept < g.channels_total for g in groups),
             "groups_multi_layer": sum(len(g.members) > 1 for g in groups),
             "target_ms": budget.get("target_ms"), "predicted_ms": budget.get("predicted_ms"),
+            "dense_predicted_ms": budget.get("dense_predicted_ms"),
             "test_accuracy": run.test_accuracy, "control_test_accuracy": own.test_accuracy,
             "vs_control": paired.to_dict() if paired else None, "files": files})
     return out
