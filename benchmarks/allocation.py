@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -43,8 +44,8 @@ from summarize_run import summarize  # noqa: E402
 WS = ROOT / os.environ.get("WS", "benchmarks/work/budget")  # relative to the repository
 TABLE = ROOT / "benchmarks/work/optimize/table.json"  # the study CNN at 32 px, measured here (benchmarks/optimize.sh)
 SENSITIVITY = WS / "alloc-sensitivity.json"
-OUT = ROOT / os.environ.get("OUT", "benchmarks/results/allocation/summary.json")
-E, LR, THREADS = int(os.environ.get("E", 30)), 1e-3, 2  # E: as the budget study's cell
+OUT = ROOT / os.environ.get("ALLOC_OUT", "benchmarks/results/allocation/summary.json")
+E, LR, THREADS = int(os.environ.get("E", 30)), float(os.environ.get("LR", 1e-3)), 2  # E and LR: as budget.sh's cell
 UNIFORM, CONTROL, PARENT = f"f50-plateau-e{E}", f"control-plateau-e{E}", "cifar-baseline"
 
 
@@ -115,6 +116,7 @@ def pick(lat: LatencyModel, uniform, round_to: int) -> dict:
     """Time every candidate beside filter-50's widths; per allocation, the one measured nearest."""
     target = lat.predict(kept_widths(uniform))
     cands = candidates(lat, target, round_to)
+    shutil.rmtree(WS / "alloc-shapes", ignore_errors=True)  # files of an earlier pick may have other widths
     files = [shape_file(kept_widths(uniform), "uniform")]
     for kind, cs in cands.items():
         for i, c in enumerate(cs):
@@ -122,7 +124,13 @@ def pick(lat: LatencyModel, uniform, round_to: int) -> dict:
             files.append(shape_file(c["widths"], c["file"]))
     measured = timed(files)
     ref = measured["uniform"]
-    for cs in cands.values():
+    for kind, cs in cands.items():
+        failed = [c["file"] for c in cs if c["file"] not in measured]
+        if failed:
+            print(f"{kind}: the bench failed on {', '.join(failed)}; left out")
+        cands[kind] = cs = [c for c in cs if c["file"] in measured]
+        if not cs:
+            sys.exit(f"{kind}: no candidate was timed; bench the files in {WS / 'alloc-shapes'} to see why")
         for c in cs:
             c["p50"] = measured[c["file"]].p50
             c["over_uniform"] = ratio_ci(ref, measured[c["file"]])[0]

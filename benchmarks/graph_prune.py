@@ -45,8 +45,13 @@ def summary(work: Path, name: str) -> dict:
     for fmt in FORMATS:
         r = rows[f"{name}/{fmt}.tflite"]
         out["dense_files"][fmt] = {"p50_ms": r.latency_ms.p50, "p50_ci": r.p50_ci, "accuracy": r.accuracy, "bytes": r.bytes}
-    longer = {p.name.removeprefix(f"{name}-"): "uniform ratio 0.5, longer"
-              for p in sorted(ws.glob(f"{name}-f50-e*")) if f"{p.name}/fp32.tflite" in rows}
+    longer = {}
+    for p in sorted(ws.glob(f"{name}-f50-e*")):
+        if f"{p.name}/fp32.tflite" in rows:
+            longer[p.name.removeprefix(f"{name}-")] = "uniform ratio 0.5, longer"
+        else:
+            print(f"{p.name} is not in {name}-bench.json (benched before it was made): left out; delete the bench "
+                  "file and bench again to show it")
     for key, what in {**PRUNED, **longer}.items():
         run = read_run(ws / f"{name}-{key}" / "run.json")
         if key in longer:  # up to --epochs, early stopping on (patience 5) as in every prune here
@@ -72,6 +77,7 @@ def summary(work: Path, name: str) -> dict:
             "target_ms": budget.get("target_ms"), "predicted_ms": budget.get("predicted_ms"),
             "dense_predicted_ms": budget.get("dense_predicted_ms"),
             "test_accuracy": run.test_accuracy, "control_test_accuracy": own.test_accuracy,
+            "own_control": run.control is not None and key != "f50",
             "vs_control": paired.to_dict() if paired else None, "files": files})
     return out
 

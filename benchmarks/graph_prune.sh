@@ -6,8 +6,9 @@
 #   - uniform: --ratio 0.5 over every channel group (residual adds and depthwise convs tie their layers' channels);
 #   - budget:  --target-ms 0.5x from the latency table benchmarks/graph_latency.sh measured on this machine (fp32).
 # ResNet-20's uniform prune is also fine-tuned up to R20_LONG epochs (30; 0 skips it), with its own control fine-tuned
-# alike (early stopping on, patience 5, as in every prune here), to show how the gap moves with the fine-tuning budget (MobileNetV2's control alone would take 90 minutes more).
-# Their fp32 and int8 files and the dense model's are benched side by side, one call per model, 11 rounds
+# alike (early stopping on, patience 5, as in every prune here), to show how the gap moves with the fine-tuning
+# budget (MobileNetV2's control alone would take 90 minutes more).
+# The pruned files and the dense model's, fp32 and int8, are benched side by side, one call per model, 11 rounds
 # (benchmarks/graph_prune.py writes benchmarks/results/graph_prune/summary.json).
 # Hours on 2 cores, resumable step by step (a finished run or bench is kept), so it may span sessions:
 #   bash benchmarks/graph_prune.sh train   # train and prune only (it may share the machine)
@@ -34,9 +35,9 @@ train() {  # name arch size epochs
   $EP train --data "$DATA" --arch "$2" --image-size "$3" --limit-per-class "$PER_CLASS" --epochs "$4" --lr 1e-3 \
     --augment light --patience 0 -w "$WS" --out "$1" --force -q
 }
-prune() {  # parent out options...
-  local parent=$1 out=$2; shift 2
-  [ -f "$WS/$out/run.json" ] || $EP prune "$parent" -w "$WS" --method filter "$@" --epochs "${EPOCHS:-$FT}" \
+prune() {  # parent out epochs options...
+  local parent=$1 out=$2 epochs=$3; shift 3
+  [ -f "$WS/$out/run.json" ] || $EP prune "$parent" -w "$WS" --method filter "$@" --epochs "$epochs" \
     --lr "$LR" --out "$out" --force -q
 }
 runs_of() {  # the model's runs, dense first
@@ -48,24 +49,30 @@ for m in $MODELS; do
   case $m in r20) train r20 resnet20 32 "$R20_EPOCHS" ;; mnv2) train mnv2 mobilenetv2 64 "$MNV2_EPOCHS" ;;
     *) echo "MODELS: r20 and/or mnv2, not $m"; exit 2 ;; esac
 done
+untabled=""
 for m in $MODELS; do
-  case $m in r20) table=$GL/r20-32-table.json ;; *) table=$GL/mnv2-64-table.json ;; esac
+  case $m in r20) gl=r20-32 ;; *) gl=mnv2-64 ;; esac
+  table=$GL/$gl-table.json
   if [ ! -f "$table" ]; then  # the tables: probing may share the machine, measuring may not
     if [ "${1:-}" = train ]; then
-      MODELS="$m-$(case $m in r20) echo 32 ;; *) echo 64 ;; esac)" bash benchmarks/graph_latency.sh probe
-      echo "no latency table yet: run bash benchmarks/graph_latency.sh on a quiet machine, then this again"; exit 1
+      MODELS=$gl bash benchmarks/graph_latency.sh probe
+      untabled="$untabled $gl"; continue
     fi
-    MODELS="$m-$(case $m in r20) echo 32 ;; *) echo 64 ;; esac)" bash benchmarks/graph_latency.sh
+    MODELS=$gl bash benchmarks/graph_latency.sh
   fi
-  prune "$m" "$m-f50" --ratio 0.5 --scope uniform --control
-  prune "$m" "$m-t05" --target-ms 0.5x --latency-table "$table" --format fp32 --threads 2
+  prune "$m" "$m-f50" "$FT" --ratio 0.5 --scope uniform --control
+  prune "$m" "$m-t05" "$FT" --target-ms 0.5x --latency-table "$table" --format fp32 --threads 2
   if [ "$m" = r20 ] && [ "$R20_LONG" != 0 ]; then
-    EPOCHS=$R20_LONG prune "$m" "$m-f50-e$R20_LONG" --ratio 0.5 --scope uniform --control
+    prune "$m" "$m-f50-e$R20_LONG" "$R20_LONG" --ratio 0.5 --scope uniform --control
   fi
   for r in $(runs_of "$m"); do
     [ "$WS/exports/$r/export.json" -nt "$WS/$r/run.json" ] || $EP export "$r" -w "$WS" --formats fp32,int8 --sparse off --force -q
   done
 done
+if [ -n "$untabled" ]; then
+  echo "no latency table yet for$untabled: run MODELS=\"$untabled\" bash benchmarks/graph_latency.sh on a quiet machine, then this again"
+  exit 1
+fi
 [ "${1:-}" = train ] && exit 0
 for m in $MODELS; do
   if [ ! -f "$W/$m-bench.json" ]; then
@@ -75,4 +82,4 @@ for m in $MODELS; do
     mv "$W/$m-bench.json.partial" "$W/$m-bench.json"
   fi
 done
-exec .venv/bin/python benchmarks/graph_prune.py --work "$W" --out "${OUT:-benchmarks/results/graph_prune/summary.json}"
+exec .venv/bin/python benchmarks/graph_prune.py --work "$W" --out "${GRAPH_PRUNE_OUT:-benchmarks/results/graph_prune/summary.json}"

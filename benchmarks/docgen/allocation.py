@@ -64,7 +64,13 @@ def allocation_section() -> list[str] | None:
     if others:
         best = max(others, key=lambda k: others[k]["vs_uniform"]["diff"])
         d = others[best]["vs_uniform"]
-        if resolved(d) and d["diff"] > 0:
+        ci = others[best].get("over_uniform_ci")
+        slower = bool(ci) and ci[0] > 1  # its measured latency's interval lies above uniform's
+        if resolved(d) and d["diff"] > 0 and slower:
+            verdict = (f"{best} scores {100 * d['diff']:+.2f} ± {100 * d['se']:.2f} points over uniform, but at "
+                       f"{others[best]['over_uniform']:.2f}x [{ci[0]:.2f}-{ci[1]:.2f}] its measured latency, "
+                       "slower: the comparison is not resolved at equal latency.")
+        elif resolved(d) and d["diff"] > 0:
             verdict = (f"{best} beats uniform by {100 * d['diff']:+.2f} ± {100 * d['se']:.2f} points at "
                        f"{others[best]['over_uniform']:.2f}x its measured latency: uniform is not the best allocation "
                        "here.")

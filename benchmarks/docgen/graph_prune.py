@@ -31,9 +31,10 @@ def graph_prune_section() -> list[str] | None:
     out = ["## Filter pruning of graphs: speed and accuracy (issue 23)", "",
            f"Command: `{d['command']}` (results in `benchmarks/results/graph_prune/summary.json`). Each model is "
            "trained on cifar10-animals, then pruned through its channel graph twice: uniform ratio over every group, "
-           "and by `--target-ms` from the table the graph latency section measured. Both are fine-tuned alike; the "
-           "control is the dense model fine-tuned the same way, paired on the same test images. Each model's six "
-           "files were benched in one call, interleaved rounds; a speed-up is the dense file's p50 over the pruned "
+           "and by `--target-ms` from the table the graph latency section measured. Both are fine-tuned alike, and "
+           "their control is the dense model fine-tuned the same way, paired on the same test images; a row fine-tuned "
+           "longer has its own control, fine-tuned as long. Each model's files, dense and pruned, fp32 and int8, "
+           "were benched in one call, interleaved rounds; a speed-up is the dense file's p50 over the pruned "
            "file's of the same format, round by round, with its 95 % interval, beside the MACs reduction.", ""]
     goals = []
     for m in d["models"]:
@@ -49,7 +50,7 @@ def graph_prune_section() -> list[str] | None:
         for p in m["pruned"]:
             vs = p["vs_control"]
             what = p["what"]
-            if p.get("control_test_accuracy") not in (None, ctl["test_accuracy"]):
+            if p.get("own_control"):
                 what += f" (its own control, fine-tuned alike: {pct(p['control_test_accuracy'])} %)"
             rows.append([what, f"{p['groups_cut']} of {p['groups']} ({p['groups_multi_layer']} tie layers)",
                          f"{p['params']:,}", f"{1 / p['macs_ratio']:.2f}x", pct(p["test_accuracy"]),
