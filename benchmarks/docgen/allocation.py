@@ -1,7 +1,7 @@
 """Issue 24, item 4: allocation at equal latency (benchmarks/allocation.sh, benchmarks/results/allocation/)."""
 from __future__ import annotations
 
-from .common import RES, load, machine, md_table, ms_ci, p_value, pct
+from .common import RES, load, machine, md_table, ms_ci, paired, pct
 from .recovery import amount, label
 
 HOW = {"uniform": "the same `--ratio` in every layer (the budget study's cell)",
@@ -16,10 +16,6 @@ def _how(kind: str, option: dict | None) -> str:
         return HOW.get(kind, kind)
     value = f"--ratio {option['ratio']:.3f}" if "ratio" in option else f"--target-ms {option['target_ms']:.4f}"
     return f"{HOW.get(kind, kind)}, `{value}`"
-
-
-def _pm(d: dict | None) -> str:
-    return "-" if not d else f"{100 * d['diff']:+.2f} ± {100 * d['se']:.2f} (p {p_value(d['mcnemar_p'])})"
 
 
 def _x(v: float, ci: list | None) -> str:
@@ -56,8 +52,8 @@ def allocation_section() -> list[str] | None:
         run = r["run"]
         table.append([kind, _how(kind, r.get("option")), f"{run['params']:,}", f"{run['macs'] / 1e6:.1f} M",
                       ms_ci(r["p50"], r["p50_ci"]), _x(r["over_uniform"], r["over_uniform_ci"]) if kind != "uniform" else "-",
-                      _x(r["speedup"], r["speedup_ci"]), pct(run["test_accuracy"]), _pm(r["vs_uniform"]),
-                      _pm(r["vs_control"])])
+                      _x(r["speedup"], r["speedup_ci"]), pct(run["test_accuracy"]), paired(r["vs_uniform"]),
+                      paired(r["vs_control"])])
     out += [md_table(["allocation", "how", "params", "MACs", "fp32 p50 ms", "latency vs uniform",
                       "speed-up vs dense", "test %", "vs uniform", "vs control"], table), ""]
     others = {k: r for k, r in rows.items() if k != "uniform" and r["vs_uniform"]}

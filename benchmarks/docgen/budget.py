@@ -6,7 +6,7 @@ from pathlib import Path
 
 from edgeprune.paired_accuracy import compare
 
-from .common import GOALS, RES, load, md_table, p_value, pct
+from .common import GOALS, RES, load, md_table, paired, pct
 from .recovery import amount, control_of, label
 
 RECIPES = {"plateau": "plateau (the parent's rate, halved on a stall)", "rewind": "rewind (the parent's rates replayed)"}
@@ -23,10 +23,6 @@ def _twin_of(r: dict, runs: dict) -> dict | None:
                 (so["epochs"], so["seed"]) == (o["epochs"], o["seed"]):
             return s["scratch"]
     return None
-
-
-def _pm(d) -> str:
-    return "-" if d is None else f"{100 * d.diff:+.2f} ± {100 * d.se:.2f} (p {p_value(d.mcnemar_p)})"
 
 
 def rows_of(runs: dict) -> list[dict]:
@@ -106,8 +102,8 @@ def budget_section(report_dir: Path | None) -> list[str] | None:
     for r in rows:
         c, t = r["control"], r["twin"]
         table.append([r["cell"], r["recipe"], r["E"], r["seed"], pct(r["acc"]), pct(c["test_accuracy"]) if c else "-",
-                      _pm(r["vs_control"]),
-                      f"{pct(t['test_accuracy'])} ({t['epochs_run']} epochs)" if t else "-", _pm(r["vs_scratch"])])
+                      paired(r["vs_control"]),
+                      f"{pct(t['test_accuracy'])} ({t['epochs_run']} epochs)" if t else "-", paired(r["vs_scratch"])])
     out += [md_table(["cell", "recipe", "E", "seed", "test %", "control %", "vs control", "scratch twin %",
                       "vs scratch"], table), ""]
     goals = GOALS["recovery"]

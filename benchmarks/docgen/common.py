@@ -64,6 +64,14 @@ def p_value(p: float) -> str:
     return f"{p:.2g}" if p > 0 else "< 1e-300"
 
 
+def paired(d) -> str:
+    """A paired difference (a dict from JSON or a PairedDifference) as 'points ± s.e. (p McNemar)'; '-' when absent."""
+    if not d:
+        return "-"
+    get = d.get if isinstance(d, dict) else lambda k: getattr(d, k)
+    return f"{100 * get('diff'):+.2f} ± {100 * get('se'):.2f} (p {p_value(get('mcnemar_p'))})"
+
+
 def jsonl(path: Path) -> dict[str, dict]:
     """A results.jsonl by cell, the last record of a cell counting (a retried failure)."""
     out = {}

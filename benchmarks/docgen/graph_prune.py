@@ -1,7 +1,7 @@
 """Filter pruning of graphs, speed and accuracy (issue 23; benchmarks/graph_prune.sh and graph_prune.py)."""
 from __future__ import annotations
 
-from .common import GOALS, RES, load, machine, md_table, ms_ci, p_value, pct
+from .common import GOALS, RES, load, machine, md_table, ms_ci, paired, pct
 
 
 def _speed(f: dict) -> str:
@@ -54,7 +54,7 @@ def graph_prune_section() -> list[str] | None:
                 what += f" (its own control, fine-tuned alike: {pct(p['control_test_accuracy'])} %)"
             rows.append([what, f"{p['groups_cut']} of {p['groups']} ({p['groups_multi_layer']} tie layers)",
                          f"{p['params']:,}", f"{1 / p['macs_ratio']:.2f}x", pct(p["test_accuracy"]),
-                         f"{100 * vs['diff']:+.2f} ± {100 * vs['se']:.2f} (p {p_value(vs['mcnemar_p'])})" if vs else "-",
+                         paired(vs),
                          _p50(p["files"]["fp32"]), _speed(p["files"]["fp32"]),
                          _p50(p["files"]["int8"]), _speed(p["files"]["int8"])])
             for fmt in ("fp32", "int8"):

@@ -1,7 +1,7 @@
 """LiteRT's quantizer against the converter's formats (issue 26; benchmarks/quantizer.sh and quantizer.py)."""
 from __future__ import annotations
 
-from .common import GOALS, RES, load, machine, md_table, ms_ci, p_value, pct
+from .common import GOALS, RES, load, machine, md_table, ms_ci, paired, pct
 
 INT4 = ("wi4", "wi4-block32", "mixed")
 
@@ -23,7 +23,7 @@ def _vs8(f: dict) -> str:
     v = f.get("vs_int8_paired")
     if not v:
         return "-" if f["format"] != "int8" else "(reference)"
-    return f"{100 * v['diff']:+.2f} ± {100 * v['se']:.2f} (p {p_value(v['mcnemar_p'])})"
+    return paired(v)
 
 
 def quantizer_section() -> list[str] | None:
