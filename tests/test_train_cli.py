@@ -86,6 +86,7 @@ def test_transfer_baselines_build_without_weights():
         build("vgg", 3, 32)
 
 
+@pytest.mark.slow
 def test_the_same_seed_trains_the_same_model(tmp_path, tiny_data):
     """--seed fixes the split, the initial weights and the augmentation's random stream: two runs of one command give
     the same weights (a study that spans sessions retrains its parent and needs it to be the same model), and another

@@ -23,8 +23,8 @@ from ...workspace import (
 )
 from ..metrics.macs import count_macs
 from ..modelio import load_model
-from ..tf import keras
 from ..run_files import scores, write_run
+from ..tf import keras
 from .bn_recalibration import recalibrate_checked
 from .fit import FitConfig, fit, load_checkpoint
 from .models import ARCHS, build, check_cnn_shape
