@@ -45,16 +45,17 @@ def summary(work: Path, name: str) -> dict:
     for fmt in FORMATS:
         r = rows[f"{name}/{fmt}.tflite"]
         out["dense_files"][fmt] = {"p50_ms": r.latency_ms.p50, "p50_ci": r.p50_ci, "accuracy": r.accuracy, "bytes": r.bytes}
-    longer = {}
+    longer = []
     for p in sorted(ws.glob(f"{name}-f50-e*")):
         if f"{p.name}/fp32.tflite" in rows:
-            longer[p.name.removeprefix(f"{name}-")] = "uniform ratio 0.5, longer"
+            longer.append(p.name.removeprefix(f"{name}-"))
         else:
             print(f"{p.name} is not in {name}-bench.json (benched before it was made): left out; delete the bench "
                   "file and bench again to show it")
-    for key, what in {**PRUNED, **longer}.items():
+    for key in [*PRUNED, *longer]:
         run = read_run(ws / f"{name}-{key}" / "run.json")
-        if key in longer:  # up to --epochs, early stopping on (patience 5) as in every prune here
+        what = PRUNED.get(key)
+        if what is None:  # a longer fine-tuning: up to --epochs, early stopping on (patience 5) as in every prune here
             e = run.options["epochs"]
             what = f"uniform ratio 0.5, up to {e} epochs" + (f" (stopped at {run.epochs_run})" if run.epochs_run < e else "")
         filt = run.pruning.filter
