@@ -2,7 +2,8 @@
 # Issue 23, latency prediction on graphs: ResNet-20 at 32 px and MobileNetV2 (alpha 1.0, no pretrained weights) at
 # 64 px on cifar10-animals. Each is trained one short epoch (a latency table times widths, not weights), probed in
 # fp32 and int8 (one segment per convolution, its widths the channel groups'), the probe measured on this machine
-# (2 threads), and the table checked on random group widths it did not fit on (benchmarks/graph_latency.py).
+# (2 threads), and the table checked on random group widths it did not fit on, then every probe measured a second time
+# (benchmarks/graph_latency.py). A summary from another CPU is kept as earlier-*.json.
 # Resumable. Probing converts hundreds of files (it may share the machine); measuring wants an idle one.
 #   bash benchmarks/graph_latency.sh probe     # train and probe only
 #   bash benchmarks/graph_latency.sh           # and measure and summarise: nothing else running
@@ -35,4 +36,15 @@ for m in $MODELS; do
   fi
 done
 [ "$MODELS" = "r20-32 mnv2-64" ] || exit 0
-exec .venv/bin/python benchmarks/graph_latency.py --work "$W"
+# a second measurement of every probe, later, on the same quiet machine: how far two measurements of one held-out
+# variant land apart is the noise under the prediction error (it gives nothing new to the tables)
+again=()
+mkdir -p "$W/again"
+for m in $MODELS; do
+  if [ ! -f "$W/again/$m.json" ]; then
+    $EP latency measure "$W/$m-probe" --threads 2 --json "$W/again/$m.json.partial" -q
+    mv "$W/again/$m.json.partial" "$W/again/$m.json"
+  fi
+  again+=(--again "$m=$W/again/$m.json")
+done
+exec .venv/bin/python benchmarks/graph_latency.py --work "$W" "${again[@]}"
