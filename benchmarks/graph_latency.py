@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edgeprune.device.sysinfo import cpu_id, device_mismatch  # noqa: E402
 from edgeprune.jsonio import write_json  # noqa: E402
 from edgeprune.latency.model import LatencyModel, describe, median_abs_error  # noqa: E402
 from edgeprune.readers import read_latency_table, read_run  # noqa: E402
@@ -23,10 +25,13 @@ MODELS = {"r20-32": "ResNet-20 at 32 px", "mnv2-64": "MobileNetV2 (alpha 1.0) at
 def remeasure(table, again, fmt: str) -> dict:
     """The held-out variants timed a second time (the same files, another `latency measure` run): how far apart two
     measurements of one file land is the floor under the prediction error this machine can resolve."""
+    why = device_mismatch(table.device, again.device, ("the table", "the second table"))
+    if why:
+        raise SystemExit(f"the second table was measured elsewhere ({why}): measure the probe again here")
     first, second = LatencyModel(table, fmt).check(), LatencyModel(again, fmt).check()
     if [r.file for r in first] != [r.file for r in second]:
         raise SystemExit("the second table times other variants: measure the same probe folder again")
-    diffs = [abs(b.measured / a.measured - 1) for a, b in zip(first, second)]
+    diffs = [abs(b.measured / a.measured - 1) for a, b in zip(first, second)]  # relative to the first
     return {"measured_ms": [r.measured for r in second], "median_abs_difference": statistics.median(diffs),
             "largest_difference": max(diffs), "median_abs_error": median_abs_error(second)}
 
@@ -54,16 +59,22 @@ def summary(work: Path, name: str, again: Path | None = None) -> dict:
             "probe_seconds": (probe.extra or {}).get("seconds"), "formats": formats}
 
 
+def earlier_name(dev: dict) -> str:
+    return "earlier-" + re.sub(r"[^A-Za-z0-9]+", "-", cpu_id(dev) or dev.get("cpu") or "cpu").strip("-") + ".json"
+
+
 def keep_earlier(path: Path, models: list[dict]) -> None:
-    """A summary measured on another CPU stays, as earlier-<vendor>-<family>-<model>.json: tables are per device."""
-    if not path.is_file() or not models:
+    """A summary measured on another CPU stays, as earlier-<its CPU>.json (tables are per device); this CPU's own
+    earlier file, if any, is replaced by the new summary."""
+    if not models:
+        raise SystemExit("no table to summarise: run benchmarks/graph_latency.sh")
+    dev = models[0]["device"]
+    (path.parent / earlier_name(dev)).unlink(missing_ok=True)
+    if not path.is_file():
         return
-    old = json.loads(path.read_text())
-    key = ("cpu_vendor", "cpu_family", "cpu_model")
-    cpu = [tuple(m["device"].get(k) for k in key) for m in old.get("models", [])][:1]
-    if not cpu or cpu[0] == tuple(models[0]["device"].get(k) for k in key):
-        return
-    path.rename(path.with_name("earlier-{}-{}-{}.json".format(*cpu[0])))
+    old = json.loads(path.read_text()).get("models") or []
+    if old and device_mismatch(old[0]["device"], dev):
+        path.rename(path.with_name(earlier_name(old[0]["device"])))
 
 
 def main() -> None:
@@ -73,7 +84,9 @@ def main() -> None:
                     help="a second table of the model's probe (e.g. r20-32=/tmp/r20-again.json): the variants' "
                          "re-measured times give the noise floor of the error")
     args = ap.parse_args()
-    again = dict(a.split("=", 1) for a in args.again)
+    again = dict(a.split("=", 1) for a in args.again if "=" in a)
+    if len(again) != len(args.again) or set(again) - set(MODELS):
+        raise SystemExit(f"--again takes NAME=TABLE, NAME one of {', '.join(MODELS)}")
     models = [summary(args.work, n, Path(again[n]) if n in again else None) for n in MODELS
               if (args.work / f"{n}-table.json").is_file()]
     OUT.mkdir(parents=True, exist_ok=True)

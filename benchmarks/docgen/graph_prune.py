@@ -75,7 +75,7 @@ def graph_prune_section() -> list[str] | None:
                         f"{m['dense_files']['fp32']['p50_ms']:.3f} ms: the table's dense prediction is "
                         f"{dense_ratio:.2f}x the measured time"
                         + (", so a fraction of it is not the same fraction of the measured dense latency."
-                           if abs(dense_ratio - 1) > 0.05 else "."), ""]
+                           if abs(dense_ratio - 1) > GOALS["equal_latency"] else "."), ""]
         out += [md_table(["pruned", "groups cut", "params", "fewer MACs", "test acc %", "vs control (points ± s.e.)",
                           "fp32 p50 ms", "fp32 speed-up", "int8 p50 ms", "int8 speed-up"], rows), ""]
     ft = sorted({p["epochs_run"] for m in d["models"] for p in m["pruned"]})
