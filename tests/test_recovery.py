@@ -274,6 +274,9 @@ def test_scratch_twin_and_rewind_through_prune(tiny_run, tmp_path):
     sc = info["scratch"]
     want = scratch_budget("epochs", parent.epochs_run, parent.macs, info["epochs_run"], info["macs"])
     assert sc["epochs_budget"] == want.epochs == parent.epochs_run and sc["epochs_run"] == want.epochs  # no early stop
+    # the record says which of the twin's epochs was kept: its history has every epoch, the best is the lowest val_loss
+    assert len(sc["history"]["val_loss"]) == want.epochs
+    assert sc["best_epoch"] == int(np.argmin(sc["history"]["val_loss"])) + 1
     assert sc["macs_spent"] == want.epochs * info["macs"]
     assert info["vs_scratch"]["test_paired"] is not None
     assert abs(info["vs_scratch"]["test_accuracy"] - (info["test_accuracy"] - sc["test_accuracy"])) < 1e-9

@@ -166,7 +166,8 @@ def prune(run: Run, workspace: Path, o: PruneOptions, name: str, reporter: Repor
         cres = fit(ctrl, data, replace(cfg, distill=None), reporter=reporter)
         crec = recalibrate_checked(ctrl, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
         c = scores(ctrl, data)
-        info["control"] = {**c, "epochs_run": cres.epochs_run, "bn_recalibration": crec.to_dict()}
+        info["control"] = {**c, "epochs_run": cres.epochs_run, "best_epoch": cres.best_epoch, "history": cres.history,
+                           "bn_recalibration": crec.to_dict()}
         paired = compare(info["test_correct"], c["test_correct"])
         info["vs_control"] = {"val_accuracy": info["val_accuracy"] - c["val_accuracy"],
                               "test_accuracy": info["test_accuracy"] - c["test_accuracy"],
@@ -206,7 +207,10 @@ def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, i
     rec = recalibrate_checked(fresh, data["train"].x, data["val"].x, data["val"].y, seed=o.seed)
     s = scores(fresh, data)
     paired = compare(info["test_correct"], s["test_correct"])
-    scratch = {**s, "epochs_run": res.epochs_run, "epochs_budget": b.epochs, "budget": b.budget, "lr": lr,
+    # best_epoch and history say which epoch's weights were kept (the best val_loss): two twins of different budgets
+    # that score alike can be told apart from the record
+    scratch = {**s, "epochs_run": res.epochs_run, "best_epoch": res.best_epoch, "history": res.history,
+               "epochs_budget": b.epochs, "budget": b.budget, "lr": lr,
                "batch_size": batch, "macs_spent": b.macs_spent, "lineage_macs": b.lineage_macs,
                "sparse_layers": sorted(masks),
                "sparsity": sparsity_report(fresh, list(masks))["sparsity"] if masks else None,
