@@ -40,6 +40,53 @@ def rows_of(runs: dict) -> list[dict]:
     return sorted(out, key=lambda x: (x["key"], x["recipe"], x["E"], x["seed"]))
 
 
+def _twin(t: dict | None) -> str:
+    """The twin's accuracy, its epochs, and which epoch's weights it kept (the best val_loss) where recorded."""
+    if not t:
+        return "-"
+    best = t.get("best_epoch")
+    kept = f", kept epoch {best}" if isinstance(best, int) and 0 < best < t["epochs_run"] else ""
+    return f"{pct(t['test_accuracy'])} ({t['epochs_run']} epochs{kept})"
+
+
+def _rewind_note(runs: dict) -> list[str]:
+    """What rewind replays for this parent: a parent trained at one constant rate makes it a constant-rate recipe."""
+    rates = {round(x, 12) for r in runs.values() if r["options"]["lr_schedule"] == "rewind"
+             for x in (r.get("lr_rewind") or {}).get("rates", [])}
+    if not rates:
+        return []
+    if len(rates) == 1:
+        return [f"The parent trained at one constant rate ({rates.pop():g}), so rewind replays that constant: here it "
+                "is plateau's start without plateau's halving, not the decaying schedule of Renda et al.", ""]
+    return [f"Rewind replays the parent's rates from {max(rates):g} down to {min(rates):g}.", ""]
+
+
+def _trend(rows: list[dict]) -> list[str]:
+    """Per cell, recipe and seed measured at two E or more: the gap to the control at the smallest and largest E,
+    how much it moved (s.e. of the two differences taken as independent), and where the scratch twin lands."""
+    lines = {}
+    for r in rows:
+        if r["vs_control"] is not None:
+            lines.setdefault((r["cell"], r["recipe"], r["seed"]), []).append(r)
+    out = []
+    for (cell, recipe, seed), rs in sorted(lines.items()):
+        if len(rs) < 2:
+            continue
+        rs.sort(key=lambda r: r["E"])
+        a, b = rs[0]["vs_control"], rs[-1]["vs_control"]
+        move, se = b.diff - a.diff, (a.se ** 2 + b.se ** 2) ** 0.5
+        steps = " → ".join(f"{100 * r['vs_control'].diff:+.2f} (E {r['E']})" for r in rs)
+        verdict = ("shrank" if move > 1.96 * se else "grew" if move < -1.96 * se else "did not move resolvably")
+        s = rs[-1]["vs_scratch"]
+        twin = "" if s is None else (
+            f"; at E {rs[-1]['E']} it is {100 * s.diff:+.2f} ± {100 * s.se:.2f} against its scratch twin")
+        out.append(f"- {cell}, {recipe}" + ("" if seed == 42 else f", seed {seed}") + f": {steps}; the gap {verdict} "
+                   f"by {100 * abs(move):.2f} ± {100 * se:.2f} points{twin}.")
+    if not out:
+        return []
+    return ["How the gap to the control moves with E (the smallest and largest E measured):", ""] + out + [""]
+
+
 def plot(rows: list[dict], path: Path) -> Path | None:
     try:
         import matplotlib
@@ -102,10 +149,11 @@ def budget_section(report_dir: Path | None) -> list[str] | None:
     for r in rows:
         c, t = r["control"], r["twin"]
         table.append([r["cell"], r["recipe"], r["E"], r["seed"], pct(r["acc"]), pct(c["test_accuracy"]) if c else "-",
-                      paired(r["vs_control"]),
-                      f"{pct(t['test_accuracy'])} ({t['epochs_run']} epochs)" if t else "-", paired(r["vs_scratch"])])
+                      paired(r["vs_control"]), _twin(t), paired(r["vs_scratch"])])
     out += [md_table(["cell", "recipe", "E", "seed", "test %", "control %", "vs control", "scratch twin %",
                       "vs scratch"], table), ""]
+    out += _rewind_note(runs)
+    out += _trend(rows)
     goals = GOALS["recovery"]
     out += ["Goals (issue 24; each cell's best variant against its own control, paired):", ""]
     for key, goal in goals.items():
