@@ -22,6 +22,18 @@ OUT = ROOT / "benchmarks/results/graph_latency"
 MODELS = {"r20-32": "ResNet-20 at 32 px", "mnv2-64": "MobileNetV2 (alpha 1.0) at 64 px"}
 
 
+APART = 1.3  # two times of one file this far apart are counted as disagreeing
+SLOW = 1.5  # a pass this much slower than the file's fastest is counted as a slow pass
+
+
+def slow_passes(table, fmt: str) -> dict:
+    """How many of the format's files had a pass at least SLOW x their fastest (the machine's slow spells)."""
+    names = {f.file for f in table.probe.files if f.format == fmt}
+    rows = [r for r in table.rows if r.file in names and r.time_ms and len(r.p50_passes or []) > 1]
+    return {"files": len(rows), "with_a_slow_pass": sum(1 for r in rows if max(r.p50_passes) >= SLOW * r.time_ms),
+            "slow_ratio": SLOW}
+
+
 def remeasure(table, again, fmt: str) -> dict:
     """The held-out variants timed a second time (the same files, another `latency measure` run): how far apart two
     measurements of one file land is the floor under the prediction error this machine can resolve."""
@@ -32,7 +44,12 @@ def remeasure(table, again, fmt: str) -> dict:
     if [r.file for r in first] != [r.file for r in second]:
         raise SystemExit("the second table times other variants: measure the same probe folder again")
     diffs = [abs(b.measured / a.measured - 1) for a, b in zip(first, second)]  # relative to the first
+    # every file of the format, segments included: how many came out more than 30 % apart in the two runs
+    t1, t2 = ({r.file: r.time_ms for r in t.rows if r.time_ms} for t in (table, again))
+    mine = [f.file for f in table.probe.files if f.format == fmt and f.file in t1 and f.file in t2]
+    apart = sum(1 for f in mine if max(t1[f], t2[f]) > APART * min(t1[f], t2[f]))
     return {"measured_ms": [r.measured for r in second], "median_abs_difference": statistics.median(diffs),
+            "files": len(mine), "files_apart": apart, "apart_ratio": APART,
             "largest_difference": max(diffs), "median_abs_error": median_abs_error(second)}
 
 
@@ -48,7 +65,7 @@ def summary(work: Path, name: str, again: Path | None = None) -> dict:
         lat = LatencyModel(table, fmt)
         rows = lat.check()
         formats[fmt] = {"a": lat.a, "b": lat.b, "median_abs_error": median_abs_error(rows),
-                        "dense_predicted_ms": lat.predict(lat.widths),
+                        "dense_predicted_ms": lat.predict(lat.widths), "slow_passes": slow_passes(table, fmt),
                         "rows": [{"file": r.file, "predicted_ms": r.predicted, "measured_ms": r.measured,
                                   "error": r.error} for r in rows]}
         if again is not None:
@@ -56,6 +73,8 @@ def summary(work: Path, name: str, again: Path | None = None) -> dict:
     return {"name": name, "title": MODELS[name], "arch": run.arch, "image_size": run.image_size, "params": run.params,
             "macs": run.macs, "probe": kinds, "round_to": probe.round_to, "device": table.device,
             "describe": describe(table), "threads": table.threads,
+            # how a file's time was read from its passes (earlier summaries: the median; LatencyRow.time_ms)
+            "estimator": "fastest pass", "passes": max(len(r.p50_passes or [1]) for r in table.rows if not r.error),
             "probe_seconds": (probe.extra or {}).get("seconds"), "formats": formats}
 
 

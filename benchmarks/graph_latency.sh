@@ -3,7 +3,8 @@
 # 64 px on cifar10-animals. Each is trained one short epoch (a latency table times widths, not weights), probed in
 # fp32 and int8 (one segment per convolution, its widths the channel groups'), the probe measured on this machine
 # (2 threads), and the table checked on random group widths it did not fit on, then every probe measured a second time
-# (benchmarks/graph_latency.py). A summary from another CPU is kept as earlier-*.json.
+# (benchmarks/graph_latency.py). A summary from another CPU is kept as earlier-*.json. Both runs take PASSES passes
+# (5; each file's time its fastest): run again with a larger PASSES to add passes to both.
 # Resumable. Probing converts hundreds of files (it may share the machine); measuring wants an idle one.
 #   bash benchmarks/graph_latency.sh probe     # train and probe only
 #   bash benchmarks/graph_latency.sh           # and measure and summarise: nothing else running
@@ -29,11 +30,10 @@ for m in $MODELS; do
     --variants 10 --fit-variants 4 --out "$W/$m-probe" --force -q
 done
 [ "${1:-}" = probe ] && exit 0
+# PASSES per file (each file's time is its fastest pass): a table with fewer gets the missing passes added (resumable)
+PASSES=${PASSES:-5}
 for m in $MODELS; do
-  if [ ! -f "$W/$m-table.json" ]; then
-    $EP latency measure "$W/$m-probe" --threads 2 --json "$W/$m-table.json.partial" -q
-    mv "$W/$m-table.json.partial" "$W/$m-table.json"
-  fi
+  $EP latency measure "$W/$m-probe" --threads 2 --passes "$PASSES" --json "$W/$m-table.json" -q
 done
 [ "$MODELS" = "r20-32 mnv2-64" ] || exit 0
 # a second measurement of every probe, later, on the same quiet machine: how far two measurements of one held-out
@@ -41,10 +41,7 @@ done
 again=()
 mkdir -p "$W/again"
 for m in $MODELS; do
-  if [ ! "$W/again/$m.json" -nt "$W/$m-table.json" ]; then  # a second run of this table's probe, after it
-    $EP latency measure "$W/$m-probe" --threads 2 --json "$W/again/$m.json.partial" -q
-    mv "$W/again/$m.json.partial" "$W/again/$m.json"
-  fi
+  $EP latency measure "$W/$m-probe" --threads 2 --passes "$PASSES" --json "$W/again/$m.json" -q
   again+=(--again "$m=$W/again/$m.json")
 done
 exec .venv/bin/python benchmarks/graph_latency.py --work "$W" "${again[@]}"

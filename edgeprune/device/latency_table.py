@@ -2,8 +2,9 @@
 
 Files are timed in child processes, several per child so the start-up is paid rarely; a file that crashes the
 runtime is one error row and the next child goes on with the rest. Every file is timed in several passes, each pass
-in its own shuffled order, and its p50 is the median of the passes: one pass on a busy machine moves by ~10 %. The
-table is written after every child, so an interrupted run resumes from the same --json.
+in its own shuffled order, and its time is the fastest pass's p50 (``LatencyRow.time_ms``): other work on a machine
+only ever slows a pass. The table is written after every child, so an interrupted run resumes from the same --json,
+and a larger --passes adds passes to a finished table.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class MeasureOptions:
     min_time_s: float = opt(LATENCY_MIN_TIME_S, flag="--min-time", help="Seconds of timed runs per file per pass, "
                             "at least.")
     passes: int = opt(LATENCY_PASSES, help="Passes over every file, each in its own shuffled order; a file's time is "
-                      "the median of its passes.")
+                      "its fastest pass's p50. More passes on a shared machine; a larger number extends a table.")
     warmup: int = opt(10, help="Untimed runs before timing (then --warmup-s more).")
     warmup_s: float = opt(LATENCY_WARMUP_S, flag="--warmup-s", help="Seconds of untimed runs after --warmup, past a "
                           "freshly loaded model's slow start.")
@@ -167,15 +168,17 @@ def passes_of(row: LatencyRow) -> list[float]:
 
 
 def _add_pass(row: LatencyRow | None, result: dict) -> LatencyRow:
-    """The row with one more pass: its p50 the median of the passes' p50s; an error ends the file."""
+    """The row with one more pass: its p50 the fastest pass's (``LatencyRow.time_ms``); an error ends the file."""
     if result.get("error") or result.get("p50_ms") is None:
         return LatencyRow(file=result["file"], error=result.get("error") or "no time was recorded")
     earlier = row if row is not None and not row.error else None
     p50s = (passes_of(earlier) if earlier else []) + [result["p50_ms"]]
     p90s = [v for v in ((earlier.p90_passes or []) if earlier else []) + [result.get("p90_ms")] if v is not None]
-    return LatencyRow(file=result["file"], p50_ms=statistics.median(p50s), p50_passes=p50s,
-                      p90_ms=statistics.median(p90s) if p90s else None, p90_passes=p90s,
-                      runs=((earlier.runs or 0) if earlier else 0) + int(result.get("runs") or 0))
+    row = LatencyRow(file=result["file"], p50_passes=p50s, p90_passes=p90s,
+                     p90_ms=statistics.median(p90s) if p90s else None,
+                     runs=((earlier.runs or 0) if earlier else 0) + int(result.get("runs") or 0))
+    row.p50_ms = row.time_ms
+    return row
 
 
 def _ordered(manifest, rows: dict[str, LatencyRow]) -> list[LatencyRow]:

@@ -67,15 +67,15 @@ class LatencyModel:
             for f in probe.files:
                 if f.kind == "segment" and f.format == fmt and f.segment == seg.name:
                     r = rows.get(f.file)
-                    if r is not None and r.p50_ms is not None and f.cin in seg.cins and f.cout in seg.couts:
-                        grid[seg.cins.index(f.cin), seg.couts.index(f.cout)] = r.p50_ms
+                    if r is not None and r.time_ms is not None and f.cin in seg.cins and f.cout in seg.couts:
+                        grid[seg.cins.index(f.cin), seg.couts.index(f.cout)] = r.time_ms
             if np.isnan(grid).any():
                 missing = int(np.isnan(grid).sum())
                 raise UserError(f"the latency table has no time for {missing} grid point(s) of segment {seg.name!r} "
                                 f"({fmt}); measure the probe again (it resumes) or probe again")
             self.curves.append(Curve(seg, grid))
         self.variants = [Variant(f.file, f.role or "validate", dict(f.widths or {}),
-                                 rows[f.file].p50_ms if f.file in rows else None,
+                                 rows[f.file].time_ms if f.file in rows else None,
                                  rows[f.file].error if f.file in rows else "not measured")
                          for f in probe.files if f.kind == "variant" and f.format == fmt]
         self.a, self.b = self._fit()
