@@ -87,6 +87,60 @@ def _trend(rows: list[dict]) -> list[str]:
     return ["How the gap to the control moves with E (the smallest and largest E measured):", ""] + out + [""]
 
 
+def _int8_file(bundle: str):
+    """The study bench's int8 file of a cell (the same architecture as the cell's): its speed-up over dense int8 and
+    its gzip size over dense int8's; None where the study has no such bench row."""
+    from .study import STUDY, Study
+
+    if not (STUDY / "bench.json").is_file():
+        return None
+    study = Study()
+    sp, row, dense = study.speedup(bundle, "int8"), study.row(bundle, "int8"), study.row("dense", "int8")
+    if sp is None or not row or not dense or not row.gzip_bytes or not dense.gzip_bytes:
+        return None
+    return sp, dense.gzip_bytes / row.gzip_bytes
+
+
+def recommendation(rows: list[dict]) -> list[str]:
+    """Item 5: per cell, prune and fine-tune, train the small model from scratch, or stay dense in int8, from its best
+    variant against its control and its scratch twin, and from what its int8 file buys over dense int8 on this CPU
+    (the study's bench: speed and size depend on the architecture, not on the weights)."""
+    out = []
+    for key in GOALS["recovery"]:
+        mine = [r for r in rows if r["key"] == key and r["vs_control"] is not None]
+        if not mine:
+            continue
+        best = max(mine, key=lambda r: r["vs_control"].diff)
+        d, t = best["vs_control"], best["vs_scratch"]
+        bundle = f"{key[0]}-{round(100 * key[1])}"
+        f = _int8_file(bundle)
+        cost = f"{100 * d.diff:+.2f} ± {100 * d.se:.2f} points against the dense control ({best['recipe']}, E {best['E']})"
+        if t is None:
+            scratch, twin_wins, tie = "", False, False
+        else:
+            twin_wins, tie = t.diff + 1.96 * t.se < 0, abs(t.diff) <= 1.96 * t.se
+            scratch = f", {100 * t.diff:+.2f} ± {100 * t.se:.2f} against its scratch twin"
+        buys = ""
+        if f is not None:
+            (sx, ci, faster), smaller = f
+            buys = (f"; its int8 file runs {sx:.2f}x dense int8's speed [{ci[0]:.2f}-{ci[1]:.2f}]"
+                    + ("" if faster else ", not resolved,") + f" and is {smaller:.1f}x smaller in gzip")
+        if f is not None and not f[0][2]:
+            verdict = ("stay dense in int8 unless file size is the constraint: pruning buys no speed on this CPU, only "
+                       "size")
+        elif twin_wins:
+            verdict = "train the small model from scratch: it beats pruning and fine-tuning"
+        elif tie:
+            verdict = "prune and fine-tune, or train the small model from scratch: they tie"
+        else:
+            verdict = "prune and fine-tune: it beats training the small model from scratch"
+        out.append(f"- {label(*key)}: {verdict} (best: {cost}{scratch}{buys}).")
+    if not out:
+        return []
+    return ["What to do, per cell (from its best variant so far; speed and size from the study's bench of the same "
+            "architecture, 11 interleaved rounds):", ""] + out + [""]
+
+
 def plot(rows: list[dict], path: Path) -> Path | None:
     try:
         import matplotlib
@@ -154,6 +208,7 @@ def budget_section(report_dir: Path | None) -> list[str] | None:
                       "vs scratch"], table), ""]
     out += _rewind_note(runs)
     out += _trend(rows)
+    out += recommendation(rows)
     goals = GOALS["recovery"]
     out += ["Goals (issue 24; each cell's best variant against its own control, paired):", ""]
     for key, goal in goals.items():
