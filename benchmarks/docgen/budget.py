@@ -138,7 +138,7 @@ def recommendation(rows: list[dict]) -> list[str]:
     if not out:
         return []
     return ["What to do, per cell (from its best variant so far; speed and size from the study's bench of the same "
-            "architecture, 11 interleaved rounds):", ""] + out + [""]
+            "architecture, timed in interleaved rounds):", ""] + out + [""]
 
 
 def plot(rows: list[dict], path: Path) -> Path | None:
