@@ -22,6 +22,16 @@ OUT = ROOT / "benchmarks/results/graph_latency"
 MODELS = {"r20-32": "ResNet-20 at 32 px", "mnv2-64": "MobileNetV2 (alpha 1.0) at 64 px"}
 
 
+def passes(table, again_path: Path | None) -> int:
+    """The passes every file of the table (and of its second run) got; a table left half-extended (an interrupted
+    `latency measure --passes N`) is refused: run graph_latency.sh again to finish it."""
+    tables = [table] + ([read_latency_table(again_path)] if again_path else [])
+    counts = {len(r.p50_passes or [1]) for t in tables for r in t.rows if not r.error}
+    if len(counts) != 1:
+        raise SystemExit(f"the tables' files got {sorted(counts)} passes: finish them (bash benchmarks/graph_latency.sh)")
+    return counts.pop()
+
+
 APART = 1.3  # two times of one file this far apart are counted as disagreeing
 SLOW = 1.5  # a pass this much slower than the file's fastest is counted as a slow pass
 
@@ -74,7 +84,7 @@ def summary(work: Path, name: str, again: Path | None = None) -> dict:
             "macs": run.macs, "probe": kinds, "round_to": probe.round_to, "device": table.device,
             "describe": describe(table), "threads": table.threads,
             # how a file's time was read from its passes (earlier summaries: the median; LatencyRow.time_ms)
-            "estimator": "fastest pass", "passes": max(len(r.p50_passes or [1]) for r in table.rows if not r.error),
+            "estimator": "fastest pass", "passes": passes(table, again),
             "probe_seconds": (probe.extra or {}).get("seconds"), "formats": formats}
 
 

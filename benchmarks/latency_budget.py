@@ -118,7 +118,8 @@ def main() -> None:
     base = resolve_run(BASELINE, WS).info
     summary: dict = {"table": describe(table), "threads": table.threads, "epochs": EPOCHS, "lr": LR, "check": {},
                      "run": BASELINE, "run_params": base.params, "run_test": base.test_accuracy,
-                     "passes": max(len(r.p50_passes or [1]) for r in table.rows if r.error is None)}
+                     "passes": max(len(r.p50_passes or [1]) for r in table.rows if r.error is None),
+                     "estimator": "fastest pass"}  # how a file's time is read from its passes (LatencyRow.time_ms)
     fits = [f for f in table.probe.files if f.kind == "variant" and f.format == "fp32"]
     summary["probe"] = {"formats": table.probe.formats, "round_to": table.probe.round_to,
                         "fit": sum(f.role == "fit" for f in fits), "validate": sum(f.role == "validate" for f in fits)}

@@ -107,6 +107,11 @@ def test_a_rows_time_is_its_fastest_pass_also_in_a_table_that_recorded_the_media
     assert old.time_ms == 0.1
     assert LatencyRow(file="b.tflite", p50_ms=0.3).time_ms == 0.3  # a table from before passes
     assert LatencyRow(file="c.tflite", p50_ms=0.3, error="crashed").time_ms is None
+    # the passes are what the model trusts, so a hostile table's negative pass is refused like a negative p50
+    from edgeprune.errors import UserError
+
+    with pytest.raises(UserError):
+        LatencyRow.from_dict({"file": "a.tflite", "p50_ms": 0.1, "p50_passes": [0.1, -5.0]}, "table.json")
 
 
 def test_latency_model_predicts_a_known_law_and_prune_meets_the_target(tiny_run, tiny_probe, tmp_path):

@@ -34,7 +34,7 @@ def rows_of(runs: dict) -> list[dict]:
         c, t = control_of(r, runs), _twin_of(r, runs)
         out.append({"name": name, "cell": label(r["method"], amount(r)), "key": (r["method"], amount(r)),
                     "recipe": r["options"]["lr_schedule"], "E": r["options"]["epochs"], "seed": r["options"]["seed"],
-                    "acc": r["test_accuracy"], "control": c, "twin": t,
+                    "acc": r["test_accuracy"], "test_correct": r.get("test_correct"), "control": c, "twin": t,
                     "vs_control": compare(r.get("test_correct"), c.get("test_correct")) if c else None,
                     "vs_scratch": compare(r.get("test_correct"), t.get("test_correct")) if t else None})
     return sorted(out, key=lambda x: (x["key"], x["recipe"], x["E"], x["seed"]))
@@ -61,6 +61,18 @@ def _rewind_note(runs: dict) -> list[str]:
     return [f"Rewind replays the parent's rates from {max(rates):g} down to {min(rates):g}.", ""]
 
 
+def _move_se(a: dict, b: dict) -> float:
+    """The s.e. of (pruned - control at b's E) - (the same at a's E), paired over the test images all four answered."""
+    import numpy as np
+
+    from edgeprune.paired_accuracy import unpack
+
+    bits = [unpack(x) for x in (b["test_correct"], b["control"]["test_correct"],
+                                a["test_correct"], a["control"]["test_correct"])]
+    per_image = (bits[0].astype(float) - bits[1]) - (bits[2].astype(float) - bits[3])
+    return float(per_image.std(ddof=1) / np.sqrt(len(per_image)))
+
+
 def _trend(rows: list[dict]) -> list[str]:
     """Per cell, recipe and seed measured at two E or more: the gap to the control at the smallest and largest E,
     how much it moved (s.e. of the two differences taken as independent), and where the scratch twin lands."""
@@ -74,27 +86,26 @@ def _trend(rows: list[dict]) -> list[str]:
             continue
         rs.sort(key=lambda r: r["E"])
         a, b = rs[0]["vs_control"], rs[-1]["vs_control"]
-        move, se = b.diff - a.diff, (a.se ** 2 + b.se ** 2) ** 0.5
+        move, se = b.diff - a.diff, _move_se(rs[0], rs[-1])
         steps = " → ".join(f"{100 * r['vs_control'].diff:+.2f} (E {r['E']})" for r in rs)
-        verdict = ("shrank" if move > 1.96 * se else "grew" if move < -1.96 * se else "did not move resolvably")
+        verdict = ("moved up, toward the control or past it," if move > 1.96 * se else
+                   "moved down" if move < -1.96 * se else "did not move resolvably")
         s = rs[-1]["vs_scratch"]
         twin = "" if s is None else (
             f"; at E {rs[-1]['E']} it is {100 * s.diff:+.2f} ± {100 * s.se:.2f} against its scratch twin")
-        out.append(f"- {cell}, {recipe}" + ("" if seed == 42 else f", seed {seed}") + f": {steps}; the gap {verdict} "
-                   f"by {100 * abs(move):.2f} ± {100 * se:.2f} points{twin}.")
+        out.append(f"- {cell}, {recipe}" + ("" if seed == 42 else f", seed {seed}") + f": {steps}; pruned minus "
+                   f"control {verdict} by {100 * abs(move):.2f} ± {100 * se:.2f} points{twin}.")
     if not out:
         return []
-    return ["How the gap to the control moves with E (the smallest and largest E measured):", ""] + out + [""]
+    return ["How the gap to the control moves with E (the smallest and largest E measured; ± s.e., paired over the "
+            "test images all four models answered):", ""] + out + [""]
 
 
-def _int8_file(bundle: str):
-    """The study bench's int8 file of a cell (the same architecture as the cell's): its speed-up over dense int8 and
-    its gzip size over dense int8's; None where the study has no such bench row."""
-    from .study import STUDY, Study
-
-    if not (STUDY / "bench.json").is_file():
+def _int8_file(study, bundle: str):
+    """The study bench's int8 file of a cell (the cell's architecture and, for weight pruning, its sparsity): its
+    speed-up over dense int8 and dense int8's gzip size over its own; None where the study has no such bench row."""
+    if study is None:
         return None
-    study = Study()
     sp, row, dense = study.speedup(bundle, "int8"), study.row(bundle, "int8"), study.row("dense", "int8")
     if sp is None or not row or not dense or not row.gzip_bytes or not dense.gzip_bytes:
         return None
@@ -105,16 +116,20 @@ def recommendation(rows: list[dict]) -> list[str]:
     """Item 5: per cell, prune and fine-tune, train the small model from scratch, or stay dense in int8, from its best
     variant against its control and its scratch twin, and from what its int8 file buys over dense int8 on this CPU
     (the study's bench: speed and size depend on the architecture, not on the weights)."""
+    from .study import STUDY, Study
+
+    study = Study() if (STUDY / "bench.json").is_file() else None
     out = []
-    for key in GOALS["recovery"]:
+    for key, goal in GOALS["recovery"].items():
         mine = [r for r in rows if r["key"] == key and r["vs_control"] is not None]
         if not mine:
             continue
         best = max(mine, key=lambda r: r["vs_control"].diff)
         d, t = best["vs_control"], best["vs_scratch"]
         bundle = f"{key[0]}-{round(100 * key[1])}"
-        f = _int8_file(bundle)
-        cost = f"{100 * d.diff:+.2f} ± {100 * d.se:.2f} points against the dense control ({best['recipe']}, E {best['E']})"
+        f = _int8_file(study, bundle)
+        cost = (f"{100 * d.diff:+.2f} ± {100 * d.se:.2f} points against the dense control ({best['recipe']}, E "
+                f"{best['E']}; the goal {goal:+g}: {'met' if 100 * d.diff >= goal else 'not met'})")
         if t is None:
             scratch, twin_wins, tie = "", False, False
         else:
@@ -126,8 +141,9 @@ def recommendation(rows: list[dict]) -> list[str]:
             buys = (f"; its int8 file runs {sx:.2f}x dense int8's speed [{ci[0]:.2f}-{ci[1]:.2f}]"
                     + ("" if faster else ", not resolved,") + f" and is {smaller:.1f}x smaller in gzip")
         if f is not None and not f[0][2]:
-            verdict = ("stay dense in int8 unless file size is the constraint: pruning buys no speed on this CPU, only "
-                       "size")
+            verdict = ("stay dense in int8: pruning buys no resolved speed-up on this CPU, only size; where size is "
+                       "the constraint, " + ("its scratch twin (the same zeros trained from random weights) beats "
+                                             "pruning and fine-tuning" if twin_wins else "prune and fine-tune"))
         elif twin_wins:
             verdict = "train the small model from scratch: it beats pruning and fine-tuning"
         elif tie:
@@ -138,7 +154,7 @@ def recommendation(rows: list[dict]) -> list[str]:
     if not out:
         return []
     return ["What to do, per cell (from its best variant so far; speed and size from the study's bench of the same "
-            "architecture, timed in interleaved rounds):", ""] + out + [""]
+            "architecture and sparsity, timed in interleaved rounds):", ""] + out + [""]
 
 
 def plot(rows: list[dict], path: Path) -> Path | None:

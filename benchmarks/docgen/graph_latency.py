@@ -67,7 +67,7 @@ def graph_latency_section() -> list[str] | None:
         out += [f"**{machine(m0['device'])}** (`{f.name}`; {how})", ""]
         out += _table(s)
         slow = [(m["title"], fmt, c["slow_passes"]) for m in s["models"] for fmt, c in m["formats"].items()
-                if c.get("slow_passes")]
+                if (c.get("slow_passes") or {}).get("files")]
         if slow:
             sp = slow[0][2]
             out += [f"A file's passes here were often far apart: the share of files with a pass at least "
@@ -80,12 +80,13 @@ def graph_latency_section() -> list[str] | None:
                 out[-1] += (f" Even so, of all the probe's files (segments too), the share whose two runs came out "
                             f"more than {apart[0][2]['apart_ratio']:g}x apart was "
                             + ", ".join(f"{100 * r['files_apart'] / r['files']:.1f} % ({t}, {fmt})" for t, fmt, r in apart)
-                            + ": a file slowed in every one of its passes moves the table, and more passes make that "
-                            "rarer.")
+                            + ": a file slowed in every one of its passes moves the table.")
             out += [""]
         if any("remeasured" in c for m in s["models"] for c in m["formats"].values()):
             out += ["The probes were measured a second time with `latency measure` (the same files, another run on "
                     "the same machine, nothing else of this project running). The difference column says how far two "
                     "runs of one held-out file disagree: where it is as large as the goal, one run cannot tell "
-                    "whether the table meets it, and the goal column says \"not resolved\".", ""]
+                    "whether the table meets it, and the goal column says \"not resolved\"; it says so too where one "
+                    "run's table meets the goal and the other's does not. The segments move a table as well: the "
+                    "two runs' own errors, side by side, show by how much.", ""]
     return out

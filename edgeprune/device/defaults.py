@@ -11,8 +11,8 @@ DEFAULT_MIN_TIME_S = 0.5
 
 # `edgeprune latency measure`: every probe file is timed in PASSES passes, each in its own shuffled order and fresh
 # processes, and its table entry is the fastest pass's p50. One pass moved by about 10 % between repeats on the Xeon
-# (BENCHMARKS.md, the latency section); on the EPYC VM a pass came out at about 2.2x in slow spells of minutes, which
-# the median of 3 passes kept for about one file in six (the graph latency section), and the fastest pass does not.
+# (BENCHMARKS.md, the latency section); on the EPYC VM a pass often came out near 2x in slow spells, which the median
+# of 3 passes keeps for a file that two passes caught (the graph latency section), and the fastest pass does not.
 LATENCY_PASSES = 3
 LATENCY_RUNS = 20  # timed runs per file per pass, at least (whole-model variants get 4x)
 LATENCY_MIN_TIME_S = 0.1  # and at least this long

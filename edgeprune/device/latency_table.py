@@ -128,8 +128,9 @@ def measure_probe(probe_folder: str | Path, json_out: str | Path, opts: MeasureO
             continue
         for k in range(have, opts.passes):
             todo[k].append({"file": f.file, "path": str(path), "runs": opts.runs * (4 if f.kind == "variant" else 1)})
-    for k, items in enumerate(todo):  # each pass in its own order: a slow spell lands on other files each time
-        random.Random(k).shuffle(items)
+    rng = random.Random()  # each pass, and each run, in its own order: a slow spell lands on other files each time
+    for items in todo:
+        rng.shuffle(items)
     total = sum(len(t) for t in todo)
     reporter.task(f"timing {len({i['file'] for t in todo for i in t})} probe files in {opts.passes} passes", total)
     _save(json_out, table, rows)

@@ -94,17 +94,18 @@ class LatencyRow(Record):
     p90_ms: float | None = bounded(0.0, 1e7, default=None)
     runs: int | None = None  # over every pass
     error: str | None = None
-    p50_passes: list[float] | None = None  # one p50 per pass; p50_ms the fastest (older tables: the median;
+    p50_passes: list[float] | None = bounded(0.0, 1e7, default=None)  # one p50 per pass; p50_ms the fastest (older tables: the median;
     # time_ms reads both alike)
-    p90_passes: list[float] | None = None
+    p90_passes: list[float] | None = bounded(0.0, 1e7, default=None)
     extra: dict = extra_field()
 
     @property
     def time_ms(self) -> float | None:
         """What the table says this file takes: the fastest pass's p50 (one pass, or a table without passes: its
-        p50). On a shared 2-core VM a file's pass came out either at its own time or about 2.2x it, in slow spells
-        of minutes (BENCHMARKS.md, "Latency tables of graph models"); the median of 3 passes then lands in the slow
-        spell for a file that two of them caught, the fastest only for one that all of them did."""
+        p50). On a shared 2-core VM a file's pass often came out near 2x its fastest, in slow spells (BENCHMARKS.md,
+        "Latency tables of graph models"); the median of 3 passes then keeps a slow pass for a file that two of them
+        caught, the fastest only for one that all of them did. It reads low by the spread of a quiet pass, and it is
+        the uncontended time: `edgeprune bench` reports the median of its rounds."""
         if self.error:
             return None
         return min(self.p50_passes) if self.p50_passes else self.p50_ms
