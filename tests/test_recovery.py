@@ -276,6 +276,9 @@ def test_scratch_twin_and_rewind_through_prune(tiny_run, tmp_path):
     assert sc["epochs_budget"] == want.epochs == parent.epochs_run and sc["epochs_run"] == want.epochs  # no early stop
     # the record says which of the twin's epochs was kept: its history has every epoch, the best is the lowest val_loss
     assert len(sc["history"]["val_loss"]) == want.epochs
+    # the twin's rate spans its budget: cosine from the parent's rate, not halved on a stall into disuse
+    assert sc["lr_schedule"] == "cosine" and max(sc["history"]["lr"]) <= sc["lr"] * (1 + 1e-6)
+    assert sc["history"]["lr"][-1] < 0.5 * max(sc["history"]["lr"])
     losses = np.asarray(sc["history"]["val_loss"])  # Plateau counts an improvement of more than 1e-6 only
     assert sc["best_epoch"] == int(np.flatnonzero(losses <= losses.min() + 1e-6)[0]) + 1
     assert sc["macs_spent"] == want.epochs * info["macs"]
