@@ -9,6 +9,8 @@ from edgeprune.paired_accuracy import compare
 from .common import GOALS, RES, load, md_table, paired, pct
 from .recovery import amount, control_of, label
 
+LOW_RATE = 0.01  # a plateau twin's rate this far below its start has stopped it learning
+
 RECIPES = {"plateau": "plateau (the parent's rate, halved on a stall)", "rewind": "rewind (the parent's rates replayed)"}
 
 
@@ -46,7 +48,28 @@ def _twin(t: dict | None) -> str:
         return "-"
     best = t.get("best_epoch")
     kept = f", kept epoch {best}" if isinstance(best, int) and 0 < best < t["epochs_run"] else ""
-    return f"{pct(t['test_accuracy'])} ({t['epochs_run']} epochs{kept})"
+    return f"{pct(t['test_accuracy'])} ({t['epochs_run']} epochs{kept}, {t.get('lr_schedule', 'plateau')})"
+
+
+def _plateau_twins(rows: list[dict]) -> list[str]:
+    """Twins trained before they got a cosine schedule halved their rate on every stall: when that rate fell below a
+    hundredth of its start, where their history says."""
+    seen, out = set(), []
+    for r in rows:
+        t = r["twin"]
+        if not t or t.get("lr_schedule", "plateau") != "plateau" or id(t) in seen:
+            continue
+        seen.add(id(t))
+        lr = (t.get("history") or {}).get("lr") or []
+        low = next((i + 1 for i, x in enumerate(lr) if x < lr[0] * LOW_RATE), None) if lr else None
+        out.append(f"{r['cell']} E {r['E']}" + (f" (below {100 * LOW_RATE:g} % of its rate from epoch {low} of "
+                                                f"{len(lr)})" if low else
+                                                " (no history recorded)"))
+    if not out:
+        return []
+    return ["Twins marked plateau halved their rate whenever val_loss stalled, with early stopping off: " + "; ".join(out)
+            + ". Such a twin used only the start of its budget, so its vs scratch favours pruning. `prune --scratch` "
+            "now decays the twin's rate by cosine over its whole budget; these cells are to be run again.", ""]
 
 
 def _rewind_note(runs: dict) -> list[str]:
@@ -88,13 +111,13 @@ def _trend(rows: list[dict]) -> list[str]:
         a, b = rs[0]["vs_control"], rs[-1]["vs_control"]
         move, se = b.diff - a.diff, _move_se(rs[0], rs[-1])
         steps = " → ".join(f"{100 * r['vs_control'].diff:+.2f} (E {r['E']})" for r in rs)
-        verdict = ("moved up, toward the control or past it," if move > 1.96 * se else
-                   "moved down" if move < -1.96 * se else "did not move resolvably")
+        verdict = ("moved up, toward the control or past it, by" if move > 1.96 * se else
+                   "moved down by" if move < -1.96 * se else "did not move resolvably:")
         s = rs[-1]["vs_scratch"]
         twin = "" if s is None else (
             f"; at E {rs[-1]['E']} it is {100 * s.diff:+.2f} ± {100 * s.se:.2f} against its scratch twin")
         out.append(f"- {cell}, {recipe}" + ("" if seed == 42 else f", seed {seed}") + f": {steps}; pruned minus "
-                   f"control {verdict} by {100 * abs(move):.2f} ± {100 * se:.2f} points{twin}.")
+                   f"control {verdict} {100 * abs(move):.2f} ± {100 * se:.2f} points{twin}.")
     if not out:
         return []
     return ["How the gap to the control moves with E (the smallest and largest E measured; ± s.e., paired over the "
@@ -134,7 +157,9 @@ def recommendation(rows: list[dict]) -> list[str]:
             scratch, twin_wins, tie = "", False, False
         else:
             twin_wins, tie = t.diff + 1.96 * t.se < 0, abs(t.diff) <= 1.96 * t.se
-            scratch = f", {100 * t.diff:+.2f} ± {100 * t.se:.2f} against its scratch twin"
+            plateau = (best["twin"] or {}).get("lr_schedule", "plateau") == "plateau"
+            scratch = (f", {100 * t.diff:+.2f} ± {100 * t.se:.2f} against its scratch twin"
+                       + (" (a plateau twin, which favours pruning: to be run again)" if plateau else ""))
         buys = ""
         if f is not None:
             (sx, ci, faster), smaller = f
@@ -222,6 +247,7 @@ def budget_section(report_dir: Path | None) -> list[str] | None:
                       paired(r["vs_control"]), _twin(t), paired(r["vs_scratch"])])
     out += [md_table(["cell", "recipe", "E", "seed", "test %", "control %", "vs control", "scratch twin %",
                       "vs scratch"], table), ""]
+    out += _plateau_twins(rows)
     out += _rewind_note(runs)
     out += _trend(rows)
     out += recommendation(rows)
