@@ -94,8 +94,8 @@ class LatencyRow(Record):
     p90_ms: float | None = bounded(0.0, 1e7, default=None)
     runs: int | None = None  # over every pass
     error: str | None = None
-    p50_passes: list[float] | None = bounded(0.0, 1e7, default=None)  # one p50 per pass; p50_ms the fastest (older tables: the median;
-    # time_ms reads both alike)
+    # one p50 per pass; p50_ms is the fastest (older tables wrote the median; time_ms reads both alike)
+    p50_passes: list[float] | None = bounded(0.0, 1e7, default=None)
     p90_passes: list[float] | None = bounded(0.0, 1e7, default=None)
     extra: dict = extra_field()
 

@@ -200,13 +200,13 @@ def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, i
     batch = saved.get("batch_size") if isinstance(saved.get("batch_size"), int) else cfg.batch_size
     reporter.log(f"scratch twin: the pruned architecture from random weights, {b.epochs} epochs ({b.budget} budget: "
                  f"{b.lineage_macs:,} MACs per image spent by the parent's training and the fine-tuning), rate {lr:g} "
-                 f"cosine-decayed over them, no early stopping")
+                 "cosine-decayed over them, no early stopping")
     keras.utils.set_random_seed(o.seed)  # the twin's random start is --seed's, not what earlier training left
     fresh = twin(model)
     masks = sparsity_masks(model, sparse_layers)
     apply_masks(fresh, masks)
     # cosine over the whole budget (Liu et al. stretch their schedule to it): halving on a stalled val_loss had taken
-    # a 179-epoch twin's rate below 1e-5 by epoch 40, so its later epochs learned nothing and twins of different
+    # a 179-epoch twin's rate below 1 % of its start from epoch 44, so its later epochs learned nothing and twins of different
     # budgets came out the same (f70's at E=3 and E=30: 65.20 %, its best epoch 132 of 179)
     tcfg = FitConfig(epochs=b.epochs, batch_size=batch, lr=lr, patience=0, augment=cfg.augment, seed=o.seed,
                      lr_schedule=TWIN_SCHEDULE, warmup=cfg.warmup)
