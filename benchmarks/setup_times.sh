@@ -33,9 +33,16 @@ from edgeprune.jsonio import write_json
 out, d, commit, part = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 t0, t1, t2 = map(float, sys.argv[5:])
 doc = json.loads(out.read_text()) if out.is_file() and part != "both" else {}
-doc["device"] = device_info()
+# each part names the machine it was measured on (PART=test on one machine keeps the demo's figures from another)
+if part == "both":
+    doc["device"] = device_info()
+else:
+    doc.setdefault(f"{'demo' if part == 'test' else 'test'}_device", doc.get("device"))
+    doc["device"] = None
+    doc[f"{part}_device"] = device_info()
+doc = {k: v for k, v in doc.items() if v is not None}
 if part != "demo":
-    # make test runs pytest twice (the others on both cores, then the Ray tests alone): both summaries, and the sum
+    # the "N passed" summaries of make test (one pytest run since the Ray tests share an xdist group), and their sum
     summaries = [l.strip("= ") for l in (d / "test.log").read_text().splitlines() if re.search(r"\d+ passed", l)]
     passed = sum(int(re.search(r"(\d+) passed", l).group(1)) for l in summaries)
     doc.update(make_test_seconds=round(t1 - t0, 1), make_test_summary="; ".join(summaries), make_test_passed=passed,
