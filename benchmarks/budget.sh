@@ -24,14 +24,16 @@ if ! .venv/bin/python benchmarks/budget_parent.py "$WS/cifar-baseline/run.json" 
   exit 1
 fi
 
-cell() {  # cell NAME E OPTIONS...; with CELLS="name ...", only those
+cell() {  # cell NAME E OPTIONS...; with CELLS="name ...", only those. RECIPE: the study's (empty: prune's defaults)
   local name=$1 e=$2; shift 2
+  local recipe_flags=${RECIPE-"--lr $LR --patience 0"}
   if [ -n "${CELLS:-}" ] && [[ " $CELLS " != *" $name "* ]]; then return; fi
   # a cell committed by an earlier session (same parent, checked above) is kept, unless CELLS asks for its run folder
   if [ -z "${CELLS:-}" ] && [ ! -f "$WS/$name/run.json" ] && [ -f "$OUT/$name.json" ]; then return; fi
   if [ ! -f "$WS/$name/run.json" ]; then
     echo "== $name: E=$e $* ($(date +%H:%M:%S))"
-    $EP prune cifar-baseline "$@" --epochs "$e" --lr "$LR" --patience 0 -w "$WS" --out "$name" --force -q
+    # shellcheck disable=SC2086  # the recipe's flags split into words
+    $EP prune cifar-baseline "$@" --epochs "$e" $recipe_flags -w "$WS" --out "$name" --force -q
   fi
   .venv/bin/python benchmarks/summarize_run.py "$WS/$name/run.json" "$OUT/$name.json"
 }
@@ -49,4 +51,7 @@ for e in ${BUDGETS:-3 10 30 60}; do
     done
   done
 done
+# Item 5: prune's shipped recipe (its default --lr, --patience and --lr-schedule; only E and the seed given) on
+# filter-50 at E=30, beside the study's recipe on the same parent, seed and scratch twin, to decide the defaults
+RECIPE="" cell f50-default-e30 30 --method filter --ratio 0.5 --seed 42
 [ -n "${CELLS:-}" ] || echo "budget runs done"

@@ -27,15 +27,28 @@ def _twin_of(r: dict, runs: dict) -> dict | None:
     return None
 
 
+def _study_recipe(runs: dict) -> set[tuple]:
+    """The (rate, patience) the study fine-tunes with: its controls'. A pruned run with others is a recipe of its own."""
+    return {(c["options"]["lr"], c["options"]["patience"]) for c in runs.values() if c["method"] == "none"}
+
+
+def _recipe(o: dict, study: set[tuple]) -> str:
+    if (o["lr"], o["patience"]) in study:
+        return o["lr_schedule"]
+    return f"{o['lr_schedule']}, lr {o['lr']:g}, patience {o['patience']}"
+
+
 def rows_of(runs: dict) -> list[dict]:
     """One row per pruned run: its cell, recipe, E and seed, and its paired differences."""
     out = []
+    study = _study_recipe(runs)
     for name, r in runs.items():
         if r["method"] == "none":
             continue
         c, t = control_of(r, runs), _twin_of(r, runs)
         out.append({"name": name, "cell": label(r["method"], amount(r)), "key": (r["method"], amount(r)),
-                    "recipe": r["options"]["lr_schedule"], "E": r["options"]["epochs"], "seed": r["options"]["seed"],
+                    "recipe": _recipe(r["options"], study), "E": r["options"]["epochs"], "seed": r["options"]["seed"],
+                    "epochs_run": r.get("epochs_run"), "options": r["options"],
                     "acc": r["test_accuracy"], "test_correct": r.get("test_correct"), "control": c, "twin": t,
                     "vs_control": compare(r.get("test_correct"), c.get("test_correct")) if c else None,
                     "vs_scratch": compare(r.get("test_correct"), t.get("test_correct")) if t else None})
@@ -133,6 +146,37 @@ def _int8_file(study, bundle: str):
     if sp is None or not row or not dense or not row.gzip_bytes or not dense.gzip_bytes:
         return None
     return sp, dense.gzip_bytes / row.gzip_bytes
+
+
+def default_recipe(rows: list[dict]) -> list[str]:
+    """Item 5: prune's shipped recipe against the study's on the same cell, E, seed and parent (paired), and what
+    prune's defaults are now."""
+    import dataclasses
+
+    from edgeprune.options.prune import PruneOptions
+
+    now = {f.name: f.default for f in dataclasses.fields(PruneOptions)}
+    out = []
+    for r in rows:
+        if r["recipe"] in RECIPES:
+            continue
+        mine = next((s for s in rows if (s["key"], s["E"], s["seed"], s["recipe"]) ==
+                     (r["key"], r["E"], r["seed"], "plateau")), None)
+        if mine is None:
+            continue
+        d, o, so = compare(mine["test_correct"], r["test_correct"]), r["options"], mine["options"]
+        stopped = (f", early stopping ended it at epoch {r['epochs_run']}" if r["epochs_run"] and
+                   r["epochs_run"] < r["E"] else "")
+        resolved = abs(d.diff) > 1.96 * d.se
+        out.append(f"- {r['cell']}, E {r['E']}, seed {r['seed']}: {r['recipe']} scored {pct(r['acc'])} %{stopped}; "
+                   f"the study's (lr {so['lr']:g}, early stopping off) scored {pct(mine['acc'])} %, "
+                   f"{100 * d.diff:+.2f} ± {100 * d.se:.2f} points (p {d.mcnemar_p:.2g}): "
+                   + ("more than its interval." if resolved else "within its interval."))
+    if not out:
+        return []
+    return ["Item 5, prune's default recipe against the study's (paired on the same test images):", ""] + out + [
+        "", f"`prune`'s defaults are now lr {now['lr']:g}, patience {now['patience']}, {now['lr_schedule']}, "
+        f"{now['epochs']} epochs.", ""]
 
 
 def recommendation(rows: list[dict]) -> list[str]:
@@ -250,6 +294,7 @@ def budget_section(report_dir: Path | None) -> list[str] | None:
     out += _plateau_twins(rows)
     out += _rewind_note(runs)
     out += _trend(rows)
+    out += default_recipe(rows)
     out += recommendation(rows)
     goals = GOALS["recovery"]
     out += ["Goals (issue 24; each cell's best variant against its own control, paired):", ""]
