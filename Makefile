@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 # On both cores (pytest-xdist): the tests that start Ray run after the others, one at a time, since `ray stop` ends
 # every Ray process on the machine and a Ray cell waits for a free CPU.
 test: venv
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -q -n 2 -m "not ray" tests
+	$(BIN)/python -m pytest -q -m ray tests
 
 # The whole pipeline on the built-in demo data, in $(DEMO)/ (each step writes its outputs there). The demo set is
 # learnable (the dense model scores above 90 %) and its 1,200 test images resolve a 3-point pruning cost.

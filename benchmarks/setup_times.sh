@@ -42,7 +42,7 @@ else:
     doc[f"{part}_device"] = device_info()
 doc = {k: v for k, v in doc.items() if v is not None}
 if part != "demo":
-    # the "N passed" summaries of make test (one pytest run since the Ray tests share an xdist group), and their sum
+    # make test runs pytest twice (the others on both cores, then the Ray tests alone): both summaries, and the sum
     summaries = [l.strip("= ") for l in (d / "test.log").read_text().splitlines() if re.search(r"\d+ passed", l)]
     passed = sum(int(re.search(r"(\d+) passed", l).group(1)) for l in summaries)
     doc.update(make_test_seconds=round(t1 - t0, 1), make_test_summary="; ".join(summaries), make_test_passed=passed,

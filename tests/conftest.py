@@ -177,17 +177,9 @@ SLOW_FIXTURES = {"tiny_run", "tiny_bundle", "tiny_probe", "keras3_files"}  # eac
 # (tiny_data only writes a few images: a test that trains on it says so with @pytest.mark.slow)
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group marks added here
 def pytest_collection_modifyitems(items):
     """Tests that train, prune, export or bench a model are `slow`: `pytest -m "not slow"` runs the rest in seconds.
-    Those using a fixture that makes a model are marked here; the others that build or train one mark themselves.
-
-    The tests that start Ray share one xdist group, so that `make test` (`-n 2 --dist loadgroup`) runs them on one
-    worker, one after another (`ray stop` ends every Ray process on the machine), while the other worker runs the
-    rest; and they come first, so that the group, the longest unit, does not start last and leave a core idle."""
+    Those using a fixture that makes a model are marked here; the others that build or train one mark themselves."""
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-        if item.get_closest_marker("ray"):
-            item.add_marker(pytest.mark.xdist_group("ray"))
-    items.sort(key=lambda item: item.get_closest_marker("ray") is None)  # stable: the rest keep their order

@@ -103,10 +103,14 @@ def test_a_file_the_runtime_cannot_run_is_rejected(tiny_run, tmp_path, monkeypat
 
 
 def test_agreement_threshold_rejects_a_wrong_fp32_file(tiny_run, tmp_path, monkeypatch):
-    from edgeprune.workbench.training.models import build_cnn
+    from edgeprune.workbench.modelio import load_model
 
     real = ex.convert
-    other = build_cnn(3, 16, [4, 4, 8, 8], 8)  # untrained: predicts differently from the run's model
+    # the run's model with its classifier negated: it ranks the classes in reverse, so its top class differs from the
+    # model's on every image (an untrained model is not enough: it and a tiny model can both predict one class always)
+    other = load_model(tiny_run[0].model)
+    kernel, bias = other.layers[-1].get_weights()
+    other.layers[-1].set_weights([-kernel, -bias])
 
     monkeypatch.setattr(ex, "convert", lambda model, fmt, *a, **k: real(other, fmt, *a, **k))
     res = ex.export(tiny_run[0], tiny_run[1], ex.ExportOptions(formats=["fp32", "dynamic"], out=str(tmp_path / "b")))

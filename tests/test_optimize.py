@@ -164,7 +164,7 @@ NO_TF_BENCH = ("import sys\n"
                "main()\n")
 
 
-@pytest.mark.ray  # it ends by starting a Ray head: `make test` runs the Ray tests one after another on one worker
+@pytest.mark.ray  # it ends by starting a Ray head: `make test` runs it with the other Ray tests, alone
 def test_handoff_bench_without_tensorflow_then_resume_picks(tiny_run, tiny_probe, tmp_path):
     run, _ = tiny_run
     table = scaled_table(tiny_probe[1], tmp_path / "t.json")

@@ -80,7 +80,7 @@ def test_unreachable_cluster_is_refused_at_once(monkeypatch):
         probe("no-port-here")
 
 
-@pytest.mark.ray  # it starts Ray: `make test` runs the Ray tests one after another on one worker
+@pytest.mark.ray  # it starts Ray: `make test` runs it with the other Ray tests, alone
 @needs_netns
 def test_ray_sweep_matches_local_retries_a_dead_worker_and_records_a_failed_cell(tiny_run, tmp_path):
     run, _ = tiny_run
@@ -116,7 +116,7 @@ def test_ray_sweep_matches_local_retries_a_dead_worker_and_records_a_failed_cell
     assert "edgeprune-cell-" not in (tmp_path / "ray" / "exports" / "filter-50" / "model.json").read_text()
 
 
-@pytest.mark.ray  # it starts Ray: `make test` runs the Ray tests one after another on one worker
+@pytest.mark.ray  # it starts Ray: `make test` runs it with the other Ray tests, alone
 @needs_netns
 def test_interrupted_ray_sweep_resumes(tiny_run, tmp_path):
     run, _ = tiny_run
@@ -164,7 +164,7 @@ def test_executor_options_are_checked_before_any_cell():
         assert ray.thread_env(2.5)["TF_NUM_INTRAOP_THREADS"] == "2"
 
 
-@pytest.mark.ray  # it starts Ray: `make test` runs the Ray tests one after another on one worker
+@pytest.mark.ray  # it starts Ray: `make test` runs it with the other Ray tests, alone
 @needs_netns
 def test_sweep_on_a_started_cluster_times_files_on_the_bench_resource(tiny_run, tmp_path):
     """A head started with `ray start` (as a user would), joined by --address; --bench-on sends the timing to the

@@ -174,7 +174,7 @@ def default_recipe(rows: list[dict]) -> list[str]:
                    + ("more than its interval." if resolved else "within its interval."))
     if not out:
         return []
-    return ["Item 5, prune's default recipe against the study's (paired on the same test images):", ""] + out + [
+    return ["Prune's default recipe against the study's (paired on the same test images):", ""] + out + [
         "", f"`prune`'s defaults are now lr {now['lr']:g}, patience {now['patience']}, {now['lr_schedule']}, "
         f"{now['epochs']} epochs.", ""]
 
