@@ -298,7 +298,11 @@ def run(job, finished) -> None:
                 try:
                     out = ray.get(ref)
                 except ray.exceptions.RayError as exc:  # the worker died more often than --max-retries allows
-                    rec = failed_cell(c, job.run, o, exc, attempts=ray.get(attempts.get.remote(c.key)))
+                    try:
+                        n = ray.get(attempts.get.remote(c.key))
+                    except ray.exceptions.RayError:  # the counter died too (Ray lost this driver): count unknown
+                        n = None
+                    rec = failed_cell(c, job.run, o, exc, attempts=n)
                     rec.executor = "ray"
                     finished(rec)
                     continue
