@@ -101,7 +101,7 @@ def tiny_probe(tiny_run, tmp_path_factory):
     from edgeprune.workbench.latency_probe import ProbeOptions, probe
 
     run, ws = tiny_run
-    folder, manifest = probe(run, ws, ProbeOptions(formats=["fp32"], round_to=2, points=3, variants=3, fit_variants=2,
+    folder, manifest = probe(run, ws, ProbeOptions(formats=["fp32"], round_to=2, points=2, variants=3, fit_variants=2,
                                                    out=str(tmp_path_factory.mktemp("probe") / "p")))
     return folder, manifest
 

@@ -45,7 +45,7 @@ def test_probe_cuts_the_chain_at_each_prunable_layer(tiny_probe):
     by = {s.name: s for s in m.segments}
     assert by["conv1"].cin_from is None and by["conv1"].cins == [3]  # the image's channels
     assert by["fc1"].cin_from == "conv4" and by["tail:classifier"].couts == [3]  # the classes stay
-    assert by["conv3"].cins == [2, 4] and by["conv3"].couts == [2, 6, 8]  # 3 points of the widths 2, 4, 6, 8
+    assert by["conv3"].cins == [2, 4] and by["conv3"].couts == [2, 8]  # 2 points of the widths 2, 4, 6, 8: the ends
     variants = [f for f in m.files if f.kind == "variant"]
     assert [f.role for f in variants].count("fit") == 6 and [f.role for f in variants].count("validate") == 3
     full = m.model.widths
