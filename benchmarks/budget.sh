@@ -24,6 +24,7 @@ if ! .venv/bin/python benchmarks/budget_parent.py "$WS/cifar-baseline/run.json" 
   exit 1
 fi
 
+unset RECIPE  # given per call below (RECIPE="" cell ...); one exported by the caller would change every cell
 cell() {  # cell NAME E OPTIONS...; with CELLS="name ...", only those. RECIPE: the study's (empty: prune's defaults)
   local name=$1 e=$2; shift 2
   local recipe_flags=${RECIPE-"--lr $LR --patience 0"}

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PART=${PART:-both}
+case $PART in test|demo|both) ;; *) echo "PART must be test, demo or both, not $PART" >&2; exit 2;; esac
 d=$(mktemp -d)
 git clone -q "$ROOT" "$d/repo"
 cd "$d/repo"
@@ -37,10 +38,10 @@ doc = json.loads(out.read_text()) if out.is_file() and part != "both" else {}
 if part == "both":
     doc["device"] = device_info()
 else:
-    doc.setdefault(f"{'demo' if part == 'test' else 'test'}_device", doc.get("device"))
-    doc["device"] = None
+    old = doc.pop("device", None)  # a file from before this split: its device measured both parts
+    if old is not None:
+        doc.setdefault(f"{'demo' if part == 'test' else 'test'}_device", old)
     doc[f"{part}_device"] = device_info()
-doc = {k: v for k, v in doc.items() if v is not None}
 if part != "demo":
     # make test runs pytest twice (the others on both cores, then the Ray tests alone): both summaries, and the sum
     summaries = [l.strip("= ") for l in (d / "test.log").read_text().splitlines() if re.search(r"\d+ passed", l)]

@@ -148,9 +148,9 @@ def _int8_file(study, bundle: str):
     return sp, dense.gzip_bytes / row.gzip_bytes
 
 
-def default_recipe(rows: list[dict]) -> list[str]:
-    """Item 5: prune's shipped recipe against the study's on the same cell, E, seed and parent (paired), and what
-    prune's defaults are now."""
+def other_recipes(rows: list[dict]) -> list[str]:
+    """Item 5: a recipe other than the study's (prune's shipped defaults, run by budget.sh) against the study's plateau
+    recipe on the same cell, E, seed and parent, paired; and what prune's defaults are now."""
     import dataclasses
 
     from edgeprune.options.prune import PruneOptions
@@ -162,19 +162,20 @@ def default_recipe(rows: list[dict]) -> list[str]:
             continue
         mine = next((s for s in rows if (s["key"], s["E"], s["seed"], s["recipe"]) ==
                      (r["key"], r["E"], r["seed"], "plateau")), None)
-        if mine is None:
+        d = compare(mine["test_correct"], r["test_correct"]) if mine else None
+        if d is None:
             continue
-        d, o, so = compare(mine["test_correct"], r["test_correct"]), r["options"], mine["options"]
+        so = mine["options"]
         stopped = (f", early stopping ended it at epoch {r['epochs_run']}" if r["epochs_run"] and
                    r["epochs_run"] < r["E"] else "")
+        stop = "early stopping off" if so["patience"] == 0 else f"patience {so['patience']}"
         resolved = abs(d.diff) > 1.96 * d.se
         out.append(f"- {r['cell']}, E {r['E']}, seed {r['seed']}: {r['recipe']} scored {pct(r['acc'])} %{stopped}; "
-                   f"the study's (lr {so['lr']:g}, early stopping off) scored {pct(mine['acc'])} %, "
-                   f"{100 * d.diff:+.2f} ± {100 * d.se:.2f} points (p {d.mcnemar_p:.2g}): "
-                   + ("more than its interval." if resolved else "within its interval."))
+                   f"the study's plateau (lr {so['lr']:g}, {stop}) scored {pct(mine['acc'])} %. The study's minus "
+                   f"this one: {paired(d)}, " + ("resolved (beyond 1.96 s.e.)." if resolved else "not resolved."))
     if not out:
         return []
-    return ["Prune's default recipe against the study's (paired on the same test images):", ""] + out + [
+    return ["Other recipes against the study's (paired on the same test images):", ""] + out + [
         "", f"`prune`'s defaults are now lr {now['lr']:g}, patience {now['patience']}, {now['lr_schedule']}, "
         f"{now['epochs']} epochs.", ""]
 
@@ -246,8 +247,8 @@ def plot(rows: list[dict], path: Path) -> Path | None:
             pts.sort(key=lambda p: p[0])
             ax.errorbar([p[0] for p in pts], [100 * p[1].diff for p in pts],
                         yerr=[100 * 1.96 * p[1].se for p in pts], color=colour[(cell, seed)],
-                        marker="o" if recipe == "plateau" else "s",
-                        linestyle="-" if recipe == "plateau" else "--", capsize=3,
+                        marker={"plateau": "o", "rewind": "s"}.get(recipe, "^"),
+                        linestyle={"plateau": "-", "rewind": "--"}.get(recipe, ":"), capsize=3,
                         label=f"{cell}, {recipe}" + ("" if seed == 42 else f", seed {seed}"))
         ax.axhline(0, color="grey", linewidth=0.8)
         es = sorted({r["E"] for r in rows})
@@ -282,7 +283,9 @@ def budget_section(report_dir: Path | None) -> list[str] | None:
            + "; ".join(RECIPES.values()) + ". Each recipe and E has its control (the dense model fine-tuned "
            "alike, same seed); each cell and E has a scratch twin (its pruned structure from random weights at the "
            "lineage's compute, Scratch-B; a weight-pruned model's twin keeps its zeros). Differences are paired on "
-           "the same test images (points ± s.e., McNemar p). E measured so far: " + ", ".join(map(str, done)) + ".",
+           "the same test images (points ± s.e., McNemar p). E measured so far: " + ", ".join(map(str, done)) + "."
+           + ("" if all(r["recipe"] in RECIPES for r in rows) else " A row with another recipe (its rate and "
+              "patience named) has no control of its own: it is compared with the study's recipe below."),
            "", "![fine-tuning budget](benchmarks/results/report/budget.png)", ""]
     table = []
     for r in rows:
@@ -294,7 +297,7 @@ def budget_section(report_dir: Path | None) -> list[str] | None:
     out += _plateau_twins(rows)
     out += _rewind_note(runs)
     out += _trend(rows)
-    out += default_recipe(rows)
+    out += other_recipes(rows)
     out += recommendation(rows)
     goals = GOALS["recovery"]
     out += ["Goals (issue 24; each cell's best variant against its own control, paired):", ""]

@@ -299,7 +299,7 @@ def run(job, finished) -> None:
                     out = ray.get(ref)
                 except ray.exceptions.RayError as exc:  # the worker died more often than --max-retries allows
                     try:
-                        n = ray.get(attempts.get.remote(c.key))
+                        n = ray.get(attempts.get.remote(c.key), timeout=30)
                     except ray.exceptions.RayError:  # the counter died too (Ray lost this driver): count unknown
                         n = None
                     rec = failed_cell(c, job.run, o, exc, attempts=n)
