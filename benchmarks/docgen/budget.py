@@ -172,7 +172,7 @@ def other_recipes(rows: list[dict]) -> list[str]:
         resolved = abs(d.diff) > 1.96 * d.se
         out.append(f"- {r['cell']}, E {r['E']}, seed {r['seed']}: {r['recipe']} scored {pct(r['acc'])} %{stopped}; "
                    f"the study's plateau (lr {so['lr']:g}, {stop}) scored {pct(mine['acc'])} %. The study's minus "
-                   f"this one: {paired(d)}, " + ("resolved (beyond 1.96 s.e.)." if resolved else "not resolved."))
+                   f"this one: {paired(d)}, " + ("resolved (its 95 % interval leaves out zero)." if resolved else "not resolved."))
     if not out:
         return []
     return ["Other recipes against the study's (paired on the same test images):", ""] + out + [
