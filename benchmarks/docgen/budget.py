@@ -126,19 +126,17 @@ def _trend(rows: list[dict]) -> list[str]:
         steps = " → ".join(f"{100 * r['vs_control'].diff:+.2f} (E {r['E']})" for r in rs)
         verdict = ("moved up, toward the control or past it, by" if move > 1.96 * se else
                    "moved down by" if move < -1.96 * se else "did not move resolvably:")
+        last_step = ""
         if len(rs) > 2:  # does the gap still shrink at the largest E? the last step alone
             p, q = rs[-2], rs[-1]
             last, lse = q["vs_control"].diff - p["vs_control"].diff, _move_se(p, q)
-            verdict += (f" {100 * abs(move):.2f} ± {100 * se:.2f} points; from E {p['E']} to E {q['E']} it moved "
-                        f"{100 * last:+.2f} ± {100 * lse:.2f}" + (" (resolved)" if abs(last) > 1.96 * lse else
-                                                                  " (not resolved: the gap stopped shrinking)"))
-            move = None
+            last_step = (f"; from E {p['E']} to E {q['E']} it moved {100 * last:+.2f} ± {100 * lse:.2f}"
+                         + (" (resolved)" if abs(last) > 1.96 * lse else " (not resolved: the gap stopped shrinking)"))
         s = rs[-1]["vs_scratch"]
         twin = "" if s is None else (
             f"; at E {rs[-1]['E']} it is {100 * s.diff:+.2f} ± {100 * s.se:.2f} against its scratch twin")
-        size = "" if move is None else f" {100 * abs(move):.2f} ± {100 * se:.2f} points"
         out.append(f"- {cell}, {recipe}" + ("" if seed == 42 else f", seed {seed}") + f": {steps}; pruned minus "
-                   f"control {verdict}{size}{twin}.")
+                   f"control {verdict} {100 * abs(move):.2f} ± {100 * se:.2f} points{last_step}{twin}.")
     if not out:
         return []
     return ["How the gap to the control moves with E (the smallest and largest E measured; ± s.e., paired over the "
@@ -180,7 +178,8 @@ def other_recipes(rows: list[dict]) -> list[str]:
         resolved = abs(d.diff) > 1.96 * d.se
         out.append(f"- {r['cell']}, E {r['E']}, seed {r['seed']}: {r['recipe']} scored {pct(r['acc'])} %{stopped}; "
                    f"the study's plateau (lr {so['lr']:g}, {stop}) scored {pct(mine['acc'])} %. The study's minus "
-                   f"this one: {paired(d)}, " + ("resolved (its 95 % interval leaves out zero)." if resolved else "not resolved."))
+                   f"this one: {paired(d)}, "
+                   + ("resolved (its 95 % interval leaves out zero)." if resolved else "not resolved."))
     if not out:
         return []
     return ["Other recipes against the study's (paired on the same test images):", ""] + out + [

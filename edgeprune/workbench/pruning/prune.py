@@ -206,8 +206,8 @@ def scratch_twin(model, run: Run, data: dict, cfg: FitConfig, o: PruneOptions, i
     masks = sparsity_masks(model, sparse_layers)
     apply_masks(fresh, masks)
     # cosine over the whole budget (Liu et al. stretch their schedule to it): halving on a stalled val_loss had taken
-    # a 179-epoch twin's rate below 1 % of its start from epoch 44, so its later epochs learned nothing and twins of different
-    # budgets came out the same (f70's at E=3 and E=30: 65.20 %, its best epoch 132 of 179)
+    # a 179-epoch twin's rate below 1 % of its start from epoch 44, so its later epochs learned nothing and twins of
+    # different budgets came out the same (f70's at E=3 and E=30: 65.20 %, its best epoch 132 of 179)
     tcfg = FitConfig(epochs=b.epochs, batch_size=batch, lr=lr, patience=0, augment=cfg.augment, seed=o.seed,
                      lr_schedule=TWIN_SCHEDULE, warmup=cfg.warmup)
     res = fit(fresh, data, tcfg, reporter=reporter, callbacks=[KeepMasks(masks)] if masks else None)
