@@ -50,6 +50,27 @@ def control_of(r: dict, runs: dict) -> dict | None:
     return None
 
 
+def scratch_twin(r: dict, parent_epochs: int | None) -> dict | None:
+    """The budget study's scratch twin at r's cut and E (benchmarks/results/budget/), where it is r's own: the same
+    architecture, split and test images, and a lineage of the same compute (the parent's training epochs at the parent's
+    MACs, plus r's fine-tuning epochs at r's MACs). The twin's weights owe nothing to the parent, so a twin trained
+    beside another parent of the same recipe and epochs is r's twin too. Gradual cuts (steps > 1) train wider models for
+    part of their epochs: their twin, the plain cut's, has slightly less compute than they spent."""
+    v, o = amount(r), r["options"]
+    if v is None or not parent_epochs:
+        return None
+    b = RES / "budget" / f"{r['method'][0]}{round(100 * v)}-plateau-e{o['epochs']}.json"
+    if not b.is_file():
+        return None
+    b = load(b)
+    s = b.get("scratch")
+    lineage = parent_epochs * r["macs_before"] + o["epochs"] * r["macs"]
+    same = (b["macs"], b["split_hash"], b["image_size"]) == (r["macs"], r["split_hash"], r["image_size"])
+    if not s or not s.get("test_correct") or not same or s["lineage_macs"] != lineage:
+        return None
+    return {"name": b["name"], **s}
+
+
 def recovery_section() -> list[str] | None:
     folder = RES / "recovery"
     if not folder.is_dir():
@@ -62,14 +83,23 @@ def recovery_section() -> list[str] | None:
     any_run = next(iter(runs.values()))
     epochs, lr = any_run["options"]["epochs"], any_run["options"]["lr"]
     parent = any_run["parent"]
-    rows, best = [], {}
+    base = RES / "study" / "baseline.json"  # the study's parent: its epochs give the twins' compute
+    base = load(base) if base.is_file() else None
+    parent_epochs = base["epochs_run"] if base and (base["name"], base["test_accuracy"]) == \
+        (parent["name"], parent["test_accuracy"]) else None
+    rows, best, twins = [], {}, {}
     for name, r in runs.items():
         c = control_of(r, runs)
         vs = compare(r["test_correct"], c["test_correct"]) if c and c is not r else None
         twin = plain_twin(r, runs) if r["options"].get("distill") else None
         rec = compare(r["test_correct"], twin["test_correct"]) if twin else None
+        tw = scratch_twin(r, parent_epochs)
+        vs_s = compare(r["test_correct"], tw["test_correct"]) if tw else None
+        if tw:
+            twins[tw["name"]] = tw
         rows.append([name, target(r), recipe(r["options"]), f"{r['params']:,}", pct(r["test_accuracy"]),
-                     vs.points() if vs else "-", p_value(vs.mcnemar_p) if vs else "-", rec.points() if rec else "-"])
+                     vs.points() if vs else "-", p_value(vs.mcnemar_p) if vs else "-", rec.points() if rec else "-",
+                     vs_s.points() if vs_s else "-"])
         if vs and r["method"] != "none":
             key = (r["method"], amount(r))
             if key not in best or vs.diff > best[key][1].diff:
@@ -83,7 +113,18 @@ def recovery_section() -> list[str] | None:
              "exact p for the images only one of the two got right. Figures from `benchmarks/results/recovery/` "
              "(one summary per run, written by `benchmarks/summarize_run.py`).", "",
              md_table(["run", "model", "recipe", "params", "test acc %", "vs its control (points ± s.e.)",
-                       "McNemar p", "recovery: distilled − plain (points ± s.e.)"], rows), ""]
+                       "McNemar p", "recovery: distilled − plain (points ± s.e.)", "vs scratch twin (points ± s.e.)"],
+                      rows), ""]
+    if twins:
+        t0 = next(iter(twins.values()))
+        lines += ["Scratch twins (Liu et al.'s Scratch-B: the cut's architecture from random weights, trained for the "
+                  f"compute its lineage spent, {t0['lr_schedule']} at {t0['lr']:g}, early stopping off) come from the fine-tuning budget "
+                  "study's cells of the same cut and E (next section), whose twins were trained on the same split "
+                  f"beside a parent of the same recipe and {parent_epochs} epochs; a twin owes nothing to its parent's "
+                  "weights. " + "; ".join(f"`{n}`'s twin: {t['epochs_run']} epochs, test {pct(t['test_accuracy'])} %"
+                                          for n, t in sorted(twins.items())) +
+                  ". The rows with gradual cuts trained wider models for part of their epochs, so their twin had slightly "
+                  "less compute than they did. A cell without a twin shows -: its budget cell has not run.", ""]
     seeds = [r for r in runs.values() if r["method"] == "none" and r["options"]["lr_schedule"] == "cosine"]
     if len(seeds) >= 2:
         a, b = seeds[0], seeds[1]
