@@ -64,13 +64,18 @@ def _twin(t: dict | None) -> str:
     return f"{pct(t['test_accuracy'])} ({t['epochs_run']} epochs{kept}, {t.get('lr_schedule', 'plateau')})"
 
 
+def _is_plateau(t: dict | None) -> bool:
+    """A twin trained before twins got a cosine schedule (no schedule recorded means plateau)."""
+    return bool(t) and t.get("lr_schedule", "plateau") == "plateau"
+
+
 def _plateau_twins(rows: list[dict]) -> list[str]:
     """Twins trained before they got a cosine schedule halved their rate on every stall: when that rate fell below a
     hundredth of its start, where their history says."""
     seen, out = set(), []
     for r in rows:
         t = r["twin"]
-        if not t or t.get("lr_schedule", "plateau") != "plateau" or id(t) in seen:
+        if not _is_plateau(t) or id(t) in seen:
             continue
         seen.add(id(t))
         lr = (t.get("history") or {}).get("lr") or []
@@ -205,13 +210,19 @@ def recommendation(rows: list[dict]) -> list[str]:
         f = _int8_file(study, bundle)
         cost = (f"{100 * d.diff:+.2f} ± {100 * d.se:.2f} points against the dense control ({best['recipe']}, E "
                 f"{best['E']}; the goal {goal:+g}: {'met' if 100 * d.diff >= goal else 'not met'})")
+        # the scratch question is asked of a twin that used its whole budget (cosine): the best variant's own where
+        # it has one, else the best variant that has one
+        fair = [r for r in mine if r["vs_scratch"] is not None and not _is_plateau(r["twin"])]
+        by = best if best in fair or not fair else max(fair, key=lambda r: r["vs_control"].diff)
+        t = by["vs_scratch"]
         if t is None:
             scratch, twin_wins, tie = "", False, False
         else:
             twin_wins, tie = t.diff + 1.96 * t.se < 0, abs(t.diff) <= 1.96 * t.se
-            plateau = (best["twin"] or {}).get("lr_schedule", "plateau") == "plateau"
-            scratch = (f", {100 * t.diff:+.2f} ± {100 * t.se:.2f} against its scratch twin"
-                       + (" (a plateau twin, which favours pruning: to be run again)" if plateau else ""))
+            where = "" if by is best else f" at E {by['E']} ({by['recipe']}, the best variant whose twin used cosine)"
+            scratch = (f", {100 * t.diff:+.2f} ± {100 * t.se:.2f} against its scratch twin{where}"
+                       + (" (a plateau twin, which favours pruning: to be run again)" if _is_plateau(by["twin"])
+                          else ""))
         buys = ""
         if f is not None:
             (sx, ci, faster), smaller = f
