@@ -27,6 +27,16 @@ def resolved(d: dict | None) -> bool:
     return bool(d) and abs(d["diff"]) > 1.96 * d["se"]
 
 
+def _params_note(rows: dict) -> str:
+    """Parameters kept are not what decides it: the allocations that kept the most lost to uniform too."""
+    u = rows["uniform"]["run"]["params"]
+    more = [k for k, r in rows.items() if k != "uniform" and r["run"]["params"] > u]
+    if not more:
+        return ""
+    return ("Keeping more parameters at the same latency did not help: " + ", ".join(
+        f"{k} kept {rows[k]['run']['params'] / u:.1f}x uniform's" for k in more) + " and still lost.")
+
+
 def allocation_section() -> list[str] | None:
     path = RES / "allocation" / "summary.json"
     if not path.is_file():
@@ -70,6 +80,11 @@ def allocation_section() -> list[str] | None:
             verdict = (f"{best} beats uniform by {100 * d['diff']:+.2f} ± {100 * d['se']:.2f} points at "
                        f"{others[best]['over_uniform']:.2f}x its measured latency: uniform is not the best allocation "
                        "here.")
+        elif all(resolved(r["vs_uniform"]) and r["vs_uniform"]["diff"] < 0 for r in others.values()):
+            verdict = (f"Uniform beats every other allocation by more than its interval after {s['epochs']} epochs, "
+                       f"at latencies within {100 * max(abs(1 - r['over_uniform']) for r in others.values()):.0f} % "
+                       f"of its own (the closest: {best}, {100 * d['diff']:+.2f} ± {100 * d['se']:.2f}): for this "
+                       "model, spend the latency evenly. " + _params_note(rows))
         else:
             verdict = ("No allocation beats uniform by more than its interval after "
                        f"{s['epochs']} epochs (best: {best}, {100 * d['diff']:+.2f} ± {100 * d['se']:.2f}): uniform "
