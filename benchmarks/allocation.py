@@ -12,7 +12,7 @@ table's prediction for filter-50) are made as untrained fp32 files and timed her
 candidate measured nearest is the one pruned and fine-tuned (`pick`, a short bench on a quiet machine). Each model is
 paired on the test images against uniform and against the dense control of the same E (`control-plateau-e30`); the
 trained fp32 files of all four and the dense model are timed side by side again at the end. Writes
-benchmarks/results/allocation/summary.json.
+benchmarks/results/allocation/summary.json, and a copy of the latency table beside it (table.json).
 
 Run by benchmarks/allocation.sh (it makes the uniform cell, its control and the sensitivity file first):
   python benchmarks/allocation.py pick      # candidate widths, timed (quiet machine, minutes)
@@ -216,6 +216,7 @@ def main() -> None:
                          "predicted_ms": lat.predict(lat.widths)},
                "rows": rows, "bench": {"rounds": any_row.rounds, "device": any_row.device, "runtime": any_row.runtime}}
     write_json(OUT, summary)
+    shutil.copyfile(TABLE, OUT.parent / "table.json")  # the table the targets and predictions came from, kept beside
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "run"} for k, v in rows.items()}, indent=1))
 
 

@@ -50,7 +50,7 @@ def allocation_section() -> list[str] | None:
            f"{u['image_size']} px, pruned four ways to the latency {cell} measures, each fine-tuned "
            f"{s['epochs']} epochs alike (plateau at the parent's rate, early stopping off, seed "
            f"{u['options']['seed']}). Equal latency is measured, not predicted: per allocation, candidate widths "
-           f"(global ratios; `--target-ms` values around the table's {s['target_ms']:.3f} ms for {cell}, table: "
+           f"(global ratios; `--target-ms` values around the table's {s['target_ms']:.3f} ms for {cell}, table `benchmarks/results/allocation/table.json`: "
            f"{s['table']}) were made as untrained fp32 files and timed beside {cell}'s widths, and the one measured "
            "nearest was pruned and fine-tuned. The fp32 files of all four and of the dense model were timed side by side in "
            f"one call ({s['bench']['rounds']} rounds, {machine(s['bench']['device'])}); latency vs uniform and "
