@@ -6,8 +6,9 @@
 #   - uniform: --ratio 0.5 over every channel group (residual adds and depthwise convs tie their layers' channels);
 #   - budget:  --target-ms 0.5x from the latency table benchmarks/graph_latency.sh measured on this machine (fp32).
 # ResNet-20's uniform prune is also fine-tuned up to R20_LONG epochs (30; 0 skips it), with its own control fine-tuned
-# alike (early stopping on, patience 5, as in every prune here), to show how the gap moves with the fine-tuning
-# budget (MobileNetV2's control alone would take 90 minutes more).
+# alike, to show how the gap moves with the fine-tuning budget (MobileNetV2's control alone would take 90 minutes
+# more). Every prune here takes prune's default --patience: 5 when the committed runs were made (early stopping on,
+# recorded in each run's options), 0 (off) since issue 24's item 5.
 # The pruned files and the dense model's, fp32 and int8, are benched side by side, one call per model, 11 rounds
 # (benchmarks/graph_prune.py writes benchmarks/results/graph_prune/summary.json).
 # Hours on 2 cores, resumable step by step (a finished run or bench is kept), so it may span sessions:
