@@ -82,10 +82,16 @@ def allocation_section() -> list[str] | None:
                        f"{others[best]['over_uniform']:.2f}x its measured latency: uniform is not the best allocation "
                        "here.")
         elif all(resolved(r["vs_uniform"]) and r["vs_uniform"]["diff"] < 0 for r in others.values()):
+            lo, hi = (f(r["over_uniform"] for r in others.values()) for f in (min, max))
+            faster = [k for k, r in others.items() if (r.get("over_uniform_ci") or [1, 1])[1] < 1]
             verdict = (f"Uniform beats every other allocation by more than its interval after {s['epochs']} epochs, "
-                       f"at latencies within {100 * max(abs(1 - r['over_uniform']) for r in others.values()):.0f} % "
-                       f"of its own (the closest: {best}, {100 * d['diff']:+.2f} ± {100 * d['se']:.2f}): for this "
-                       "model, spend the latency evenly. " + _params_note(rows))
+                       f"the others measured at {lo:.2f}x to {hi:.2f}x its latency (the closest in accuracy: {best}, "
+                       f"{100 * d['diff']:+.2f} ± {100 * d['se']:.2f})"
+                       + (f"; {' and '.join(faster)} measured faster than uniform (their intervals lie below its latency), so "
+                          + ("those comparisons are" if len(faster) > 1 else "that comparison is")
+                          + " not quite at equal latency: uniform had the larger budget" if faster else "")
+                       + ". For this model, spend the latency evenly. "
+                       + _params_note(rows))
         else:
             verdict = ("No allocation beats uniform by more than its interval after "
                        f"{s['epochs']} epochs (best: {best}, {100 * d['diff']:+.2f} ± {100 * d['se']:.2f}): uniform "

@@ -50,22 +50,27 @@ def control_of(r: dict, runs: dict) -> dict | None:
     return None
 
 
+CUT_KEYS = ("sparsity", "ratio", "criterion", "scope", "round_to", "skip_first", "skip_last", "layers")
+
+
 def scratch_twin(r: dict, parent_epochs: int | None) -> dict | None:
-    """The budget study's scratch twin at r's cut and E (benchmarks/results/budget/), where it is r's own: the same
-    architecture, split and test images, and a lineage of the same compute (the parent's training epochs at the parent's
-    MACs, plus r's fine-tuning epochs at r's MACs). The twin's weights owe nothing to the parent, so a twin trained
-    beside another parent of the same recipe and epochs is r's twin too. Gradual cuts (steps > 1) train wider models for
-    part of their epochs: their twin, the plain cut's, has slightly less compute than they spent."""
-    v, o = amount(r), r["options"]
+    """The budget study's scratch twin at r's cut and E (benchmarks/results/budget/), where it is r's own: the same cut
+    (options, parameters, MACs), split and test images, and a lineage of the same compute (the parent's training epochs
+    at the parent's MACs, plus the epochs r ran at r's MACs). A filter cut's twin owes nothing to its parent's weights,
+    so a twin trained beside another parent of the same recipe and epochs is r's twin too; a weight cut's twin keeps
+    the zeros its own parent's magnitudes chose (same sparsity and rule, other positions). What the check does not see
+    is said in the section: gradual cuts and distillation spend more compute than the plain cut."""
+    v = amount(r)
     if v is None or not parent_epochs:
         return None
-    b = RES / "budget" / f"{r['method'][0]}{round(100 * v)}-plateau-e{o['epochs']}.json"
+    b = RES / "budget" / f"{r['method'][0]}{round(100 * v)}-plateau-e{r['epochs_run']}.json"
     if not b.is_file():
         return None
     b = load(b)
     s = b.get("scratch")
-    lineage = parent_epochs * r["macs_before"] + o["epochs"] * r["macs"]
-    same = (b["macs"], b["split_hash"], b["image_size"]) == (r["macs"], r["split_hash"], r["image_size"])
+    lineage = parent_epochs * r["macs_before"] + r["epochs_run"] * r["macs"]
+    keys = ("method", "macs", "params", "split_hash", "image_size")
+    same = all(b[k] == r[k] for k in keys) and all(b["options"].get(k) == r["options"].get(k) for k in CUT_KEYS)
     if not s or not s.get("test_correct") or not same or s["lineage_macs"] != lineage:
         return None
     return {"name": b["name"], **s}
@@ -116,15 +121,21 @@ def recovery_section() -> list[str] | None:
                        "McNemar p", "recovery: distilled − plain (points ± s.e.)", "vs scratch twin (points ± s.e.)"],
                       rows), ""]
     if twins:
-        t0 = next(iter(twins.values()))
-        lines += ["Scratch twins (Liu et al.'s Scratch-B: the cut's architecture from random weights, trained for the "
-                  f"compute its lineage spent, {t0['lr_schedule']} at {t0['lr']:g}, early stopping off) come from the fine-tuning budget "
-                  "study's cells of the same cut and E (next section), whose twins were trained on the same split "
-                  f"beside a parent of the same recipe and {parent_epochs} epochs; a twin owes nothing to its parent's "
-                  "weights. " + "; ".join(f"`{n}`'s twin: {t['epochs_run']} epochs, test {pct(t['test_accuracy'])} %"
-                                          for n, t in sorted(twins.items())) +
-                  ". The rows with gradual cuts trained wider models for part of their epochs, so their twin had slightly "
-                  "less compute than they did. A cell without a twin shows -: its budget cell has not run.", ""]
+        lines += ["Scratch twins (Liu et al.'s Scratch-B: the cut's structure from random weights, trained for the "
+                  "compute its lineage spent, early stopping off) come from the fine-tuning budget study's cells of "
+                  "the same cut and E (next section), trained on the same split beside a parent of the same recipe "
+                  f"and {parent_epochs} epochs: "
+                  + "; ".join(f"`{n}`'s twin: {t['epochs_run']} epochs, {t.get('lr_schedule', 'plateau')} at "
+                              f"{t['lr']:g}, test {pct(t['test_accuracy'])} %" for n, t in sorted(twins.items()))
+                  + ". A filter cut's twin owes nothing to its parent's weights; a weight cut's twin keeps the zeros "
+                  "its own parent's magnitudes chose (the same sparsity and rule, other positions). The twin gets the "
+                  "plain cut's compute: the rows with gradual cuts trained wider models for part of their epochs, and "
+                  "the distilled rows ran a teacher on every batch (those taught by the control also needed the "
+                  "control's fine-tuning), so each of them spent more compute than its twin had. A cell shows - where "
+                  "its budget cell has not run or is not its twin.", ""]
+        if any(t.get("lr_schedule", "plateau") == "plateau" for t in twins.values()):
+            lines += ["A twin trained with plateau halved its rate on every stall and used only the start of its "
+                      "budget: its vs scratch favours pruning.", ""]
     seeds = [r for r in runs.values() if r["method"] == "none" and r["options"]["lr_schedule"] == "cosine"]
     if len(seeds) >= 2:
         a, b = seeds[0], seeds[1]
