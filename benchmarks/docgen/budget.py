@@ -48,11 +48,17 @@ def rows_of(runs: dict) -> list[dict]:
         c, t = control_of(r, runs), _twin_of(r, runs)
         out.append({"name": name, "cell": label(r["method"], amount(r)), "key": (r["method"], amount(r)),
                     "recipe": _recipe(r["options"], study), "E": r["options"]["epochs"], "seed": r["options"]["seed"],
-                    "epochs_run": r.get("epochs_run"), "options": r["options"],
+                    "epochs_run": r.get("epochs_run"), "best_epoch": r.get("best_epoch"), "options": r["options"],
                     "acc": r["test_accuracy"], "test_correct": r.get("test_correct"), "control": c, "twin": t,
                     "vs_control": compare(r.get("test_correct"), c.get("test_correct")) if c else None,
                     "vs_scratch": compare(r.get("test_correct"), t.get("test_correct")) if t else None})
     return sorted(out, key=lambda x: (x["key"], x["recipe"], x["E"], x["seed"]))
+
+
+def _kept(acc: float, best, run) -> str:
+    """An accuracy, and the epoch whose weights gave it where that was not the last one run."""
+    early = isinstance(best, int) and isinstance(run, int) and 0 < best < run
+    return pct(acc) + (f" (epoch {best})" if early else "")
 
 
 def _twin(t: dict | None) -> str:
@@ -96,10 +102,36 @@ def _rewind_note(runs: dict) -> list[str]:
              for x in (r.get("lr_rewind") or {}).get("rates", [])}
     if not rates:
         return []
+    same = _same_as_plateau(runs)
+    tail = (" Where plateau did not halve its rate before the epoch whose weights were kept (the best val_loss), the "
+            "two recipes kept the same model and answered every test image alike: " + ", ".join(same) + "."
+            if same else "")
     if len(rates) == 1:
         return [f"The parent trained at one constant rate ({rates.pop():g}), so rewind replays that constant: here it "
-                "is plateau's start without plateau's halving, not the decaying schedule of Renda et al.", ""]
-    return [f"Rewind replays the parent's rates from {max(rates):g} down to {min(rates):g}.", ""]
+                "is plateau's start without plateau's halving, not the decaying schedule of Renda et al." + tail, ""]
+    return [f"Rewind replays the parent's rates from {max(rates):g} down to {min(rates):g}." + tail, ""]
+
+
+def _rates(r: dict) -> list:
+    return (r.get("history") or {}).get("lr") or []
+
+
+def _same_as_plateau(runs: dict) -> list[str]:
+    """Rewind runs whose plateau sibling (same method, cut, E and seed) had the same per-epoch rates up to the epoch
+    both kept, and the same answers on every test image."""
+    out = []
+    for name, r in runs.items():
+        if r["options"]["lr_schedule"] != "rewind":
+            continue
+        for s in runs.values():
+            o, so = r["options"], s["options"]
+            if so["lr_schedule"] == "plateau" and s["method"] == r["method"] and amount(s) == amount(r) and \
+                    (so["epochs"], so["seed"]) == (o["epochs"], o["seed"]) and \
+                    s.get("best_epoch") == r.get("best_epoch") and isinstance(r.get("best_epoch"), int) and \
+                    _rates(s)[:r["best_epoch"]] == _rates(r)[:r["best_epoch"]] and \
+                    s.get("test_correct") == r.get("test_correct"):
+                out.append(f"`{name}` and `{s['name']}`")
+    return out
 
 
 def _move_se(a: dict, b: dict) -> float:
@@ -301,14 +333,16 @@ def budget_section(report_dir: Path | None) -> list[str] | None:
            + "; ".join(RECIPES.values()) + ". Each recipe and E has its control (the dense model fine-tuned "
            "alike, same seed); each cell and E has a scratch twin (its pruned structure from random weights at the "
            "lineage's compute, Scratch-B; a weight-pruned model's twin keeps its zeros). Differences are paired on "
-           "the same test images (points ± s.e., McNemar p). E measured so far: " + ", ".join(map(str, done)) + "."
+           "the same test images (points ± s.e., McNemar p). Every run keeps the weights of its epoch with the "
+           "best val_loss; the table names that epoch where it was not the last. E measured so far: " + ", ".join(map(str, done)) + "."
            + ("" if all(r["recipe"] in RECIPES for r in rows) else " A row with another recipe (its rate and "
               "patience named) has no control of its own: it is compared with the study's recipe below."),
            "", "![fine-tuning budget](benchmarks/results/report/budget.png)", ""]
     table = []
     for r in rows:
         c, t = r["control"], r["twin"]
-        table.append([r["cell"], r["recipe"], r["E"], r["seed"], pct(r["acc"]), pct(c["test_accuracy"]) if c else "-",
+        table.append([r["cell"], r["recipe"], r["E"], r["seed"], _kept(r["acc"], r["best_epoch"], r["epochs_run"]),
+                      _kept(c["test_accuracy"], c.get("best_epoch"), c.get("epochs_run")) if c else "-",
                       paired(r["vs_control"]), _twin(t), paired(r["vs_scratch"])])
     out += [md_table(["cell", "recipe", "E", "seed", "test %", "control %", "vs control", "scratch twin %",
                       "vs scratch"], table), ""]
