@@ -55,10 +55,14 @@ def rows_of(runs: dict) -> list[dict]:
     return sorted(out, key=lambda x: (x["key"], x["recipe"], x["E"], x["seed"]))
 
 
+def _early(best, run) -> bool:
+    """Whether the epoch whose weights a run kept (the best val_loss) came before its last one."""
+    return isinstance(best, int) and isinstance(run, int) and 0 < best < run
+
+
 def _kept(acc: float, best, run) -> str:
     """An accuracy, and the epoch whose weights gave it where that was not the last one run."""
-    early = isinstance(best, int) and isinstance(run, int) and 0 < best < run
-    return pct(acc) + (f" (epoch {best})" if early else "")
+    return pct(acc) + (f" (epoch {best})" if _early(best, run) else "")
 
 
 def _twin(t: dict | None) -> str:
@@ -66,7 +70,7 @@ def _twin(t: dict | None) -> str:
     if not t:
         return "-"
     best = t.get("best_epoch")
-    kept = f", kept epoch {best}" if isinstance(best, int) and 0 < best < t["epochs_run"] else ""
+    kept = f", kept epoch {best}" if _early(best, t["epochs_run"]) else ""
     return f"{pct(t['test_accuracy'])} ({t['epochs_run']} epochs{kept}, {t.get('lr_schedule', 'plateau')})"
 
 
@@ -334,7 +338,8 @@ def budget_section(report_dir: Path | None) -> list[str] | None:
            "alike, same seed); each cell and E has a scratch twin (its pruned structure from random weights at the "
            "lineage's compute, Scratch-B; a weight-pruned model's twin keeps its zeros). Differences are paired on "
            "the same test images (points ± s.e., McNemar p). Every run keeps the weights of its epoch with the "
-           "best val_loss; the table names that epoch where it was not the last. E measured so far: " + ", ".join(map(str, done)) + "."
+           "best val_loss; the table names that epoch where it was not the last. E measured so far: "
+           + ", ".join(map(str, done)) + "."
            + ("" if all(r["recipe"] in RECIPES for r in rows) else " A row with another recipe (its rate and "
               "patience named) has no control of its own: it is compared with the study's recipe below."),
            "", "![fine-tuning budget](benchmarks/results/report/budget.png)", ""]
