@@ -22,7 +22,7 @@ from edgeprune.readers import read_bench_file, read_run  # noqa: E402
 
 OUT = ROOT / "benchmarks/results/graph_prune"
 MODELS = {"r20": "ResNet-20 at 32 px", "mnv2": "MobileNetV2 (alpha 1.0, no pretrained weights) at 64 px"}
-PRUNED = {"f50": "uniform ratio 0.5", "t05": "--target-ms 0.5x (fp32)"}  # and f50-eN: ratio 0.5 fine-tuned N epochs
+PRUNED = {"f50": "uniform ratio 0.5", "t05": "--target-ms 0.5x (fp32)"}  # and fRR-eN: ratio 0.RR fine-tuned N epochs
 FORMATS = ("fp32", "int8")
 
 
@@ -46,7 +46,7 @@ def summary(work: Path, name: str) -> dict:
         r = rows[f"{name}/{fmt}.tflite"]
         out["dense_files"][fmt] = {"p50_ms": r.latency_ms.p50, "p50_ci": r.p50_ci, "accuracy": r.accuracy, "bytes": r.bytes}
     longer = []
-    for p in sorted(ws.glob(f"{name}-f50-e*")):
+    for p in sorted(ws.glob(f"{name}-f[0-9][0-9]-e*")):
         if f"{p.name}/fp32.tflite" in rows:
             longer.append(p.name.removeprefix(f"{name}-"))
         else:
@@ -55,10 +55,11 @@ def summary(work: Path, name: str) -> dict:
     for key in [*PRUNED, *longer]:
         run = read_run(ws / f"{name}-{key}" / "run.json")
         what = PRUNED.get(key)
-        if what is None:  # a longer fine-tuning: up to --epochs, early stopping on (patience 5) as in every prune here
-            e = run.options["epochs"]
-            what = f"uniform ratio 0.5, up to {e} epochs" + (f" (stopped at {run.epochs_run})" if run.epochs_run < e else "")
         filt = run.pruning.filter
+        if what is None:  # a longer fine-tuning, at ratio 0.5 or another (the anchor's MACs), with its own control
+            e, patience = run.options["epochs"], run.options.get("patience")
+            what = (f"uniform ratio {filt.ratio:g}, up to {e} epochs (stopped at {run.epochs_run})" if run.epochs_run < e
+                    else f"uniform ratio {filt.ratio:g}, {e} epochs" + (", early stopping off" if patience == 0 else ""))
         groups = filt.groups or []
         files = {}
         for fmt in FORMATS:
@@ -71,7 +72,8 @@ def summary(work: Path, name: str) -> dict:
         own = run.control or control  # a longer fine-tuning has its own control of as many epochs
         paired = compare(run.test_correct, own.test_correct)
         out["pruned"].append({
-            "run": f"{name}-{key}", "what": what, "epochs_run": run.epochs_run, "seconds": run.seconds,
+            "run": f"{name}-{key}", "what": what, "ratio": filt.ratio, "epochs_run": run.epochs_run,
+            "seconds": run.seconds,
             "params": run.params, "macs": run.macs, "macs_ratio": filt.macs_ratio, "params_ratio": filt.params_ratio,
             "groups": len(groups), "groups_cut": sum(g.channels_kept < g.channels_total for g in groups),
             "groups_multi_layer": sum(len(g.members) > 1 for g in groups),

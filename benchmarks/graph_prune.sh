@@ -26,6 +26,9 @@ R20_EPOCHS=${R20_EPOCHS:-30}
 MNV2_EPOCHS=${MNV2_EPOCHS:-30}  # the issue: 64 px trains in about 30 minutes here (55 s an epoch on the EPYC)
 FT=${FT:-10}
 R20_LONG=${R20_LONG:-30}
+# RATIO:EPOCHS, e.g. 0.32:60 (empty skips it): ResNet-20 at the MACs reduction of the issue's anchor (Torch-Pruning's
+# ResNet-56, 2.11x; ratio 0.32 removes 2.105x of ResNet-20's), with its own control fine-tuned alike, early stopping off
+R20_ANCHOR=${R20_ANCHOR:-}
 PER_CLASS=${PER_CLASS:-3000}
 ROUNDS=${ROUNDS:-11}
 LR=${LR:-1e-3}  # fine-tuning at the parents' own training rate (issue 24's pre-check: 3e-4 left 1.3 points)
@@ -44,6 +47,11 @@ prune() {  # parent out epochs options...
 runs_of() {  # the model's runs, dense first
   echo "$1" "$1-f50" "$1-t05"
   if [ "$1" = r20 ] && [ "$R20_LONG" != 0 ]; then echo "$1-f50-e$R20_LONG"; fi
+  if [ "$1" = r20 ] && [ -n "$R20_ANCHOR" ]; then echo "$1-$(anchor_name)"; fi
+}
+anchor_name() {  # R20_ANCHOR=0.32:60 -> f32-e60
+  local r=${R20_ANCHOR%%:*} e=${R20_ANCHOR##*:}
+  printf 'f%02d-e%s' "$(.venv/bin/python -c "print(round(100 * $r))")" "$e"
 }
 MODELS=${MODELS:-r20 mnv2}
 for m in $MODELS; do
@@ -65,6 +73,9 @@ for m in $MODELS; do
   prune "$m" "$m-t05" "$FT" --target-ms 0.5x --latency-table "$table" --format fp32 --threads 2
   if [ "$m" = r20 ] && [ "$R20_LONG" != 0 ]; then
     prune "$m" "$m-f50-e$R20_LONG" "$R20_LONG" --ratio 0.5 --scope uniform --control
+  fi
+  if [ "$m" = r20 ] && [ -n "$R20_ANCHOR" ]; then
+    prune "$m" "$m-$(anchor_name)" "${R20_ANCHOR##*:}" --ratio "${R20_ANCHOR%%:*}" --scope uniform --control --patience 0
   fi
   for r in $(runs_of "$m"); do
     [ "$WS/exports/$r/export.json" -nt "$WS/$r/run.json" ] || $EP export "$r" -w "$WS" --formats fp32,int8 --sparse off --force -q
