@@ -50,9 +50,11 @@ runs_of() {  # the model's runs, dense first
   if [ "$1" = r20 ] && [ -n "$R20_ANCHOR" ]; then echo "$1-$(anchor_name)"; fi
 }
 anchor_name() {  # R20_ANCHOR=0.32:60 -> f32-e60
-  local r=${R20_ANCHOR%%:*} e=${R20_ANCHOR##*:}
-  printf 'f%02d-e%s' "$(.venv/bin/python -c "print(round(100 * $r))")" "$e"
+  awk -v r="${R20_ANCHOR%%:*}" -v e="${R20_ANCHOR##*:}" 'BEGIN { printf "f%02d-e%d", r * 100 + 0.5, e }'
 }
+if [ -n "$R20_ANCHOR" ] && ! [[ $R20_ANCHOR =~ ^0?\.[0-9]+:[0-9]+$ ]]; then
+  echo "R20_ANCHOR is RATIO:EPOCHS, a ratio below 1 and whole epochs (e.g. 0.32:60), not '$R20_ANCHOR'" >&2; exit 2
+fi
 MODELS=${MODELS:-r20 mnv2}
 for m in $MODELS; do
   case $m in r20) train r20 resnet20 32 "$R20_EPOCHS" ;; mnv2) train mnv2 mobilenetv2 64 "$MNV2_EPOCHS" ;;
