@@ -15,11 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[train,report,dev,ray]"
 	touch $(STAMP)
 
-# On both cores (pytest-xdist): the tests that start Ray run after the others, one at a time, since `ray stop` ends
-# every Ray process on the machine and a Ray cell waits for a free CPU.
+# On both cores (pytest-xdist, a worker that runs out of tests takes some of the other's): the tests that start Ray
+# run after the others, one at a time, since `ray stop` ends every Ray process on the machine and a Ray cell waits
+# for a free CPU. The tiny model and probe that many tests read are made once for both phases, in a folder removed
+# at the end (tests/conftest.py, made_once).
 test: venv
-	$(BIN)/python -m pytest -q -n 2 -m "not ray" tests
-	$(BIN)/python -m pytest -q -m ray tests
+	d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	EDGEPRUNE_TEST_SHARED=$$d $(BIN)/python -m pytest -q -n 2 --dist worksteal -m "not ray" tests && \
+	EDGEPRUNE_TEST_SHARED=$$d $(BIN)/python -m pytest -q -m ray tests
 
 # The whole pipeline on the built-in demo data, in $(DEMO)/ (each step writes its outputs there). The demo set is
 # learnable (the dense model scores above 90 %) and its 1,200 test images resolve a 3-point pruning cost.

@@ -68,18 +68,58 @@ def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
         assert n.lower() in err.lower(), (n, err)
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    """A tiny trained run (16 px, 4-8 channels), made once per test session through the library API."""
+def _shared_root(tmp_path_factory) -> Path:
+    """Where the session fixtures below are made once for every pytest process of one `make test`: the folder
+    EDGEPRUNE_TEST_SHARED names (the Makefile makes it for both phases, xdist's and Ray's, and removes it), else the
+    folder xdist's workers of this run share, else this run's own."""
+    if os.environ.get("EDGEPRUNE_TEST_SHARED"):
+        return Path(os.environ["EDGEPRUNE_TEST_SHARED"])
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """``make(folder)`` run once across processes, under a lock (fcntl): the first process makes the folder in place
+    (its files may name their own paths) and marks it done; the others wait for it. A folder left unmarked by a
+    process that failed is made again."""
+    import fcntl
+
+    root = _shared_root(tmp_path_factory) / "made-once"
+    root.mkdir(parents=True, exist_ok=True)
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.is_file():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                make(folder)
+                done.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return folder
+
+
+def _make_tiny_run(folder: Path) -> None:
     from edgeprune.workbench.training.train import TrainOptions, train
 
-    base = tmp_path_factory.mktemp("tiny")
-    data = write_class_folders(base / "data", per_class=16)
-    ws = base / "runs"
-    opts = TrainOptions(data=str(data), image_size=16, widths=[4, 4, 8, 8], dense=8, epochs=4, batch_size=16,
-                        lr=3e-3, augment="none", workspace=str(ws), out="tiny")
-    run = train(opts)
-    return run, ws
+    data = write_class_folders(folder / "data", per_class=16)
+    train(TrainOptions(data=str(data), image_size=16, widths=[4, 4, 8, 8], dense=8, epochs=4, batch_size=16,
+                       lr=3e-3, augment="none", workspace=str(folder / "runs"), out="tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A tiny trained run (16 px, 4-8 channels), trained once for all test processes through the library API; each
+    process gets its own copy of the workspace (tests prune into it), reading the one dataset folder."""
+    from edgeprune.data.trust import remember
+    from edgeprune.workspace import Run
+
+    shared = made_once(tmp_path_factory, "tiny-run", _make_tiny_run)
+    ws = tmp_path_factory.mktemp("tiny") / "runs"
+    shutil.copytree(shared / "runs", ws)
+    remember(shared / "data")  # this process's list of dataset folders (the training process named it in its own)
+    return Run(ws / "tiny"), ws
 
 
 @pytest.fixture(scope="session")
@@ -96,14 +136,20 @@ def tiny_bundle(tiny_run, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_probe(tiny_run, tmp_path_factory):
-    """The latency probe of the tiny run (fp32 segments and variants), made once per session: the latency-budget and
-    optimize tests share it."""
+    """The latency probe of the tiny run (fp32 segments and variants), made once for all test processes (the
+    latency-budget and optimize tests share it); each process reads its own copy."""
+    from edgeprune.readers import read_probe
     from edgeprune.workbench.latency_probe import ProbeOptions, probe
 
     run, ws = tiny_run
-    folder, manifest = probe(run, ws, ProbeOptions(formats=["fp32"], round_to=2, points=2, variants=3, fit_variants=2,
-                                                   out=str(tmp_path_factory.mktemp("probe") / "p")))
-    return folder, manifest
+
+    def make(folder):
+        probe(run, ws, ProbeOptions(formats=["fp32"], round_to=2, points=2, variants=3, fit_variants=2,
+                                    out=str(folder / "p")))
+
+    folder = tmp_path_factory.mktemp("probe") / "p"
+    shutil.copytree(made_once(tmp_path_factory, "tiny-probe", make) / "p", folder)
+    return folder, read_probe(folder)
 
 
 def run_inproc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

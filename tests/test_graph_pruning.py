@@ -225,18 +225,39 @@ def test_keras_applications_prune_at_0_3_and_their_fp32_files_agree(app):
     assert agree >= 0.995, agree
 
 
+@pytest.fixture
+def r20_workspace(tmp_path_factory, tmp_path):
+    """`train --arch resnet20` on tiny data, run once for the two tests below (they may run on two xdist workers);
+    each test prunes into its own copy of the workspace."""
+    import json
+    import shutil
+
+    from conftest import made_once, run_cli, write_class_folders
+
+    from edgeprune.data.trust import remember
+
+    def make(folder):
+        data = write_class_folders(folder / "data")
+        proc = run_cli("train", "--data", str(data), "--arch", "resnet20", "--image-size", "16", "--epochs", "1",
+                       "--batch-size", "16", "--augment", "none", "--out", "r20", "-w", str(folder / "runs"))
+        assert proc.returncode == 0, proc.stderr
+
+    shared = made_once(tmp_path_factory, "r20-run", make)
+    ws = tmp_path / "runs"
+    shutil.copytree(shared / "runs", ws)
+    remember(shared / "data")
+    assert json.loads((ws / "r20" / "run.json").read_text())["params"] > 250_000
+    return ws
+
+
 @pytest.mark.slow
-def test_resnet20_trains_prunes_with_steps_and_exports(tiny_data, tmp_path):
+def test_resnet20_prunes_with_taylor_steps_and_exports(r20_workspace):
     import json
 
-    from conftest import run_cli, run_inproc
+    from conftest import run_inproc
 
-    ws = tmp_path / "runs"
+    ws = r20_workspace
     w = ["-w", str(ws)]
-    proc = run_cli("train", "--data", str(tiny_data), "--arch", "resnet20", "--image-size", "16", "--epochs", "1",
-                   "--batch-size", "16", "--augment", "none", "--out", "r20", *w)
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads((ws / "r20" / "run.json").read_text())["params"] > 250_000
     proc = run_inproc("prune", "r20", "--method", "filter", "--ratio", "0.3", "--criterion", "taylor", "--steps", "2",
                       "--epochs", "2", "--batch-size", "16", "--out", "r20-f30", *w)
     assert proc.returncode == 0, proc.stderr
@@ -249,7 +270,14 @@ def test_resnet20_trains_prunes_with_steps_and_exports(tiny_data, tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((ws / "exports" / "r20-f30" / "export.json").read_text())["files"]
     assert rows and all(r["agreement"] >= 0.995 for r in rows)
-    # the latency budget on the graph: probe, a table of a known law, prune --target-ms to it
+
+
+@pytest.mark.slow
+def test_resnet20_probe_and_prune_to_a_latency_budget(r20_workspace, tmp_path):
+    """The latency budget on the graph: probe, a table of a known law, prune --target-ms to it."""
+    import json
+
+    from conftest import run_inproc
     from test_latency_budget import synthetic_table
 
     from edgeprune.latency.model import LatencyModel, median_abs_error
@@ -257,6 +285,7 @@ def test_resnet20_trains_prunes_with_steps_and_exports(tiny_data, tmp_path):
     from edgeprune.workbench.latency_probe import ProbeOptions, probe
     from edgeprune.workspace import Run
 
+    ws = r20_workspace
     folder, man = probe(Run(ws / "r20"), ws, ProbeOptions(formats=["fp32"], round_to=32, points=2, variants=1,
                                                           fit_variants=1, out=str(tmp_path / "probe")))
     assert len(man.segments) == 22  # 21 convolutions (19 + 2 shortcuts) and the classifier
@@ -266,7 +295,7 @@ def test_resnet20_trains_prunes_with_steps_and_exports(tiny_data, tmp_path):
     target = round(0.6 * lat.predict(lat.widths), 4)
     proc = run_inproc("prune", "r20", "--method", "filter", "--target-ms", str(target), "--latency-table",
                       str(tmp_path / "t.json"), "--threads", "2", "--epochs", "1", "--batch-size", "16",
-                      "--out", "r20-budget", *w)
+                      "--out", "r20-budget", "-w", str(ws))
     assert proc.returncode == 0, proc.stderr
     b = json.loads((ws / "r20-budget" / "run.json").read_text())["pruning"]["filter"]["latency_budget"]
     assert b["predicted_ms"] <= target and lat.predict(b["widths"]) == pytest.approx(b["predicted_ms"])
