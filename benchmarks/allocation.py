@@ -160,7 +160,7 @@ def pruned(picks: dict) -> dict:
     """The three allocations at their picked widths, pruned and fine-tuned; each checked to have those widths."""
     budget = dict(latency_table=str(TABLE), latency_threads=THREADS)
     opts = {"global": lambda p: options(ratio=p["ratio"], scope="global"),
-            "budget": lambda p: options(target_ms=p["target_ms"], **budget),
+            "budget": lambda p: options(target_ms=p["target_ms"], scope="global", **budget),  # the greedy widths
             "sensitivity": lambda p: options(target_ms=p["target_ms"], sensitivity=str(SENSITIVITY), **budget)}
     runs = {}
     for kind in KINDS:

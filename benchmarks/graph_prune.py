@@ -22,7 +22,8 @@ from edgeprune.readers import read_bench_file, read_run  # noqa: E402
 
 OUT = ROOT / "benchmarks/results/graph_prune"
 MODELS = {"r20": "ResNet-20 at 32 px", "mnv2": "MobileNetV2 (alpha 1.0, no pretrained weights) at 64 px"}
-PRUNED = {"f50": "uniform ratio 0.5", "t05": "--target-ms 0.5x (fp32)"}  # and fRR-eN: ratio 0.RR fine-tuned N epochs
+PRUNED = {"f50": "uniform ratio 0.5", "t05": "--target-ms 0.5x (fp32), one ratio",
+          "t05g": "--target-ms 0.5x (fp32), --scope global"}  # and fRR-eN: ratio 0.RR fine-tuned N epochs
 FORMATS = ("fp32", "int8")
 
 
@@ -53,6 +54,8 @@ def summary(work: Path, name: str) -> dict:
             print(f"{p.name} is not in {name}-bench.json (benched before it was made): left out; delete the bench "
                   "file and bench again to show it")
     for key in [*PRUNED, *longer]:
+        if not (ws / f"{name}-{key}" / "run.json").is_file() and key == "t05g":
+            continue  # not made for this model
         run = read_run(ws / f"{name}-{key}" / "run.json")
         what = PRUNED.get(key)
         filt = run.pruning.filter

@@ -4,7 +4,9 @@
 # photos). Each model is trained, then pruned twice, each fine-tuned FT epochs at the same rate; the first prune's
 # --control (the dense model fine-tuned alike) is the control of both, paired on the test images:
 #   - uniform: --ratio 0.5 over every channel group (residual adds and depthwise convs tie their layers' channels);
-#   - budget:  --target-ms 0.5x from the latency table benchmarks/graph_latency.sh measured on this machine (fp32).
+#   - budget:  --target-ms 0.5x from the latency table benchmarks/graph_latency.sh measured on this machine (fp32), with
+#     each allocation: one ratio for every group (the default; run -t05) and the greedy per-group widths (--scope global;
+#     run -t05g, made as -t05 before uniform became the default and renamed).
 # ResNet-20's uniform prune is also fine-tuned up to R20_LONG epochs (30; 0 skips it), with its own control fine-tuned
 # alike, to show how the gap moves with the fine-tuning budget (MobileNetV2's control alone would take 90 minutes
 # more). Every prune here takes prune's default --patience: 5 when the committed runs were made (early stopping on,
@@ -45,7 +47,7 @@ prune() {  # parent out epochs options...
     --lr "$LR" --out "$out" --force -q
 }
 runs_of() {  # the model's runs, dense first
-  echo "$1" "$1-f50" "$1-t05"
+  echo "$1" "$1-f50" "$1-t05" "$1-t05g"
   if [ "$1" = r20 ] && [ "$R20_LONG" != 0 ]; then echo "$1-f50-e$R20_LONG"; fi
   if [ "$1" = r20 ] && [ -n "$R20_ANCHOR" ]; then echo "$1-$(anchor_name)"; fi
 }
@@ -73,6 +75,7 @@ for m in $MODELS; do
   fi
   prune "$m" "$m-f50" "$FT" --ratio 0.5 --scope uniform --control
   prune "$m" "$m-t05" "$FT" --target-ms 0.5x --latency-table "$table" --format fp32 --threads 2
+  prune "$m" "$m-t05g" "$FT" --target-ms 0.5x --latency-table "$table" --format fp32 --threads 2 --scope global
   if [ "$m" = r20 ] && [ "$R20_LONG" != 0 ]; then
     prune "$m" "$m-f50-e$R20_LONG" "$R20_LONG" --ratio 0.5 --scope uniform --control
   fi

@@ -134,8 +134,10 @@ def main() -> None:
     dense = resolve_run(BASELINE, WS)
 
     def budget_run(name: str, frac: float, feedback: list[str]):
+        # --scope global: the per-layer (greedy) widths these rows were made with, before uniform became the default
         return get_run(name, PruneOptions(method="filter", target_ms=frac * dense_pred, latency_table=str(TABLE),
-                                          latency_threads=THREADS, epochs=EPOCHS, lr=LR, latency_feedback=feedback))
+                                          scope="global", latency_threads=THREADS, epochs=EPOCHS, lr=LR,
+                                          latency_feedback=feedback))
 
     # round 1: widths from the table alone; then the device (this machine) measures them
     first = {frac: budget_run(f"lat-{frac:g}x", frac, []) for frac in FRACTIONS}

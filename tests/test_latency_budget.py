@@ -134,6 +134,20 @@ def test_latency_model_predicts_a_known_law_and_prune_meets_the_target(tiny_run,
     assert kept == b["widths"] and lat.predict(kept) == pytest.approx(b["predicted_ms"])
     assert all(w % 2 == 0 for w in kept.values()) and sum(kept.values()) < sum(lat.widths.values())
     assert b["threads"] == 2 and b["device"].startswith("synthetic")
+    # the default allocation is one ratio for every layer, the smallest the table predicts within the target
+    from edgeprune.latency.budget import UNIFORM_RATIOS
+    from edgeprune.options.prune import uniform_widths
+
+    r, step = b["uniform_ratio"], UNIFORM_RATIOS[1]
+    assert b["allocation"] == "uniform" and kept == uniform_widths(lat.widths, r, 2)
+    assert lat.predict(uniform_widths(lat.widths, round(r - step, 3), 2)) > target
+    # --scope global: the greedy widths by importance per millisecond, within the same target
+    proc = run_inproc("prune", str(run.path), "--method", "filter", "--target-ms", str(target), "--latency-table",
+                      str(table), "--threads", "2", "--epochs", "1", "--batch-size", "16", "-w", str(tmp_path),
+                      "--out", "greedy", "--scope", "global")
+    assert proc.returncode == 0, proc.stderr
+    g = json.loads((tmp_path / "greedy" / "run.json").read_text())["pruning"]["filter"]["latency_budget"]
+    assert g["allocation"] == "importance" and g["uniform_ratio"] is None and g["predicted_ms"] <= target
     # a fraction of the dense model's predicted latency is the same target in milliseconds, recorded as such
     half = run_inproc("prune", str(run.path), "--method", "filter", "--target-ms", "0.6x", "--latency-table",
                       str(table), "--threads", "2", "--epochs", "1", "--batch-size", "16", "-w", str(tmp_path),
@@ -245,6 +259,23 @@ def test_greedy_steps_take_the_cheapest_importance_per_millisecond():
     costly_a = {"a": np.linspace(100, 0, 17), "b": np.linspace(1, 0, 17)}  # a's channels matter 100x more
     res = choose_widths(_FakeLatency(), costly_a, target_ms=2.66, round_to=4)
     assert res.widths == {"a": 16, "b": 4} and res.predicted_ms == pytest.approx(2.64)
+
+
+def test_uniform_budget_is_the_smallest_ratio_that_meets_the_target():
+    from edgeprune.errors import UserError
+    from edgeprune.latency.budget import uniform_budget
+
+    res = uniform_budget(_FakeLatency(), target_ms=2.2, round_to=4)
+    # 16 channels each, kept in multiples of 4: ratio 0.25 keeps 12 (2.32 ms), ratio 0.375 rounds to 8 (1.88 ms)
+    assert res.widths == {"a": 8, "b": 8} and res.predicted_ms == pytest.approx(1.88)
+    assert 0.25 < res.ratio <= 0.375 and res.dense_ms == pytest.approx(2.76)
+    assert uniform_budget(_FakeLatency(), target_ms=2.77, round_to=4).widths == {"a": 16, "b": 16}  # dense meets it
+    from types import SimpleNamespace
+
+    fake = _FakeLatency()
+    fake.table = SimpleNamespace(device={"cpu": "fake"}, runtime={"name": "fake", "version": "0"}, threads=1)
+    with pytest.raises(UserError, match="below what the smallest allowed model reaches: 1.440 ms"):
+        uniform_budget(fake, target_ms=1.0, round_to=4)  # the floors: 4 channels each
 
 
 def test_feedback_from_a_measured_model_corrects_the_table_near_the_target(tiny_run, tiny_probe, tmp_path):

@@ -30,9 +30,11 @@ def graph_prune_section() -> list[str] | None:
     speed_goal, acc_goal, anchor = GOALS["graph_speedup"], GOALS["graph_vs_control"], GOALS["torch_pruning_anchor"]
     out = ["## Filter pruning of graphs: speed and accuracy (issue 23)", "",
            f"Command: `{d['command']}` (results in `benchmarks/results/graph_prune/summary.json`). Each model is "
-           "trained on cifar10-animals, then pruned through its channel graph twice: uniform ratio over every group, "
-           "and by `--target-ms` from the table the graph latency section measured. Both are fine-tuned alike, and "
-           "their control is the dense model fine-tuned the same way, paired on the same test images; a row fine-tuned "
+           "trained on cifar10-animals, then pruned through its channel graph: one uniform ratio over every group, "
+           "and by `--target-ms` from the table the graph latency section measured, with either allocation: one ratio "
+           "for every group, the smallest the table predicts within the target (the default), and per-group widths "
+           "by L1 importance lost per millisecond saved (`--scope global`; the only allocation of `--target-ms` "
+           "before this section's uniform rows were made). All are fine-tuned alike, and their control is the dense model fine-tuned the same way, paired on the same test images; a row fine-tuned "
            "longer has its own control, fine-tuned as long. Each model's files, dense and pruned, fp32 and int8, "
            "were benched in one call, interleaved rounds; a speed-up is the dense file's p50 over the pruned "
            "file's of the same format, round by round, with its 95 % interval, beside the MACs reduction.", ""]

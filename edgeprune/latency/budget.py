@@ -1,10 +1,14 @@
-"""Per-layer widths for a latency budget: the least channel importance lost for a predicted latency at most the
-target (NetAdapt's greedy steps, on a latency table measured on the device).
+"""Per-layer widths for a latency budget, on a latency table measured on the device. Two allocations:
 
-From the full model, each step removes ``round_to`` channels from the one layer whose removal loses the least
-importance per millisecond saved, until the prediction is within the target. Importance is the filter criterion's
-score normalised per layer (as `--scope global` ranks filters; the workbench computes it from the weights); with a
-sensitivity file, a layer's cost is its measured validation drop at that ratio instead.
+- **uniform** (`--scope uniform`, the default): one ratio for every layer, the smallest whose widths the table
+  predicts within the target. Measured here, it beat the greedy allocation at equal latency on every model tried
+  (BENCHMARKS.md: "Allocation at equal latency", "Filter pruning of graphs").
+- **greedy** (`--scope global`, or with `--sensitivity`): the least channel importance lost for a predicted latency
+  at most the target (NetAdapt's greedy steps). From the full model, each step removes ``round_to`` channels from
+  the one layer whose removal loses the least importance per millisecond saved, until the prediction is within the
+  target. Importance is the filter criterion's score normalised per layer (as `--scope global` ranks filters; the
+  workbench computes it from the weights); with a sensitivity file, a layer's cost is its measured validation drop
+  at that ratio instead. It tends to cut the layers that cost the most time per channel down to their floor.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..options.prune import DenseFraction, layer_floor, parse_target_ms
+from ..options.prune import DenseFraction, layer_floor, parse_target_ms, uniform_widths
 from ..readers import read_bench_file, read_latency_table
 from ..records import LatencyTable, ModelSignature, SensitivityRecord
 from .model import LatencyModel, describe
@@ -28,6 +32,10 @@ class BudgetResult:
     dense_ms: float
     floor_ms: float
     steps: int
+    ratio: float | None = None  # the uniform allocation's one ratio
+
+
+UNIFORM_RATIOS = [round(0.005 * k, 3) for k in range(191)]  # 0 to 0.95 (the floors keep 5 %): the uniform search
 
 
 def sensitivity_costs(sens: SensitivityRecord, widths: dict[str, int]) -> dict[str, np.ndarray]:
@@ -48,15 +56,34 @@ def sensitivity_costs(sens: SensitivityRecord, widths: dict[str, int]) -> dict[s
     return out
 
 
+def _reachable(lat: LatencyModel, target_ms: float, round_to: int) -> tuple[dict[str, int], float, float]:
+    """The floors' widths and the dense and floor predictions; a one-line error when the floors miss the target."""
+    floors = {n: layer_floor(w, round_to) for n, w in lat.widths.items()}
+    dense_ms, floor_ms = lat.predict(lat.widths), lat.predict(floors)
+    if floor_ms > target_ms:
+        raise UserError(f"--target-ms {target_ms:g} is below what the smallest allowed model reaches: {floor_ms:.3f} ms "
+                        f"predicted (dense {dense_ms:.3f} ms) on {_device(lat)}; ask for {floor_ms:.3f} ms or more")
+    return floors, dense_ms, floor_ms
+
+
+def uniform_budget(lat: LatencyModel, target_ms: float, round_to: int) -> BudgetResult:
+    """The smallest ratio of UNIFORM_RATIOS, the same in every layer, whose widths the table predicts within the
+    target."""
+    _, dense_ms, floor_ms = _reachable(lat, target_ms, round_to)
+    for steps, r in enumerate(UNIFORM_RATIOS):
+        widths = uniform_widths(lat.widths, r, round_to)
+        now = lat.predict(widths)
+        if now <= target_ms:
+            return BudgetResult(widths, now, dense_ms, floor_ms, steps, ratio=r)
+    raise UserError(f"no uniform ratio reaches --target-ms {target_ms:g} (the floors alone are predicted at "
+                    f"{floor_ms:.3f} ms); ask for more, or allocate per layer with --scope global")
+
+
 def choose_widths(lat: LatencyModel, costs: dict[str, np.ndarray], target_ms: float, round_to: int) -> BudgetResult:
     full = lat.widths
     if set(costs) != set(full):
         raise UserError("the latency table was made for another model: its prunable layers differ from this run's")
-    floors = {n: layer_floor(w, round_to) for n, w in full.items()}
-    dense_ms, floor_ms = lat.predict(full), lat.predict(floors)
-    if floor_ms > target_ms:
-        raise UserError(f"--target-ms {target_ms:g} is below what the smallest allowed model reaches: {floor_ms:.3f} ms "
-                        f"predicted (dense {dense_ms:.3f} ms) on {_device(lat)}; ask for {floor_ms:.3f} ms or more")
+    floors, dense_ms, floor_ms = _reachable(lat, target_ms, round_to)
     widths = dict(full)
     now, steps = dense_ms, 0
     while now > target_ms:
@@ -138,18 +165,27 @@ def load_budget(o, signature: ModelSignature, workspace: Path | None = None) -> 
     return budget
 
 
-def budget_widths(o, b: Budget, costs: dict[str, np.ndarray]) -> dict:
+def allocation(o) -> str:
+    """How --target-ms spreads the cut: by measured drops (--sensitivity), by importance per millisecond (--scope
+    global), or one ratio for every layer (--scope uniform)."""
+    return "sensitivity" if o.sensitivity else ("importance" if o.scope == "global" else "uniform")
+
+
+def budget_widths(o, b: Budget, costs: dict[str, np.ndarray] | None) -> dict:
     """The widths for ``o.target_ms`` whose table prediction, corrected by the measured factor, meets it; what
-    run.json records of the budget."""
+    run.json records of the budget. ``costs`` (per layer and kept width) for a greedy allocation, None for the
+    uniform one."""
     round_to = o.round_to if o.round_to > 1 else b.table.probe.round_to
     try:
-        res = choose_widths(b.lat, costs, o.target_ms / b.factor, round_to)
+        res = (uniform_budget(b.lat, o.target_ms / b.factor, round_to) if costs is None
+               else choose_widths(b.lat, costs, o.target_ms / b.factor, round_to))
     except UserError as exc:
         if b.factor == 1.0:
             raise
         raise UserError(f"{exc} (the table's prediction; measured models run {b.factor:.2f}x it, so --target-ms "
                         f"{o.target_ms:g} asks the table for {o.target_ms / b.factor:.3f} ms)") from None
-    out = {"target_ms": o.target_ms, "predicted_ms": res.predicted_ms * b.factor, "dense_predicted_ms": res.dense_ms,
+    out = {"target_ms": o.target_ms, "allocation": allocation(o), "uniform_ratio": res.ratio,
+           "predicted_ms": res.predicted_ms * b.factor, "dense_predicted_ms": res.dense_ms,
            "floor_predicted_ms": res.floor_ms, "format": o.latency_format, "widths": res.widths,
            "table": str(o.latency_table), "device": describe(b.table), "runtime": b.table.runtime,
            "threads": b.table.threads, "fit": {"a": b.lat.a, "b": b.lat.b}}

@@ -43,7 +43,8 @@ class PruneOptions:
     schedule: str = opt("polynomial", help="polynomial or constant.")
     ratio: float | None = opt(None, kind=float, help="Fraction of filters to remove per layer (filter, hybrid).")
     criterion: str = opt("l1", sweep=True, help="Filter importance: l1, l2, bn, random or taylor (|w * gradient| on a few training batches).")
-    scope: str = opt("uniform", help="uniform (same ratio per layer) or global (rank all filters together).")
+    scope: str = opt("uniform", help="uniform (same ratio per layer) or global (rank all filters together); with "
+                     "--target-ms: the one ratio that meets it, or widths by importance per millisecond.")
     round_to: int = opt(1, sweep=True, help="Keep filter counts at multiples of N (8 suits XNNPACK).")
     sensitivity: str | None = opt(None, kind=str, help="Per-layer ratios from `edgeprune sensitivity` output.")
     max_drop: float = opt(0.02, help="With --sensitivity: largest accepted val accuracy drop per layer.")
@@ -123,3 +124,16 @@ def check_filter_options(ratio: float, scope: str, round_to: int, criterion: str
 def layer_floor(total: int, multiple: int) -> int:
     """No layer is emptied: keep at least 1 channel, 5 % of the layer, and one SIMD group."""
     return int(min(total, max(1, multiple, math.ceil(0.05 * total))))
+
+
+def round_width(n_keep: float, total: int, multiple: int, floor: int) -> int:
+    """Kept width: a multiple of ``multiple`` (nearest), at least ``floor``, at most ``total``."""
+    k = max(floor, int(math.ceil(n_keep - 1e-9)))
+    if multiple > 1:
+        k = max(multiple, int(round(k / multiple)) * multiple)
+    return int(min(total, max(1, k)))
+
+
+def uniform_widths(full: dict[str, int], ratio: float, round_to: int) -> dict[str, int]:
+    """Each layer's kept width at one ratio for every layer, rounded as filter pruning rounds it."""
+    return {n: round_width(w * (1 - ratio), w, round_to, layer_floor(w, round_to)) for n, w in full.items()}

@@ -116,8 +116,9 @@ def prune_options(cell: Cell, o: SweepOptions, name: str) -> PruneOptions:
     if not method.takes_scratch:  # a scratch twin is of a pruned structure (not of the control's)
         shared_values["scratch"] = False
     own = method.sweep_options(cell.value, o) if cell.value is not None else {}
-    budget = ({"target_ms": cell.target_ms, "latency_table": o.latency_table, "latency_format": o.latency_format}
-              if cell.target_ms is not None else {})
+    # a --target-ms cell allocates per layer (the greedy widths): one ratio for every layer is what the ratio cells are
+    budget = ({"target_ms": cell.target_ms, "latency_table": o.latency_table, "latency_format": o.latency_format,
+               "scope": "global"} if cell.target_ms is not None else {})
     return PruneOptions(method=cell.method, **shared_values, **own, **budget, distill=cell.distill, seed=cell.seed,
                         out=name, force=True)
 

@@ -15,7 +15,7 @@ from .. import formats
 from ..errors import UserError
 from ..latency.budget import parse_target
 from ..latency.model import LatencyModel, describe
-from ..options.prune import layer_floor
+from ..options.prune import layer_floor, uniform_widths
 from ..records import LatencyTable
 from .cells import Cell
 
@@ -62,18 +62,6 @@ class Plan:
 
     def fastest(self) -> tuple[Planned, str]:
         return min(self.candidates(), key=lambda pf: pf[0].predicted_ms.get(pf[1], math.inf))
-
-
-def uniform_widths(full: dict[str, int], ratio: float, round_to: int) -> dict[str, int]:
-    """Each layer's kept width at a uniform ratio, rounded as filter pruning rounds it (plan.round_width)."""
-    out = {}
-    for name, n in full.items():
-        floor = layer_floor(n, round_to)
-        k = max(floor, int(math.ceil(n * (1 - ratio) - 1e-9)))
-        if round_to > 1:
-            k = max(round_to, int(round(k / round_to)) * round_to)
-        out[name] = int(min(n, max(1, k)))
-    return out
 
 
 def _keep(full: dict[str, int], widths: dict[str, int]) -> float:
@@ -136,7 +124,8 @@ def make_plan(o, table: LatencyTable, params: int | None, seconds_per_epoch: flo
         if lat.predict(floor) <= max_ms:  # the greedy widths for this format's table
             near = uniform.get(under.get(f, RATIOS[-1]), full)
             p = Planned(Cell(f"filter-t{max_ms:.4g}ms-{f}", "filter", None, target_ms=max_ms), "target",
-                        latency_format=f, about={"method": "filter", "target_ms": max_ms, "latency_format": f,
+                        latency_format=f, about={"method": "filter", "target_ms": max_ms, "scope": "global",
+                                                 "latency_format": f,
                                                  "round_to": round_to, "epochs": o.epochs})
             p.predicted_ms[f] = max_ms  # at most: the widths are chosen until the prediction is within it
             add(p, near, _keep(full, near))

@@ -1,13 +1,12 @@
 """Choosing which filters to keep (uniform or global scope, floors, SIMD-friendly rounding) and applying it."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ....errors import UserError
-from ....options.prune import check_filter_options, layer_floor
+from ....options.prune import check_filter_options, layer_floor, round_width
 from ...graph import channel_graph, groups, prunable_group
 from ...metrics.macs import count_macs
 from ...tf import keras
@@ -31,14 +30,6 @@ class FilterPlan:
     def check(self) -> None:
         """The user's options, checked before any model is loaded."""
         check_filter_options(self.ratio, self.scope, self.round_to, self.criterion)
-
-
-def round_width(n_keep: float, total: int, multiple: int, floor: int) -> int:
-    """Kept width: a multiple of ``multiple`` (nearest), at least ``floor``, at most ``total``."""
-    k = max(floor, int(math.ceil(n_keep - 1e-9)))
-    if multiple > 1:
-        k = max(multiple, int(round(k / multiple)) * multiple)
-    return int(min(total, max(1, k)))
 
 
 def _placed(values: np.ndarray, ch: np.ndarray, width: int) -> np.ndarray:

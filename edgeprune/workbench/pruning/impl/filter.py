@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from ....errors import UserError
-from ....latency.budget import Budget, budget_widths, load_budget, sensitivity_costs
+from ....latency.budget import Budget, allocation, budget_widths, load_budget, sensitivity_costs
 from ....readers import read_sensitivity
 from ....records import ModelSignature
 from ....records.pruning import FilterSection, PruningRecord
@@ -58,13 +58,15 @@ class FilterPruning(Implementation):
         budget = None
         if o.target_ms is not None:
             b = job.budget or model_budget(model, o, job.workspace)
-            costs = (sensitivity_costs(read_sensitivity(o.sensitivity), b.widths) if o.sensitivity
-                     else importance_costs(model, o.criterion, o.seed, train_images(job)))
+            how = allocation(o)
+            costs = (sensitivity_costs(read_sensitivity(o.sensitivity), b.widths) if how == "sensitivity"
+                     else importance_costs(model, o.criterion, o.seed, train_images(job)) if how == "importance"
+                     else None)
             budget = budget_widths(o, b, costs)
             per_layer = {n: 1.0 - w / b.widths[n] for n, w in budget["widths"].items()}
             plan = replace(filter_plan(o, per_layer, train_images(job)), round_to=1)
             fb = budget.get("feedback")
-            job.reporter.log(f"latency budget {o.target_ms:g} ms ({o.latency_format}): predicted "
+            job.reporter.log(f"latency budget {o.target_ms:g} ms ({o.latency_format}, {how} allocation): predicted "
                              f"{budget['predicted_ms']:.3f} ms, dense {budget['dense_predicted_ms']:.3f} ms, on "
                              f"{budget['device']}" + (f"; measured models ran {fb['factor']:.3f}x the table near "
                                                       f"the target ({fb['used']})" if fb else ""))
