@@ -140,6 +140,7 @@ def test_latency_model_predicts_a_known_law_and_prune_meets_the_target(tiny_run,
 
     r, step = b["uniform_ratio"], UNIFORM_RATIOS[1]
     assert b["allocation"] == "uniform" and kept == uniform_widths(lat.widths, r, 2)
+    assert f"(fp32, uniform ratio {r:g}): predicted" in proc.stdout  # what the run printed
     assert lat.predict(uniform_widths(lat.widths, round(r - step, 3), 2)) > target
     # --scope global: the greedy widths by importance per millisecond, within the same target
     proc = run_inproc("prune", str(run.path), "--method", "filter", "--target-ms", str(target), "--latency-table",

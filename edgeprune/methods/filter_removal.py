@@ -63,7 +63,9 @@ class FilterPruning(PruningMethod):
         b = f.latency_budget
         if b:
             fb = b.get("feedback")
-            out.append(f"latency budget {b['target_ms']:g} ms ({b['format']}): predicted {b['predicted_ms']:.3f} ms "
-                       f"(dense {b['dense_predicted_ms']:.3f} ms) on {b['device']}"
+            how = f", {b['allocation']}" if b.get("allocation") else ""  # recorded since the uniform allocation
+            how += f" ratio {b['uniform_ratio']:g}" if b.get("uniform_ratio") is not None else ""
+            out.append(f"latency budget {b['target_ms']:g} ms ({b['format']}{how}): predicted "
+                       f"{b['predicted_ms']:.3f} ms (dense {b['dense_predicted_ms']:.3f} ms) on {b['device']}"
                        + (f", corrected x{fb['factor']:.3f} by the measured {fb['used']}" if fb else ""))
         return out
