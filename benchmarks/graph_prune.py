@@ -85,6 +85,10 @@ def summary(work: Path, name: str) -> dict:
             "test_accuracy": run.test_accuracy, "control_test_accuracy": own.test_accuracy,
             "own_control": run.control is not None and key != "f50",
             "vs_control": paired.to_dict() if paired else None, "files": files})
+    if (ws / f"{name}-t05g" / "run.json").is_file():  # the two allocations of one budget, paired with each other
+        uni, greedy = (read_run(ws / f"{name}-{k}" / "run.json") for k in ("t05", "t05g"))
+        both = compare(uni.test_correct, greedy.test_correct)
+        out["uniform_vs_greedy"] = both.to_dict() if both else None
     return out
 
 

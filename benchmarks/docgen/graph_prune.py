@@ -83,6 +83,9 @@ def graph_prune_section() -> list[str] | None:
                            if abs(dense_ratio - 1) > GOALS["equal_latency"] else "."), ""]
         out += [md_table(["pruned", "groups cut", "params", "fewer MACs", "test acc %", "vs control (points ± s.e.)",
                           "fp32 p50 ms", "fp32 speed-up", "int8 p50 ms", "int8 speed-up"], rows), ""]
+        if m.get("uniform_vs_greedy"):
+            out += [f"The two allocations of the `--target-ms` budget, paired with each other on the same test images "
+                    f"(points ± s.e.): one ratio minus `--scope global`, {paired(m['uniform_vs_greedy'])}.", ""]
     ft = sorted({p["epochs_run"] for m in d["models"] for p in m["pruned"]})
     out += ["Goals (issue 23):", "", *goals, "",
             f"Anchor: Torch-Pruning reports ResNet-56 on CIFAR-10 at {anchor['points']:+g} points for "
