@@ -22,8 +22,7 @@ from edgeprune.latency.model import LatencyModel, describe, median_abs_error  # 
 from edgeprune.paired_accuracy import compare  # noqa: E402
 from edgeprune.readers import read_latency_table  # noqa: E402
 from edgeprune.workbench.export.bundle import ExportOptions, export  # noqa: E402
-from edgeprune.workbench.pruning.filters.plan import layer_floor, round_width  # noqa: E402
-from edgeprune.options.prune import PruneOptions  # noqa: E402
+from edgeprune.options.prune import PruneOptions, uniform_widths  # noqa: E402
 from edgeprune.pruner import prune  # noqa: E402
 from edgeprune.workspace import resolve_run  # noqa: E402
 
@@ -36,14 +35,10 @@ FRACTIONS = (0.5, 0.3)
 EPOCHS, LR, THREADS = 2, 3e-4, 2
 
 
-def uniform_widths(lat: LatencyModel, ratio: float, round_to: int) -> dict[str, int]:
-    return {n: round_width(w * (1 - ratio), w, round_to, layer_floor(w, round_to)) for n, w in lat.widths.items()}
-
-
 def matching_ratio(lat: LatencyModel, target: float, round_to: int) -> float:
     """The uniform filter ratio whose predicted latency is closest to ``target``."""
     ratios = [i / 200 for i in range(0, 190)]
-    return min(ratios, key=lambda r: abs(lat.predict(uniform_widths(lat, r, round_to)) - target))
+    return min(ratios, key=lambda r: abs(lat.predict(uniform_widths(lat.widths, r, round_to)) - target))
 
 
 def get_run(name: str, o: PruneOptions):
@@ -81,7 +76,7 @@ def candidates(lat: LatencyModel, around: float, round_to: int) -> dict[float, P
     out, seen = {}, set()
     for k in range(-4, 5):
         r = round(min(0.95, max(0.0, around + 0.025 * k)), 3)
-        w = uniform_widths(lat, r, round_to)
+        w = uniform_widths(lat.widths, r, round_to)
         key = tuple(sorted(w.items()))
         if key not in seen:
             seen.add(key)

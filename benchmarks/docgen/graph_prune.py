@@ -34,7 +34,8 @@ def graph_prune_section() -> list[str] | None:
            "and by `--target-ms` from the table the graph latency section measured, with either allocation: one ratio "
            "for every group, the smallest the table predicts within the target (the default), and per-group widths "
            "by L1 importance lost per millisecond saved (`--scope global`; the only allocation of `--target-ms` "
-           "before this section's uniform rows were made). All are fine-tuned alike, and their control is the dense model fine-tuned the same way, paired on the same test images; a row fine-tuned "
+           "before this section's uniform rows were made). All are fine-tuned alike, and their control is the dense "
+           "model fine-tuned the same way, paired on the same test images; a row fine-tuned "
            "longer has its own control, fine-tuned as long. Each model's files, dense and pruned, fp32 and int8, "
            "were benched in one call, interleaved rounds; a speed-up is the dense file's p50 over the pruned "
            "file's of the same format, round by round, with its 95 % interval, beside the MACs reduction.", ""]

@@ -63,8 +63,9 @@ class FilterPruning(PruningMethod):
         b = f.latency_budget
         if b:
             fb = b.get("feedback")
-            how = f", {b['allocation']}" if b.get("allocation") else ""  # recorded since the uniform allocation
-            how += f" ratio {b['uniform_ratio']:g}" if b.get("uniform_ratio") is not None else ""
+            alloc, ratio = b.get("allocation"), b.get("uniform_ratio")  # recorded since the uniform allocation
+            how = f", {alloc}" if isinstance(alloc, str) else ""
+            how += f" ratio {ratio:g}" if isinstance(ratio, (int, float)) else ""
             out.append(f"latency budget {b['target_ms']:g} ms ({b['format']}{how}): predicted "
                        f"{b['predicted_ms']:.3f} ms (dense {b['dense_predicted_ms']:.3f} ms) on {b['device']}"
                        + (f", corrected x{fb['factor']:.3f} by the measured {fb['used']}" if fb else ""))
